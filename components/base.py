@@ -1,0 +1,44 @@
+"""Shared pieces of every component: the args error, child options and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+
+class ArgsError(ValueError):
+    """Invalid component args: names the field, the bad value and what is allowed.
+
+    Raised from a component's ``__init__`` before any child is registered, e.g.
+    ``PostgresArgs.read_replicas: 7 is not allowed (0..5)``.
+    """
+
+    def __init__(self, args_type: str, field: str, value: Any, allowed: str) -> None:
+        super().__init__(f"{args_type}.{field}: {value!r} is not allowed ({allowed})")
+
+
+def child_opts(
+    parent: pulumi.Resource,
+    *,
+    stateful: bool = False,
+    protect: bool = False,
+    depends_on: Sequence[pulumi.Resource] | None = None,
+    **kwargs: Any,
+) -> pulumi.ResourceOptions:
+    """Options of a child: parented to the component; stateful children are protected and retained
+    on delete when ``protect`` is set (production)."""
+    keep = stateful and protect
+    return pulumi.ResourceOptions(
+        parent=parent,
+        protect=keep or None,
+        retain_on_delete=keep or None,
+        depends_on=list(depends_on) if depends_on else None,
+        **kwargs,
+    )
+
+
+def merge_tags(base: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """``{**base, **extra}``; extra keys in snake_case become kebab-case tag keys."""
+    return {**base, **{k.replace("_", "-"): v for k, v in extra.items()}}

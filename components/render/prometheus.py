@@ -1,0 +1,139 @@
+"""Render Prometheus files from the alert catalogue: the rule file and ``prometheus.yml``.
+
+Pure functions; YAML comes from ``yaml.safe_dump`` of plain data, never from string templates.
+Checked by ``promtool check rules`` / ``check config`` / ``test rules`` in
+``tests/integration/test_promtool.py`` (Debian 12's Prometheus 2.42 and newer).
+
+Rule file layout: one group per store (``data-platform-postgres``, ``-redis``, ``-graph``,
+``-vector``, ``-any``); each rule has labels ``severity`` and ``store`` (Alertmanager routes on
+``severity``) and annotations ``summary``, ``runbook`` and ``description`` (with the value).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from components.alerts import ALERTS, STORES, Alert, Store, prom_duration, prometheus_alerts
+
+GROUP_PREFIX = "data-platform"
+_JOB = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):([0-9]{1,5})$")
+
+
+class RenderError(ValueError):
+    """Renderer input that would produce an invalid file; names the argument, value and rule."""
+
+
+def rule_groups(alerts: Iterable[Alert] = ALERTS, stores: Iterable[Store] | None = None) -> list[dict[str, Any]]:
+    """Rule groups as data (one per store with at least one Prometheus alert), in catalogue order.
+
+    ``stores``: only these stores (``any`` alerts are always kept). Default: every store.
+    """
+    wanted: set[str] = set(STORES) if stores is None else {*stores, "any"}
+    unknown = wanted - set(STORES)
+    if unknown:
+        raise RenderError(f"'stores' must be among {', '.join(STORES)} (got {', '.join(sorted(unknown))})")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for a in prometheus_alerts(alerts):
+        if a.store not in wanted:
+            continue
+        groups.setdefault(a.store, []).append(alert_rule(a))
+    return [{"name": f"{GROUP_PREFIX}-{store}", "rules": rules}
+            for store in STORES if (rules := groups.get(store))]
+
+
+def alert_rule(alert: Alert) -> dict[str, Any]:
+    """One Prometheus alerting rule for ``alert`` (which must have a ``promql`` rendering)."""
+    expr = alert.promql_expr()
+    if expr is None:
+        raise RenderError(f"alert {alert.name} has no 'promql' rendering ({alert.gaps})")
+    rule: dict[str, Any] = {"alert": alert.name, "expr": expr}
+    if alert.for_seconds:
+        rule["for"] = alert.for_duration
+    rule["labels"] = {"severity": alert.severity, "store": alert.store}
+    rule["annotations"] = {
+        "summary": alert.summary,
+        "description": f"{alert.summary} on {{{{ $labels.instance }}}} (value {{{{ $value }}}} {alert.unit}).",
+        "runbook": alert.runbook,
+    }
+    return rule
+
+
+def render_rules(alerts: Iterable[Alert] = ALERTS, stores: Iterable[Store] | None = None) -> str:
+    """The Prometheus rule file (YAML) for the catalogue's Prometheus alerts."""
+    return _dump({"groups": rule_groups(alerts, stores)})
+
+
+def render_prometheus_config(
+    scrape_targets: Mapping[str, Sequence[str]],
+    *,
+    evaluation_interval_seconds: int = 30,
+    scrape_interval_seconds: int | None = None,
+    alertmanager_targets: Sequence[str] = (),
+    rule_files: Sequence[str] = ("rules.yml",),
+    metrics_paths: Mapping[str, str] | None = None,
+) -> str:
+    """``prometheus.yml``: one scrape job per entry of ``scrape_targets`` (job -> ``host:port`` list).
+
+    ``evaluation_interval_seconds``: rule evaluation interval (5..600). Default: 30.
+    ``scrape_interval_seconds``: Default: the evaluation interval.
+    ``alertmanager_targets``: ``host:port`` of Alertmanagers. Default: none (rules still evaluate).
+    ``rule_files``: paths (relative to the config file) of rule files. Default: ``rules.yml``.
+    ``metrics_paths``: job -> metrics path where it is not ``/metrics``. Default: none.
+    """
+    problems: list[str] = []
+    if not 5 <= evaluation_interval_seconds <= 600:
+        problems.append(f"'evaluation_interval_seconds' must be between 5 and 600 (got {evaluation_interval_seconds})")
+    scrape = evaluation_interval_seconds if scrape_interval_seconds is None else scrape_interval_seconds
+    if not 1 <= scrape <= 600:
+        problems.append(f"'scrape_interval_seconds' must be between 1 and 600 (got {scrape})")
+    if not scrape_targets:
+        problems.append("'scrape_targets' must name at least one job")
+    paths = dict(metrics_paths or {})
+    for job, targets in scrape_targets.items():
+        if not _JOB.match(job):
+            problems.append(f"'scrape_targets' job {job!r} must match {_JOB.pattern}")
+        if isinstance(targets, str) or not targets:
+            problems.append(f"'scrape_targets[{job!r}]' must be a non-empty list of host:port (got {targets!r})")
+            continue
+        problems += [f"'scrape_targets[{job!r}]' target {t!r} must be host:port" for t in targets if not _valid_hp(t)]
+    problems += [f"'alertmanager_targets' target {t!r} must be host:port"
+                 for t in alertmanager_targets if not _valid_hp(t)]
+    problems += [f"'metrics_paths[{job!r}]' names no job in 'scrape_targets'" for job in paths
+                 if job not in scrape_targets]
+    problems += [f"'metrics_paths[{job!r}]' must start with / (got {p!r})" for job, p in paths.items()
+                 if not p.startswith("/")]
+    if problems:
+        raise RenderError("; ".join(problems))
+
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": prom_duration(scrape),
+            "evaluation_interval": prom_duration(evaluation_interval_seconds),
+        },
+        "rule_files": list(rule_files),
+    }
+    if alertmanager_targets:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanager_targets)}]}]}
+    jobs = []
+    for job, targets in scrape_targets.items():
+        entry: dict[str, Any] = {"job_name": job}
+        if job in paths:
+            entry["metrics_path"] = paths[job]
+        entry["static_configs"] = [{"targets": list(targets)}]
+        jobs.append(entry)
+    config["scrape_configs"] = jobs
+    return _dump(config)
+
+
+def _valid_hp(target: str) -> bool:
+    m = _HOST_PORT.match(target)
+    return m is not None and 1 <= int(m.group(2)) <= 65535
+
+
+def _dump(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)

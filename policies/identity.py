@@ -1,0 +1,315 @@
+"""Identity (advisory): least-privilege IAM and KMS key policies, IRSA roles scoped to one bucket.
+
+Policy documents are read from ``aws:iam/policy`` and ``aws:iam/rolePolicy`` (``policy``), role
+``inlinePolicies[].policy``, and KMS ``aws:kms/key`` / ``aws:kms/keyPolicy`` (``policy``), given as
+JSON strings (what ``json.dumps`` / ``get_policy_document(...).json`` produce) or objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from policies._base import (
+    ADVISORY,
+    IAM_POLICY,
+    IAM_POLICY_ATTACHMENT,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    IAM_ROLE_POLICY_ATTACHMENT,
+    KMS_KEY,
+    KMS_KEY_POLICY,
+    RDS_INSTANCE,
+    UNKNOWN,
+    Resource,
+    Stack,
+    as_dict,
+    as_list,
+    policy_document,
+    resource_policy,
+    stack_policy,
+    statements,
+    str_list,
+    truthy,
+)
+
+CONCERN = "identity"
+POLICY_TYPES = (IAM_POLICY, IAM_ROLE_POLICY, IAM_ROLE)
+
+
+def documents(r: Resource) -> list[tuple[str, dict[str, Any]]]:
+    """(property path, parsed document) of every IAM policy document the resource carries."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if r.type in (IAM_POLICY, IAM_ROLE_POLICY):
+        doc = policy_document(r.get("policy"))
+        if doc is not None:
+            out.append(("policy", doc))
+    elif r.type == IAM_ROLE:
+        for i, inline in enumerate(as_list(r.get("inlinePolicies"))):
+            doc = policy_document(as_dict(inline).get("policy"))
+            if doc is not None:
+                out.append((f"inlinePolicies[{i}].policy", doc))
+    return out
+
+
+def _allows(st: dict[str, Any]) -> bool:
+    return st.get("Effect") == "Allow"
+
+
+@resource_policy(
+    name="iam-no-admin-wildcard", concern=CONCERN, level=ADVISORY, types=POLICY_TYPES,
+    requirements=("IAM.1", "CKV_AWS_62", "CKV_AWS_63"),
+    description="No IAM policy allows Action '*' on Resource '*' (full administrator).",
+    remediation="List the actions the workload needs (e.g. s3:GetObject, s3:PutObject) on the resources it owns.",
+    severity="high",
+)
+def iam_no_admin_wildcard(r: Resource) -> Iterator[str]:
+    for path, doc in documents(r):
+        for i, st in enumerate(statements(doc)):
+            if _allows(st) and "*" in str_list(st.get("Action")) and "*" in str_list(st.get("Resource")):
+                yield (f"{path} Statement[{i}] allows Action '*' on Resource '*' on {r.label}: full administrator. "
+                       "Name the needed actions and resources.")
+
+
+@resource_policy(
+    name="iam-no-service-wildcard", concern=CONCERN, level=ADVISORY, types=POLICY_TYPES,
+    requirements=("IAM.21", "CKV2_AWS_40"),
+    description="IAM policies do not allow whole services ('s3:*', 'iam:*', ...).",
+    remediation="Replace '<service>:*' with the specific actions needed.",
+)
+def iam_no_service_wildcard(r: Resource) -> Iterator[str]:
+    for path, doc in documents(r):
+        for i, st in enumerate(statements(doc)):
+            if not _allows(st):
+                continue
+            wild = [a for a in str_list(st.get("Action")) if a.endswith(":*")]
+            if wild:
+                yield (f"{path} Statement[{i}] allows {', '.join(wild)} on {r.label}; list the specific actions "
+                       "instead of the service wildcard.")
+
+
+_DECRYPT = {"kms:decrypt", "kms:reencryptfrom", "kms:*", "*", "kms:re*", "kms:de*"}
+
+
+@resource_policy(
+    name="iam-no-decrypt-on-all-keys", concern=CONCERN, level=ADVISORY, types=POLICY_TYPES,
+    requirements=("KMS.1", "KMS.2"),
+    description="IAM policies do not allow kms:Decrypt or kms:ReEncryptFrom on all KMS keys.",
+    remediation="Scope kms:Decrypt to the ARNs of the keys the workload uses.",
+)
+def iam_no_decrypt_on_all_keys(r: Resource) -> Iterator[str]:
+    for path, doc in documents(r):
+        for i, st in enumerate(statements(doc)):
+            actions = {a.lower() for a in str_list(st.get("Action"))}
+            if _allows(st) and actions & _DECRYPT and "*" in str_list(st.get("Resource")):
+                yield (f"{path} Statement[{i}] allows kms:Decrypt/ReEncryptFrom on Resource '*' on {r.label}; "
+                       "scope it to the key ARNs.")
+
+
+_ADMIN_POLICIES = ("/AdministratorAccess", "/IAMFullAccess")
+
+
+@resource_policy(
+    name="iam-no-administrator-access", concern=CONCERN, level=ADVISORY,
+    types=(IAM_ROLE, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY_ATTACHMENT),
+    requirements=("CKV_AWS_274", "CKV2_AWS_56"),
+    description="No role is given the AWS managed AdministratorAccess or IAMFullAccess policies.",
+    remediation="Attach a customer managed policy with the needed actions instead.",
+    severity="high",
+)
+def iam_no_administrator_access(r: Resource) -> Iterator[str]:
+    arns = str_list(r.get("managedPolicyArns")) if r.type == IAM_ROLE else str_list(r.get("policyArn"))
+    prop = "managedPolicyArns" if r.type == IAM_ROLE else "policyArn"
+    for arn in arns:
+        if arn.startswith("arn:aws") and arn.endswith(_ADMIN_POLICIES):
+            yield f"{prop} attaches {arn} on {r.label}; attach a least-privilege customer managed policy instead."
+
+
+@resource_policy(
+    name="iam-no-user-policies", concern=CONCERN, level=ADVISORY,
+    types=("aws:iam/userPolicy:UserPolicy", "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+           IAM_POLICY_ATTACHMENT),
+    requirements=("IAM.2", "CKV_AWS_40"),
+    description="IAM policies are attached to roles, never to users.",
+    remediation="Grant permissions to a role (assumed via SSO/OIDC) instead of an IAM user.",
+)
+def iam_no_user_policies(r: Resource) -> Iterator[str]:
+    if r.type == IAM_POLICY_ATTACHMENT:
+        if str_list(r.get("users")):
+            yield f"users is not empty on {r.label}; attach the policy to roles only."
+    else:
+        yield f"{r.label} attaches a policy to an IAM user; grant it to a role instead."
+
+
+def _principals(st: dict[str, Any], kind: str) -> list[str]:
+    principal = st.get("Principal")
+    if principal == "*":
+        return ["*"]
+    return str_list(as_dict(principal).get(kind))
+
+
+@resource_policy(
+    name="iam-trust-no-wildcard-principal", concern=CONCERN, level=ADVISORY, types=(IAM_ROLE,),
+    requirements=("CKV_AWS_60",),
+    description="Role trust policies name who may assume the role (no '*' principal without conditions).",
+    remediation="Name the service, account role or OIDC provider in Principal, with conditions.",
+    severity="high",
+)
+def iam_trust_no_wildcard_principal(r: Resource) -> Iterator[str]:
+    for i, st in enumerate(statements(policy_document(r.get("assumeRolePolicy")))):
+        if _allows(st) and "*" in _principals(st, "AWS") and not st.get("Condition"):
+            yield (f"assumeRolePolicy Statement[{i}] lets any principal ('*') assume {r.label}; name the "
+                   "principal.")
+
+
+def _is_irsa(role: Resource) -> bool:
+    for st in statements(policy_document(role.get("assumeRolePolicy"))):
+        if any("oidc-provider/" in p or p.startswith("arn:aws:iam::") and ":oidc-provider" in p
+               for p in _principals(st, "Federated")):
+            return True
+    return False
+
+
+def _bucket_of(resource: str) -> str | None:
+    if resource == "*" or resource.startswith("arn:aws:s3:::*"):
+        return "*"
+    if resource.startswith("arn:aws:s3:::"):
+        return resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+    return None
+
+
+@stack_policy(
+    name="irsa-role-single-bucket", concern=CONCERN, level=ADVISORY,
+    types=(IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY),
+    requirements=("gap:irsa-bucket-scope",),
+    description="A pod role (IRSA: trusted through the cluster's OIDC provider) reaches at most one S3 bucket.",
+    remediation="Give each workload (Neo4j, Qdrant backup job) its own role whose S3 statements name only its "
+                "bucket ARN and bucket/*.",
+)
+def irsa_role_single_bucket(s: Stack) -> Iterator[tuple[str, str | None]]:
+    roles = [r for r in s.of_type(IAM_ROLE) if _is_irsa(r)]
+    if not roles:
+        return
+    role_docs: dict[str, list[tuple[str, dict[str, Any]]]] = {r.urn: documents(r) for r in roles}
+    for rp in s.of_type(IAM_ROLE_POLICY):
+        for role in s.referenced(rp, "role", rp.get("role"), roles):
+            role_docs[role.urn] += [(f"{rp.label} {p}", d) for p, d in documents(rp)]
+    policies = s.of_type(IAM_POLICY)
+    for att in s.of_type(IAM_ROLE_POLICY_ATTACHMENT):
+        attached = s.referenced(att, "policyArn", att.get("policyArn"), policies)
+        for role in s.referenced(att, "role", att.get("role"), roles):
+            for pol in attached:
+                role_docs[role.urn] += [(f"{pol.label} {p}", d) for p, d in documents(pol)]
+    for role in roles:
+        buckets: set[str] = set()
+        for _, doc in role_docs[role.urn]:
+            for st in statements(doc):
+                if not _allows(st):
+                    continue
+                if not any(a.lower().startswith("s3:") or a == "*" for a in str_list(st.get("Action"))):
+                    continue
+                resources = st.get("Resource")
+                if resources is UNKNOWN:
+                    continue
+                buckets |= {b for b in (_bucket_of(x) for x in str_list(resources)) if b}
+        if "*" in buckets or len(buckets) > 1:
+            shown = "all buckets ('*')" if "*" in buckets else ", ".join(sorted(buckets))
+            yield (f"IRSA role {role.label} can reach {shown}: a compromised pod could read or delete other "
+                   "stores' backups. Scope its S3 statements to one bucket ARN.", role.urn)
+
+
+# -- KMS ------------------------------------------------------------------------------------------------------
+
+
+@resource_policy(
+    name="kms-key-rotation", concern=CONCERN, level=ADVISORY, types=(KMS_KEY,),
+    requirements=("KMS.4 (non-FSBP)", "CKV_AWS_7"),
+    description="Symmetric customer managed KMS keys rotate yearly.",
+    remediation="Set enable_key_rotation=True.",
+)
+def kms_key_rotation(r: Resource) -> Iterator[str]:
+    spec = r.get("customerMasterKeySpec")
+    if spec not in (None, "SYMMETRIC_DEFAULT") or r.get("keyUsage") not in (None, "ENCRYPT_DECRYPT"):
+        return
+    if r.get("enableKeyRotation") is not UNKNOWN and not r.is_true("enableKeyRotation"):
+        yield f"enableKeyRotation is {r.get('enableKeyRotation')!r} on {r.label}; set enable_key_rotation=True."
+
+
+def _is_root(principal: str) -> bool:
+    return principal.endswith(":root") or principal.isdigit()
+
+
+@resource_policy(
+    name="kms-key-policy-least-privilege", concern=CONCERN, level=ADVISORY, types=(KMS_KEY, KMS_KEY_POLICY),
+    requirements=("KMS.5", "CKV_AWS_33", "seed:kms-star-only-root"),
+    description="KMS key policies grant kms:* only to the account root and never allow a '*' principal without "
+                "conditions.",
+    remediation="Give services and roles the specific kms actions they need (Encrypt, Decrypt, GenerateDataKey*, "
+                "DescribeKey); keep kms:* for the account root statement only.",
+    severity="high",
+)
+def kms_key_policy_least_privilege(r: Resource) -> Iterator[str]:
+    if r.type == KMS_KEY and truthy(r.get("bypassPolicyLockoutSafetyCheck")):
+        yield f"bypassPolicyLockoutSafetyCheck is true on {r.label}; remove it."
+    for i, st in enumerate(statements(policy_document(r.get("policy")))):
+        if not _allows(st):
+            continue
+        principals = _principals(st, "AWS") + _principals(st, "Service")
+        if "*" in principals and not st.get("Condition"):
+            yield (f"policy Statement[{i}] allows principal '*' without a condition on {r.label}; name the "
+                   "principals.")
+            continue
+        actions = {a.lower() for a in str_list(st.get("Action"))}
+        if actions & {"kms:*", "*"}:
+            others = [p for p in principals if not _is_root(p)]
+            if others:
+                yield (f"policy Statement[{i}] grants kms:* to {', '.join(others)} on {r.label}; grant only the "
+                       "actions they need (kms:* is for the account root statement).")
+
+
+@resource_policy(
+    name="rds-iam-authentication", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    requirements=("RDS.10", "CKV_AWS_161"),
+    description="RDS instances accept IAM database authentication (short-lived tokens instead of passwords).",
+    remediation="Set iam_database_authentication_enabled=True.",
+)
+def rds_iam_authentication(r: Resource) -> Iterator[str]:
+    value = r.get("iamDatabaseAuthenticationEnabled")
+    if value is not UNKNOWN and not truthy(value):
+        yield f"iamDatabaseAuthenticationEnabled is {value!r} on {r.label}; set iam_database_authentication_enabled=True."
+
+
+@resource_policy(
+    name="rds-custom-master-username", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    requirements=("RDS.25",),
+    description="RDS primaries do not use the engine's default master username.",
+    remediation="Set username to a non-default name (not 'postgres').",
+)
+def rds_custom_master_username(r: Resource) -> Iterator[str]:
+    src = r.get("replicateSourceDb")
+    if src:
+        return
+    if r.get("username") in ("postgres", "admin", "root"):
+        yield f"username is {r.get('username')!r} on {r.label}; use a non-default master username."
+
+
+@resource_policy(
+    name="rds-non-default-port", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    requirements=("RDS.23",),
+    description="RDS instances listen on a non-default port.",
+    remediation="Set port to a value other than 5432 (and the clients' connection settings).",
+    config={"allowDefaultPort": {"type": "boolean", "default": False,
+                                 "description": "Accept 5432 (e.g. when clients cannot be reconfigured)."}},
+    severity="low",
+)
+def rds_non_default_port(r: Resource) -> Iterator[str]:
+    if truthy(r.ctx.get("allowDefaultPort", False)) or r.get("replicateSourceDb"):
+        return
+    port = r.get("port")
+    if port is None or port == 5432:
+        shown = "not set (5432)" if port is None else "5432"
+        yield f"port is {shown} on {r.label}; set a non-default port, or allowDefaultPort in the pack config."
+
+
+def _unused(_: Stack) -> None:  # pragma: no cover - keeps Stack imported for type readers
+    return None

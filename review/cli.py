@@ -1,0 +1,303 @@
+"""``python -m review --stack NAME [--format text|json|markdown] [--compare-to STACK]``.
+
+Phases, arranged so that the slow parts overlap (the goal is a production review under 1.5 s on
+two cores):
+
+1. the policy pack is started as an analyzer process in a background thread (it takes ~0.3 s to
+   import ``pulumi_policy`` and listen) *while* the program runs under the mock runtime;
+2. the program runs (``review.program.run_program``); a bad stack file stops here with exit code 2
+   and its one-line message on stderr — nothing else is printed;
+3. the pack is configured from the stack's settings and analyzes every custom resource and the
+   stack (gRPC futures, in a thread) *while* this process prices the resources (``cost.model``);
+4. with ``--compare-to``, the other stack is run and priced too;
+5. the report (the JSON contract, ``review.report``) is rendered as text, json or markdown.
+
+Exit codes: 0 clean; 1 a mandatory violation or over budget; 2 bad config or usage (also a policy
+pack that cannot be started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cost.model import CostReport
+    from review.analyzer import PolicyAnalyzer
+    from review.program import ProgramRun
+    from review.report import CompareResult, PolicyResult, StackSettings
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+FORMATS = ("text", "json", "markdown")
+
+
+class ReviewError(Exception):
+    """Bad config or usage: the message (one line) goes to stderr, exit code 2."""
+
+    exit_code = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The analyzer, started in the background
+# ---------------------------------------------------------------------------------------------
+
+
+class _BackgroundAnalyzer:
+    """Starts the policy pack in a thread; :meth:`get` waits for it (and re-raises its failure)."""
+
+    def __init__(self, pack_dir: Path) -> None:
+        from review.analyzer import PolicyAnalyzer
+
+        self.pack_dir = pack_dir
+        self.analyzer: PolicyAnalyzer = PolicyAnalyzer(pack_dir)
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._start, name="policy-pack-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.analyzer.start()
+            self.analyzer.info()
+        except BaseException as err:  # re-raised in get()
+            self.error = err
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def get(self) -> PolicyAnalyzer:
+        self._thread.join()
+        if self.error is not None:
+            raise ReviewError(f"policy pack {self.pack_dir} failed: {self.error}") from self.error
+        return self.analyzer
+
+    def close(self) -> None:
+        self._thread.join()
+        self.analyzer.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Phases
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Review:
+    """Everything the phases produced; :meth:`report` turns it into the JSON contract."""
+
+    run: ProgramRun
+    settings: StackSettings
+    policies: PolicyResult
+    cost: CostReport
+    timings: dict[str, float]
+    compare_to: CompareResult | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        from review.report import build_report
+
+        return build_report(self.run, self.settings, self.policies, self.cost, self.timings, self.compare_to)
+
+
+def _analyzer_resources(run: ProgramRun) -> list[dict[str, Any]]:
+    out = []
+    for r in run.resources:
+        d = r.to_json()
+        if r.property_dependencies:
+            d["propertyDependencies"] = r.property_dependencies
+        out.append(d)
+    return out
+
+
+def _run_program(project_dir: Path, stack: str, overrides: Mapping[str, Any] | None) -> ProgramRun:
+    from review.program import UsageError, run_program
+
+    try:
+        run = run_program(project_dir, stack, overrides=overrides)
+    except UsageError as err:
+        raise ReviewError(str(err)) from None
+    if run.error is not None:
+        raise ReviewError(run.error)
+    return run
+
+
+class _PolicyPhase(threading.Thread):
+    """Configure + Analyze every custom resource + AnalyzeStack, in a thread (the work happens in
+    the pack's process; this thread mostly waits on gRPC)."""
+
+    def __init__(self, background: _BackgroundAnalyzer, run: ProgramRun, settings: StackSettings) -> None:
+        super().__init__(name="policy-phase", daemon=True)
+        self.background, self.run_, self.settings = background, run, settings
+        self.result: PolicyResult | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self.wait_seconds = 0.0
+
+    def run(self) -> None:
+        from review.analyzer import AnalyzerError
+        from review.report import PolicyResult
+
+        started = time.perf_counter()
+        try:
+            analyzer = self.background.get()
+            self.wait_seconds = time.perf_counter() - started
+            info = analyzer.info()
+            analyzer.configure(None, common=self.settings.policy_config())
+            analyzer.configure_stack(stack=self.run_.stack, project=self.run_.project,
+                                     config=self.run_.config.config if self.run_.config else {})
+            violations = analyzer.analyze_all(_analyzer_resources(self.run_))
+            self.result = PolicyResult(info.name, info.version, violations, len(info.policies))
+        except AnalyzerError as err:
+            self.error = ReviewError(f"policy pack {self.background.pack_dir} failed: {err}")
+        except BaseException as err:
+            self.error = err
+        finally:
+            self.seconds = time.perf_counter() - started
+
+
+def _estimate(run: ProgramRun, settings: StackSettings) -> CostReport:
+    from cost.model import estimate
+
+    return estimate([r.to_json() for r in run.resources], region=settings.region, usage=settings.usage or None)
+
+
+def run_review(
+    project_dir: Path,
+    stack: str,
+    *,
+    compare_to: str | None = None,
+    pack_dir: Path | None = None,
+    policies: bool = True,
+    overrides: Mapping[str, Any] | None = None,
+) -> Review:
+    """Run every phase; raises :class:`ReviewError` for bad config or usage (exit code 2)."""
+    from review.report import CompareResult, PolicyResult, StackSettings
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    pack = (pack_dir or project_dir / "policies").resolve()
+    background: _BackgroundAnalyzer | None = None
+    if policies:
+        if not (pack / "PulumiPolicy.yaml").is_file():
+            raise ReviewError(f"{pack}: no policy pack here (PulumiPolicy.yaml); use --no-policies to skip")
+        background = _BackgroundAnalyzer(pack)
+    try:
+        t = time.perf_counter()
+        run = _run_program(project_dir, stack, overrides)
+        timings["program_s"] = time.perf_counter() - t
+        assert run.config is not None
+        settings = StackSettings.from_config(run.config, run.outputs)
+
+        phase: _PolicyPhase | None = None
+        if background is not None:
+            phase = _PolicyPhase(background, run, settings)
+            phase.start()
+
+        t = time.perf_counter()
+        cost = _estimate(run, settings)
+        timings["cost_s"] = time.perf_counter() - t
+
+        other: CompareResult | None = None
+        if compare_to is not None:
+            t = time.perf_counter()
+            other_run = _run_program(project_dir, compare_to, None)
+            assert other_run.config is not None
+            other_settings = StackSettings.from_config(other_run.config, other_run.outputs)
+            other = CompareResult(compare_to, _estimate(other_run, other_settings), other_settings.budget)
+            timings["compare_s"] = time.perf_counter() - t
+
+        if phase is not None and background is not None:
+            phase.join()
+            timings["policies_s"] = phase.seconds
+            timings["policies_wait_s"] = phase.wait_seconds
+            timings["analyzer_start_s"] = background.seconds
+            if phase.error is not None:
+                raise phase.error
+            assert phase.result is not None
+            policy_result = phase.result
+        else:
+            timings["policies_s"] = 0.0
+            policy_result = PolicyResult(None, skipped="--no-policies")
+    finally:
+        if background is not None:
+            background.close()
+    timings["total_s"] = time.perf_counter() - started
+    return Review(run, settings, policy_result, cost, timings, other)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def _default_project_dir() -> Path:
+    cwd = Path.cwd()
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    return PACKAGE_ROOT
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit 2 with one line (argparse would add the usage)
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m review",
+        description="Offline review of a stack: run the program under Pulumi's mock runtime, "
+                    "check it with the policy pack, price it. Exit 0 clean, 1 mandatory violation "
+                    "or over budget, 2 bad config or usage.",
+    )
+    p.add_argument("--stack", "-s", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument("--compare-to", metavar="STACK", help="also price STACK and show the cost deltas")
+    p.add_argument("--project-dir", type=Path, default=None,
+                   help="project directory holding Pulumi.yaml (default: the nearest one above the cwd)")
+    p.add_argument("--policy-pack", type=Path, default=None, metavar="DIR",
+                   help="policy pack directory (default: <project>/policies)")
+    p.add_argument("--no-policies", action="store_true", help="skip the policy pack")
+    return p
+
+
+def render(report: Mapping[str, Any], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        import json
+
+        json.dump(report, out, indent=2, default=str)
+        out.write("\n")
+    elif fmt == "markdown":
+        from review.render import render_markdown
+
+        out.write(render_markdown(report))
+    else:
+        from review.render import render_text
+
+        render_text(report, out)
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    args = parser().parse_args(argv)
+    project_dir = (args.project_dir or _default_project_dir()).resolve()
+    try:
+        review = run_review(project_dir, args.stack, compare_to=args.compare_to, pack_dir=args.policy_pack,
+                            policies=not args.no_policies)
+    except ReviewError as e:
+        err.write(f"{e}\n")
+        return e.exit_code
+    report = review.report()
+    render(report, args.format, out)
+    out.flush()
+    return int(report["verdict"]["exit_code"])
+
+
+__all__ = ["Review", "ReviewError", "main", "parser", "run_review"]

@@ -1,0 +1,278 @@
+"""Assemble the review's JSON contract (architecture §7) from the phases' results.
+
+The contract is stable: keys may be added, never renamed. :func:`build_report` returns a plain
+dict (JSON-ready) that ``review/schema.json`` describes; the text and markdown renderers read the
+same dict, so every format shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; keeps `import review.report` light
+    from cost.model import CostReport
+    from review.analyzer import Violation
+    from review.program import ProgramRun, StackConfig
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
+PROJECT_NS = "data-platform"
+STACK_TYPE = "pulumi:pulumi:Stack"
+#: Output names a program may export to add lines to the review's ``notes``.
+NOTE_OUTPUTS = ("notes", "reviewNotes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack settings the review needs (read from the raw stack config, not from infra/)
+# ---------------------------------------------------------------------------------------------
+
+
+def _config_value(config: Mapping[str, str], key: str) -> Any:
+    raw = config.get(key)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
+def default_environment(stack: str, target: str = "aws") -> str:
+    """The settings' rule when ``data-platform:environment`` is not set (infra/settings.py)."""
+    if target == "docker":
+        return "local"
+    if stack.startswith("prod"):
+        return "production"
+    if stack in ("staging", "stage"):
+        return "staging"
+    return "dev"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What the policy pack's Configure and the budget check need from a stack."""
+
+    stack: str
+    region: str
+    environment: str
+    budget: float | None
+    usage: dict[str, float] = field(default_factory=dict)
+    target: str = "aws"
+
+    @classmethod
+    def from_config(cls, sc: StackConfig, outputs: Mapping[str, Any] | None = None) -> StackSettings:
+        cfg = sc.config
+        target = _config_value(cfg, f"{PROJECT_NS}:target") or "aws"
+        env = _config_value(cfg, f"{PROJECT_NS}:environment")
+        if not isinstance(env, str) or not env:
+            exported = (outputs or {}).get("environment")
+            env = exported if isinstance(exported, str) and exported else default_environment(sc.stack, target)
+        budget_cfg = _config_value(cfg, f"{PROJECT_NS}:budget")
+        budget = budget_cfg.get("monthlyUsd") if isinstance(budget_cfg, Mapping) else None
+        usage_cfg = _config_value(cfg, f"{PROJECT_NS}:usage")
+        usage = {str(k): float(v) for k, v in usage_cfg.items()} if isinstance(usage_cfg, Mapping) else {}
+        return cls(
+            stack=sc.stack,
+            region=sc.region,
+            environment=env,
+            budget=float(budget) if isinstance(budget, int | float) and not isinstance(budget, bool) else None,
+            usage=usage,
+            target=str(target),
+        )
+
+    def policy_config(self) -> dict[str, Any]:
+        """Properties sent with Configure to every policy whose schema declares them (budget policy:
+        ``monthlyUsd``, ``region``, ``usage``; others: ``environment``, ``region``)."""
+        return {
+            "monthlyUsd": self.budget,
+            "region": self.region,
+            "usage": dict(self.usage),
+            "environment": self.environment,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PolicyResult:
+    pack: str | None
+    """Pack name (``None`` when policies were not run)."""
+    version: str = ""
+    violations: Sequence[Violation] = ()
+    policies: int = 0
+    """Number of policies in the pack."""
+    skipped: str | None = None
+    """Why the policies were not run (``--no-policies``)."""
+
+
+@dataclass
+class CompareResult:
+    stack: str
+    cost: CostReport
+    budget: float | None
+
+
+def display_name(urn: str) -> str:
+    """``name`` of a URN (``(stack)`` for the stack resource)."""
+    if f"::{STACK_TYPE}::" in urn:
+        return "(stack)"
+    return urn.rsplit("::", 1)[-1]
+
+
+def urn_type(urn: str) -> str:
+    """The resource's own type token of a URN (the last element of the parent-type chain)."""
+    parts = urn.split("::")
+    return parts[-2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
+
+
+def _notes(run: ProgramRun, cost: CostReport, policies: PolicyResult, settings: StackSettings) -> list[str]:
+    notes: list[str] = []
+    for key in NOTE_OUTPUTS:
+        value = run.outputs.get(key)
+        if isinstance(value, str):
+            notes.append(value)
+        elif isinstance(value, list | tuple):
+            notes.extend(str(v) for v in value)
+    if policies.skipped:
+        notes.append(f"policies not run: {policies.skipped}")
+    if cost.unpriced:
+        notes.append(f"{len(cost.unpriced)} cost line(s) unpriced; the monthly total leaves them out")
+    if settings.budget is None:
+        notes.append(f"no budget set ({PROJECT_NS}:budget.monthlyUsd)")
+    return notes
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    """0 clean; 1 a mandatory violation or over budget (2 is decided before a report exists)."""
+    mandatory = any(v["level"] == "mandatory" for v in report["policies"]["violations"])
+    return 1 if mandatory or report["cost"]["over_budget"] else 0
+
+
+def build_report(
+    run: ProgramRun,
+    settings: StackSettings,
+    policies: PolicyResult,
+    cost: CostReport,
+    timings: Mapping[str, float],
+    compare_to: CompareResult | None = None,
+) -> dict[str, Any]:
+    """The §7 contract plus additions (environment, region, outputs, notes, compare, verdict)."""
+    resources = [r.to_json() for r in run.resources]
+    by_type = dict(sorted(Counter(r.type for r in run.resources).items()))
+    violations = [v.to_json() for v in policies.violations]
+    levels = Counter(v["level"] for v in violations)
+    cost_json = cost.to_json()
+    budget = settings.budget
+    cost_json["budget"] = budget
+    cost_json["over_budget"] = budget is not None and cost.monthly_total > budget
+    cost_json["budget_remaining"] = None if budget is None else round(budget - cost.monthly_total, 2)
+    report: dict[str, Any] = {
+        "project": run.project,
+        "stack": run.stack,
+        "environment": settings.environment,
+        "region": settings.region,
+        "resources": resources,
+        "summary": {
+            "resources": len(resources),
+            "by_type": by_type,
+            "custom": sum(1 for r in run.resources if r.custom),
+            "components": sum(1 for r in run.resources if not r.custom),
+            "protected": sum(1 for r in run.resources if r.protect),
+        },
+        "policies": {
+            "pack": policies.pack,
+            "version": policies.version,
+            "policies": policies.policies,
+            "skipped": policies.skipped,
+            "violations": violations,
+            "mandatory": levels.get("mandatory", 0),
+            "advisory": levels.get("advisory", 0),
+        },
+        "cost": cost_json,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "outputs": run.outputs,
+        "notes": _notes(run, cost, policies, settings),
+    }
+    if compare_to is not None:
+        report["compare"] = compare_report(compare_to, cost, run.stack)
+    code = exit_code(report)
+    reasons = []
+    if report["policies"]["mandatory"]:
+        reasons.append(f"{report['policies']['mandatory']} mandatory violation(s)")
+    if cost_json["over_budget"]:
+        reasons.append(f"monthly total {cost.monthly_total:.2f} over budget {budget:.2f}")
+    report["verdict"] = {"exit_code": code, "reasons": reasons}
+    return report
+
+
+def compare_report(other: CompareResult, cost: CostReport, stack: str) -> dict[str, Any]:
+    """Per-component and total monthly cost of ``other`` (baseline) vs this stack; delta = this − other."""
+    from cost.model import compare
+
+    rows = compare(other.cost, cost)
+    return {
+        "stack": other.stack,
+        "budget": other.budget,
+        "monthly_total": other.cost.monthly_total,
+        "rows": [
+            {"component": r.name, "other": r.a, "this": r.b, "delta": r.delta}
+            for r in rows
+        ],
+        "columns": {"other": other.stack, "this": stack},
+    }
+
+
+def components_table(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows for "cost by component": name, type, monthly, share of the total, most expensive first."""
+    cost = report["cost"]
+    total = cost["monthly_total"] or 0.0
+    rows = []
+    for urn, monthly in cost["by_component"].items():
+        rows.append({
+            "urn": urn,
+            "name": display_name(urn),
+            "type": "" if f"::{STACK_TYPE}::" in urn else urn_type(urn),
+            "monthly": monthly,
+            "share": (monthly / total) if total else 0.0,
+        })
+    rows.sort(key=lambda r: (-r["monthly"], r["name"]))
+    return rows
+
+
+def unpriced_reasons(report: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """``(type, reason, count)`` of the unpriced lines, grouped."""
+    counts: Counter[tuple[str, str]] = Counter(
+        (line["type"], line["basis"]) for line in report["cost"].get("unpriced", []))
+    return [(t, b, n) for (t, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def top_lines(report: Mapping[str, Any], n: int = 10) -> list[dict[str, Any]]:
+    lines = [line for line in report["cost"]["lines"] if line.get("monthly")]
+    return sorted(lines, key=lambda line: -line["monthly"])[:n]
+
+
+def load_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema
+
+
+__all__ = [
+    "CompareResult",
+    "PolicyResult",
+    "StackSettings",
+    "build_report",
+    "components_table",
+    "compare_report",
+    "default_environment",
+    "exit_code",
+    "load_schema",
+    "top_lines",
+    "unpriced_reasons",
+]

@@ -1,0 +1,200 @@
+"""Stack config validation: defaults, secrets, and one exact line per bad stack file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.settings import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "data-platform"
+
+
+def _load(stack: str, **sections: Any) -> Settings:
+    config: dict[str, Any] = {"aws:region": sections.pop("region", "us-east-1")}
+    for key, value in sections.items():
+        config[f"{NS}:{key}"] = value
+    return load_settings(stack, config)
+
+
+def _stack_file(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+PROD_LICENSE = {"licenseAgreement": "yes"}
+
+# (stack, config sections, expected one-line message)
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("dev", {"redis": {"shards": 0}}, "Pulumi.dev.yaml: data-platform:redis.shards: 0 is not allowed (1..500)"),
+    ("dev", {"redis": {"shards": 501}}, "Pulumi.dev.yaml: data-platform:redis.shards: 501 is not allowed (1..500)"),
+    ("dev", {"redis": {"replicasPerShard": 6}},
+     "Pulumi.dev.yaml: data-platform:redis.replicasPerShard: 6 is not allowed (0..5)"),
+    ("dev", {"redis": {"replicasPerShard": 0}},
+     "Pulumi.dev.yaml: data-platform:redis.replicasPerShard: 0 is not allowed (1..5 when redis.multiAz is true)"),
+    ("dev", {"postgres": {"backupRetentionDays": 0}},
+     "Pulumi.dev.yaml: data-platform:postgres.backupRetentionDays: 0 is not allowed (1..35)"),
+    ("dev", {"postgres": {"backupRetentionDays": 36}},
+     "Pulumi.dev.yaml: data-platform:postgres.backupRetentionDays: 36 is not allowed (1..35)"),
+    ("dev", {"postgres": {"readReplicas": 6}},
+     "Pulumi.dev.yaml: data-platform:postgres.readReplicas: 6 is not allowed (0..5)"),
+    ("dev", {"postgres": {"engineVersion": "12"}},
+     "Pulumi.dev.yaml: data-platform:postgres.engineVersion: 12 is not allowed (16 or 17)"),
+    ("dev", {"postgres": {"instanceClass": "r6g.xlarge"}},
+     "Pulumi.dev.yaml: data-platform:postgres.instanceClass: r6g.xlarge is not allowed "
+     "(an RDS instance class such as db.r6g.xlarge)"),
+    ("dev", {"postgres": {"storageGb": 500, "maxStorageGb": 400}},
+     "Pulumi.dev.yaml: data-platform:postgres.maxStorageGb: 400 is not allowed (>= postgres.storageGb (500))"),
+    ("dev", {"postgres": {"backupWindow": "3am"}},
+     "Pulumi.dev.yaml: data-platform:postgres.backupWindow: 3am is not allowed (hh24:mi-hh24:mi, UTC)"),
+    ("dev", {"postgres": {"monitoringIntervalSeconds": 7}},
+     "Pulumi.dev.yaml: data-platform:postgres.monitoringIntervalSeconds: 7 is not allowed "
+     "(0, 1, 5, 10, 15, 30 or 60)"),
+    ("dev", {"postgres": {"performanceInsightsRetentionDays": 40}},
+     "Pulumi.dev.yaml: data-platform:postgres.performanceInsightsRetentionDays: 40 is not allowed "
+     "(7, 731 or a multiple of 31)"),
+    ("dev", {"postgres": {"multiAZ": True}},
+     "Pulumi.dev.yaml: data-platform:postgres.multiAZ: true is not allowed (unknown key; known keys: "
+     "backupRetentionDays, "
+     "backupWindow, databaseName, deletionProtection, drInstanceClass, drReplica, engineVersion, instanceClass, iops, "
+     "maintenanceWindow, masterUsername, maxConnections, maxStorageGb, monitoringIntervalSeconds, multiAz, "
+     "performanceInsightsRetentionDays, pooling, port, readReplicas, replicaInstanceClass, replicaLagAlarmSeconds, "
+     "storageEncrypted, storageGb)"),
+    ("dev", {"postgres": {"pooling": {"poolMode": "batch"}}},
+     "Pulumi.dev.yaml: data-platform:postgres.pooling.poolMode: batch is not allowed "
+     "(transaction, session or statement)"),
+    ("dev", {"redis": {"engine": "memcached"}},
+     "Pulumi.dev.yaml: data-platform:redis.engine: memcached is not allowed (valkey or redis)"),
+    ("dev", {"redis": {"engine": "redis", "engineVersion": "8.0"}},
+     "Pulumi.dev.yaml: data-platform:redis.engineVersion: 8.0 is not allowed (7.2 for engine redis)"),
+    ("dev", {"redis": {"shards": "three"}},
+     "Pulumi.dev.yaml: data-platform:redis.shards: three is not allowed (a whole number, 1..500)"),
+    ("dev", {"vector": {"peers": 3, "replicationFactor": 4}},
+     "Pulumi.dev.yaml: data-platform:vector.replicationFactor: 4 is not allowed (<= vector.peers (3))"),
+    ("dev", {"vector": {"peers": 3, "replicationFactor": 2, "writeConsistencyFactor": 3}},
+     "Pulumi.dev.yaml: data-platform:vector.writeConsistencyFactor: 3 is not allowed "
+     "(<= vector.replicationFactor (2))"),
+    ("dev", {"vector": {"placement": "fargate"}},
+     "Pulumi.dev.yaml: data-platform:vector.placement: fargate is not allowed (eks or ec2)"),
+    ("dev", {"network": {"cidr": "10.40.0.0/8"}},
+     "Pulumi.dev.yaml: data-platform:network.cidr: 10.40.0.0/8 is not allowed (an IPv4 network such as 10.40.0.0/16)"),
+    ("dev", {"network": {"cidr": "8.8.0.0/16"}},
+     "Pulumi.dev.yaml: data-platform:network.cidr: 8.8.0.0/16 is not allowed (a private IPv4 network from /16 to /22)"),
+    ("dev", {"network": {"availabilityZones": 7}},
+     "Pulumi.dev.yaml: data-platform:network.availabilityZones: 7 is not allowed (2..6)"),
+    ("dev", {"region": "eu-west-1", "network": {"availabilityZones": 4}},
+     "Pulumi.dev.yaml: data-platform:network.availabilityZones: 4 is not allowed (1..3 in eu-west-1)"),
+    ("dev", {"drRegion": "us-east-1"},
+     "Pulumi.dev.yaml: data-platform:drRegion: us-east-1 is not allowed (a region other than aws:region (us-east-1))"),
+    ("dev", {"drRegion": "mars-1"},
+     "Pulumi.dev.yaml: data-platform:drRegion: mars-1 is not allowed (an AWS region name such as us-east-1)"),
+    ("dev", {"backups": {"dailyDays": 30, "weeklyDays": 30}},
+     "Pulumi.dev.yaml: data-platform:backups.weeklyDays: 30 is not allowed "
+     "(between backups.dailyDays (30) and backups.monthlyDays (365))"),
+    ("dev", {"alerts": {"email": "oncall"}},
+     "Pulumi.dev.yaml: data-platform:alerts.email: oncall is not allowed (an e-mail address)"),
+    ("dev", {"budget": {"monthlyUsd": -5}},
+     "Pulumi.dev.yaml: data-platform:budget.monthlyUsd: -5 is not allowed (> 0)"),
+    ("dev", {"eks": {"publicAccessCidrs": ["0.0.0.0/0"]}},
+     "Pulumi.dev.yaml: data-platform:eks.publicAccessCidrs: 0.0.0.0/0 is not allowed "
+     "(specific CIDRs, never the whole internet)"),
+    ("dev", {"target": "gcp"}, "Pulumi.dev.yaml: data-platform:target: gcp is not allowed (aws or docker)"),
+    ("dev", {"postgress": {}},
+     "Pulumi.dev.yaml: data-platform:postgress: {} is not allowed (unknown key; known keys: alerts, backups, budget, "
+     "drRegion, eks, environment, graph, local, network, postgres, redis, tags, target, usage, vector)"),
+    ("dev", {"graph": {"licenseAgreement": "eval", "primaries": 2}},
+     "Pulumi.dev.yaml: data-platform:graph.primaries: 2 is not allowed "
+     "(1 or 3..11: two primaries cannot keep a Raft majority through a loss)"),
+    ("staging", {"graph": {"primaries": 3}},
+     "Pulumi.staging.yaml: data-platform:graph.licenseAgreement: no is not allowed "
+     "(yes or eval: 3 primaries + 2 secondaries need Neo4j Enterprise)"),
+    ("staging", {"graph": {"licenseAgreement": "yes"}, "vector": {"peers": 1, "replicationFactor": 1}},
+     "Pulumi.staging.yaml: data-platform:vector.peers: 1 is not allowed "
+     "(3..50 outside dev: a single peer has no failover)"),
+    # production may not weaken safety
+    ("production", {"graph": PROD_LICENSE, "postgres": {"multiAz": False}},
+     "Pulumi.production.yaml: data-platform:postgres.multiAz: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "postgres": {"deletionProtection": False}},
+     "Pulumi.production.yaml: data-platform:postgres.deletionProtection: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "postgres": {"storageEncrypted": False}},
+     "Pulumi.production.yaml: data-platform:postgres.storageEncrypted: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "postgres": {"drReplica": False}},
+     "Pulumi.production.yaml: data-platform:postgres.drReplica: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "redis": {"transitEncryption": False}},
+     "Pulumi.production.yaml: data-platform:redis.transitEncryption: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "redis": {"atRestEncryption": False}},
+     "Pulumi.production.yaml: data-platform:redis.atRestEncryption: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "backups": {"crossRegion": False}},
+     "Pulumi.production.yaml: data-platform:backups.crossRegion: false is not allowed (true in production)"),
+    ("production", {"graph": PROD_LICENSE, "eks": {"endpointPublicAccess": True}},
+     "Pulumi.production.yaml: data-platform:eks.endpointPublicAccess: true is not allowed (false in production)"),
+    ("production", {"graph": PROD_LICENSE, "network": {"natGateways": "single"}},
+     "Pulumi.production.yaml: data-platform:network.natGateways: single is not allowed "
+     "(perAz or none in production (one NAT is one AZ's outage))"),
+    ("production", {"graph": {"licenseAgreement": "eval"}},
+     "Pulumi.production.yaml: data-platform:graph.licenseAgreement: eval is not allowed (yes in production)"),
+    ("production", {"graph": PROD_LICENSE, "vector": {"replicationFactor": 1}},
+     "Pulumi.production.yaml: data-platform:vector.replicationFactor: 1 is not allowed (2..peers in production)"),
+]
+
+
+@pytest.mark.parametrize(("stack", "sections", "message"), BAD, ids=[m.split(": ", 2)[1] for _, _, m in BAD])
+def test_bad_config_is_one_line_naming_file_key_value_and_allowed(stack: str, sections: dict[str, Any],
+                                                                   message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(stack, **sections)
+    assert str(err.value) == message
+    assert "\n" not in str(err.value)
+
+
+def test_there_are_at_least_twenty_bad_config_cases() -> None:
+    assert len(BAD) >= 20
+
+
+def test_a_two_line_stack_file_works_with_safe_defaults() -> None:
+    s = load_settings("dev", {"aws:region": "us-east-1"})
+    assert s.environment == "dev"
+    assert s.postgres.storage_encrypted and s.postgres.deletion_protection and s.postgres.multi_az
+    assert s.redis.transit_encryption and s.redis.at_rest_encryption
+    assert (s.redis.shards, s.redis.replicas_per_shard) == (3, 1)
+    assert s.azs == ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+def test_structured_values_arrive_as_json_strings_like_pulumi_config() -> None:
+    s = load_settings("dev", {"aws:region": "eu-west-1", f"{NS}:redis": '{"shards": 5}'})
+    assert s.redis.shards == 5 and s.region == "eu-west-1"
+
+
+def test_environment_follows_the_stack_name_unless_set() -> None:
+    assert _load("prod-eu", graph=PROD_LICENSE).environment == "production"
+    assert _load("feature-x").environment == "dev"
+    assert _load("whatever", environment="production", graph=PROD_LICENSE).production
+
+
+def test_tags_become_kebab_case_and_carry_environment() -> None:
+    tags = _load("dev", tags={"team": "data", "costCenter": "cc-42"}).resource_tags()
+    assert tags["cost-center"] == "cc-42" and tags["team"] == "data" and tags["environment"] == "dev"
+
+
+def test_secret_webhook_stays_secret() -> None:
+    s = _load("dev", alerts={"slackWebhookUrl": "https://hooks.example.com/T000/B000/XXX"})
+    assert s.alerts.slack_webhook_url is not None
+    assert "XXX" not in repr(s) and "XXX" not in str(s.alerts)
+    assert s.alerts.slack_webhook_url.get_secret_value().endswith("/XXX")
+
+
+@pytest.mark.parametrize("stack", ["dev", "production", "local"])
+def test_shipped_stack_files_are_valid(stack: str) -> None:
+    s = load_settings(stack, _stack_file(stack))
+    assert s.stack == stack
+
+
+def test_production_stack_keeps_every_protection() -> None:
+    s = load_settings("production", _stack_file("production"))
+    assert s.production and s.protect
+    assert s.postgres.multi_az and s.postgres.dr_replica and s.backups.cross_region
+    assert s.dr_region == "us-west-2" and s.dr_region != s.region
+    assert s.graph.license_agreement == "yes" and (s.graph.primaries, s.graph.secondaries) == (3, 2)
