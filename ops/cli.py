@@ -206,7 +206,7 @@ def dr_drill(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0, help="Seconds to wait for the promotion.")
     ] = 1800,
-    interval: Annotated[float, typer.Option("--interval", min=0, help="Seconds between polls.")] = 15,
+    interval: Annotated[float, typer.Option("--interval", min=1, help="Seconds between polls.")] = 15,
     fmt: FormatOpt = Format.table,
     max_replica_lag: LagOpt = verify_mod.DEFAULT_MAX_REPLICA_LAG,
     profile: ProfileOpt = None,

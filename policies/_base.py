@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -153,7 +153,9 @@ def dig(value: Any, *path: str | int) -> Any:
     return value
 
 
-_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d*):(?P<rest>.+)$")
+_ARN_RE = re.compile(
+    r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d*):(?P<rest>.+)$"
+)
 
 
 def arn_region(arn: Any) -> str | None:
@@ -189,7 +191,8 @@ def str_list(value: Any) -> list[str]:
 
 
 def short_urn(urn: str) -> str:
-    """``…::data-platform:aws:Postgres$aws:rds/instance:Instance::pg-primary`` → ``aws:rds/instance:Instance::pg-primary``."""
+    """``…::data-platform:aws:Postgres$aws:rds/instance:Instance::pg-primary``
+    → ``aws:rds/instance:Instance::pg-primary``."""
     parts = urn.split("::")
     if len(parts) < 4:
         return urn
@@ -388,7 +391,7 @@ class RegisteredPolicy:
 REGISTRY: list[RegisteredPolicy] = []
 
 # Config properties several policies declare (the review passes them with ``common=``).
-ENVIRONMENT_CONFIG = {
+ENVIRONMENT_CONFIG: dict[str, dict[str, Any]] = {
     "environment": {"type": ["string", "null"], "default": None,
                     "description": "Stack environment; default: the resource's 'environment' tag, the "
                                    "stack tag 'environment', else the stack name."},
@@ -396,7 +399,7 @@ ENVIRONMENT_CONFIG = {
                                "default": ["production", "prod"],
                                "description": "Environment names treated as production."},
 }
-REGION_CONFIG = {
+REGION_CONFIG: dict[str, dict[str, Any]] = {
     "region": {"type": ["string", "null"], "default": None,
                "description": "Stack region (aws:region) for resources without a 'region' input; default: "
                               "the provider's region or the stack config."},
@@ -489,8 +492,3 @@ K8S_PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 K8S_STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 DOCKER_CONTAINER = "docker:index/container:Container"
 DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-
-
-def messages(check: Callable[..., Iterable[str]]) -> Callable[..., Iterator[str]]:  # pragma: no cover
-    """Identity helper kept for readability in modules that build messages with generators."""
-    return check  # type: ignore[return-value]

@@ -386,7 +386,8 @@ _KEY_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     name="kms-key-in-resource-region", concern=CONCERN, level=MANDATORY, types=tuple(_KEY_PATHS),
     requirements=("gap:cross-region-replica-encryption",),
     description="Every KMS key a resource names is in the resource's own region (the DR replica uses a DR-region key).",
-    remediation="Create a KMS key in the resource's region (e.g. the DR region's key for the DR replica) and use its ARN.",
+    remediation="Create a KMS key in the resource's region (e.g. the DR region's key for the DR replica) and use "
+                "its ARN.",
     config=REGION_CONFIG,
     severity="high",
 )

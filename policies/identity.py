@@ -164,7 +164,7 @@ def iam_trust_no_wildcard_principal(r: Resource) -> Iterator[str]:
 
 def _is_irsa(role: Resource) -> bool:
     for st in statements(policy_document(role.get("assumeRolePolicy"))):
-        if any("oidc-provider/" in p or p.startswith("arn:aws:iam::") and ":oidc-provider" in p
+        if any("oidc-provider/" in p or (p.startswith("arn:aws:iam::") and ":oidc-provider" in p)
                for p in _principals(st, "Federated")):
             return True
     return False
@@ -276,7 +276,8 @@ def kms_key_policy_least_privilege(r: Resource) -> Iterator[str]:
 def rds_iam_authentication(r: Resource) -> Iterator[str]:
     value = r.get("iamDatabaseAuthenticationEnabled")
     if value is not UNKNOWN and not truthy(value):
-        yield f"iamDatabaseAuthenticationEnabled is {value!r} on {r.label}; set iam_database_authentication_enabled=True."
+        yield (f"iamDatabaseAuthenticationEnabled is {value!r} on {r.label}; set "
+               "iam_database_authentication_enabled=True.")
 
 
 @resource_policy(
@@ -309,7 +310,3 @@ def rds_non_default_port(r: Resource) -> Iterator[str]:
     if port is None or port == 5432:
         shown = "not set (5432)" if port is None else "5432"
         yield f"port is {shown} on {r.label}; set a non-default port, or allowDefaultPort in the pack config."
-
-
-def _unused(_: Stack) -> None:  # pragma: no cover - keeps Stack imported for type readers
-    return None

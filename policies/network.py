@@ -30,7 +30,6 @@ from policies._base import (
     UNKNOWN,
     Resource,
     Stack,
-    as_dict,
     as_list,
     dig,
     number,
@@ -51,6 +50,13 @@ DATA_PORTS: dict[int, str] = {
     6334: "Qdrant gRPC",
 }
 WORLD = ("0.0.0.0/0", "::/0")
+_SG_CONFIG: dict[str, dict[str, Any]] = {
+    "allowedPublicPorts": {
+        "type": "array", "items": {"type": "integer"}, "default": [],
+        "description": "Ports that may be open to the world (e.g. [443] for a public load balancer); the data "
+                       "tier has none.",
+    },
+}
 
 
 @resource_policy(
@@ -83,7 +89,8 @@ def elasticache_custom_subnet_group(r: Resource) -> Iterator[str]:
     name="instance-no-public-ip", concern=CONCERN, level=MANDATORY, types=(EC2_INSTANCE, LAUNCH_TEMPLATE),
     requirements=("EC2.9", "EC2.25", "CKV_AWS_88"),
     description="EC2 instances and launch templates (EKS nodes, Neo4j/Qdrant hosts) get no public IP address.",
-    remediation="Set associate_public_ip_address=False (launch templates: network_interfaces[].associate_public_ip_address='false').",
+    remediation="Set associate_public_ip_address=False (launch templates: "
+                "network_interfaces[].associate_public_ip_address='false').",
     severity="high",
 )
 def instance_no_public_ip(r: Resource) -> Iterator[str]:
@@ -150,9 +157,7 @@ def _describe(rng: tuple[int, int]) -> str:
                 "6333, 6334 above all).",
     remediation="Allow ingress only from the client security groups (source_security_group_id / "
                 "referenced_security_group_id) or private CIDRs.",
-    config={"allowedPublicPorts": {"type": "array", "items": {"type": "integer"}, "default": [],
-                                   "description": "Ports that may be open to the world (e.g. [443] for a "
-                                                  "public load balancer); the data tier has none."}},
+    config=_SG_CONFIG,
     severity="critical",
 )
 def security_group_no_world_ingress(r: Resource) -> Iterator[str]:
@@ -219,24 +224,27 @@ def subnet_public_ip_only_public_tier(r: Resource) -> Iterator[str]:
 
 
 def _is_igw(value: Any, route: Resource, prop: str, s: Stack) -> bool:
+    """Whether a route's ``gatewayId`` (or a route table's ``routes``) points at an internet gateway:
+    by property dependency, an ``igw-`` id, or (ids of resources being created) the gateways the
+    route depends on."""
+    if value is None or value == "":
+        return False
     if isinstance(value, str) and value.startswith("igw-"):
         return True
-    igws = s.of_type(INTERNET_GATEWAY)
+    igws = {g.urn for g in s.of_type(INTERNET_GATEWAY)}
     if not igws:
         return False
     if prop in route.property_dependencies:
-        deps = route.property_dependencies[prop]
-        return any(g.urn in deps for g in igws)
-    if isinstance(value, str) and value:
-        return any(value in {g.name, g.get("id")} for g in igws)
-    return value is UNKNOWN and any(g.urn in route.dependencies for g in igws)
+        return bool(igws & set(route.property_dependencies[prop]))
+    return bool(igws & set(route.dependencies))
 
 
 @stack_policy(
     name="data-subnet-no-internet-route", concern=CONCERN, level=MANDATORY,
     types=(SUBNET, ROUTE_TABLE, ROUTE, ROUTE_TABLE_ASSOCIATION, INTERNET_GATEWAY),
     requirements=("RDS.46", "gap:data-subnet-routing"),
-    description="Data subnets (tag tier=data, or used by a DB/cache subnet group) have no route to an internet gateway.",
+    description="Data subnets (tag tier=data, or used by a DB/cache subnet group) have no route to an internet "
+                "gateway.",
     remediation="Associate data subnets with a route table whose default route goes to a NAT gateway (or none), "
                 "never to the internet gateway.",
     severity="high",
@@ -268,10 +276,3 @@ def data_subnet_no_internet_route(s: Stack) -> Iterator[tuple[str, str | None]]:
                 yield (f"data subnet {sn.label} is associated ({assoc.label}) with a route table that routes to an "
                        f"internet gateway ({igw_tables[table_hits[0].urn]}); associate it with a private route "
                        "table (NAT or no default route).", sn.urn)
-
-
-def is_world(cidr: Any) -> bool:
-    return cidr in WORLD
-
-
-__all__ = ["DATA_PORTS", "as_dict", "is_world"]

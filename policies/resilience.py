@@ -134,7 +134,8 @@ def rds_auto_minor_version_upgrade(r: Resource) -> Iterator[str]:
 @stack_policy(
     name="rds-backups-replicated", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE, RDS_BACKUP_REPLICATION),
     requirements=("CKV_AWS_245", "gap:cross-region-backup-replication"),
-    description="Every Multi-AZ RDS primary replicates its automated backups to the DR region, encrypted with a KMS key.",
+    description="Every Multi-AZ RDS primary replicates its automated backups to the DR region, encrypted with a "
+                "KMS key.",
     remediation="Create aws.rds.InstanceAutomatedBackupsReplication(source_db_instance_arn=<primary ARN>, "
                 "kms_key_id=<DR-region key>, region=<DR region>).",
 )
@@ -144,9 +145,9 @@ def rds_backups_replicated(s: Stack) -> Iterator[tuple[str, str | None]]:
     covered: set[str] = set()
     for rep in replications:
         arn = rep.get("sourceDbInstanceArn")
-        hits = s.referenced(rep, "sourceDbInstanceArn", arn, primaries, keys=("identifier", "arn"))
+        hits = s.referenced(rep, "sourceDbInstanceArn", arn, primaries)
         if not hits and isinstance(arn, str):
-            hits = [p for p in primaries if isinstance(p.get("identifier"), str) and arn.endswith(":db:" + p.get("identifier"))]
+            hits = [p for p in primaries if arn.endswith(f":db:{p.get('identifier')}")]
         covered |= {h.urn for h in hits}
         if not rep.get("kmsKeyId"):
             yield (f"kmsKeyId is not set on {rep.label}: replicated backups of an encrypted instance need a key in "

@@ -81,6 +81,12 @@ class _BackgroundAnalyzer:
         self._thread.join()
         self.analyzer.close()
 
+    def close_in_background(self) -> threading.Thread:
+        """Close (gRPC's channel close alone takes ~0.2 s) while the caller renders; join the thread."""
+        thread = threading.Thread(target=self.close, name="policy-pack-close", daemon=True)
+        thread.start()
+        return thread
+
 
 # ---------------------------------------------------------------------------------------------
 # Phases
@@ -97,7 +103,14 @@ class Review:
     cost: CostReport
     timings: dict[str, float]
     compare_to: CompareResult | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    closing: list[threading.Thread] = field(default_factory=list)
+    """The analyzer being shut down in the background (``defer_close=True``); see :meth:`finish`."""
+
+    def finish(self) -> None:
+        """Wait until the policy pack process is gone."""
+        for thread in self.closing:
+            thread.join()
+        self.closing.clear()
 
     def report(self) -> dict[str, Any]:
         from review.report import build_report
@@ -175,26 +188,33 @@ def run_review(
     pack_dir: Path | None = None,
     policies: bool = True,
     overrides: Mapping[str, Any] | None = None,
+    defer_close: bool = False,
 ) -> Review:
-    """Run every phase; raises :class:`ReviewError` for bad config or usage (exit code 2)."""
+    """Run every phase; raises :class:`ReviewError` for bad config or usage (exit code 2).
+
+    With ``defer_close`` the policy pack is shut down in a background thread: call
+    :meth:`Review.finish` after rendering.
+    """
     from review.report import CompareResult, PolicyResult, StackSettings
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
     pack = (pack_dir or project_dir / "policies").resolve()
     background: _BackgroundAnalyzer | None = None
-    if policies:
-        if not (pack / "PulumiPolicy.yaml").is_file():
-            raise ReviewError(f"{pack}: no policy pack here (PulumiPolicy.yaml); use --no-policies to skip")
+    missing_pack = policies and not (pack / "PulumiPolicy.yaml").is_file()
+    if policies and not missing_pack:
         background = _BackgroundAnalyzer(pack)
+    closing: list[threading.Thread] = []
+    phase: _PolicyPhase | None = None
     try:
         t = time.perf_counter()
         run = _run_program(project_dir, stack, overrides)
+        if missing_pack:  # after the program: a bad stack file is reported first
+            raise ReviewError(f"{pack}: no policy pack here (PulumiPolicy.yaml); use --no-policies to skip")
         timings["program_s"] = time.perf_counter() - t
         assert run.config is not None
         settings = StackSettings.from_config(run.config, run.outputs)
 
-        phase: _PolicyPhase | None = None
         if background is not None:
             phase = _PolicyPhase(background, run, settings)
             phase.start()
@@ -224,11 +244,19 @@ def run_review(
         else:
             timings["policies_s"] = 0.0
             policy_result = PolicyResult(None, skipped="--no-policies")
-    finally:
+    except BaseException:
+        if phase is not None:
+            phase.join()
         if background is not None:
             background.close()
+        raise
+    if background is not None:
+        if defer_close:
+            closing.append(background.close_in_background())
+        else:
+            background.close()
     timings["total_s"] = time.perf_counter() - started
-    return Review(run, settings, policy_result, cost, timings, other)
+    return Review(run, settings, policy_result, cost, timings, other, closing)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,13 +318,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     project_dir = (args.project_dir or _default_project_dir()).resolve()
     try:
         review = run_review(project_dir, args.stack, compare_to=args.compare_to, pack_dir=args.policy_pack,
-                            policies=not args.no_policies)
+                            policies=not args.no_policies, defer_close=True)
     except ReviewError as e:
         err.write(f"{e}\n")
         return e.exit_code
-    report = review.report()
-    render(report, args.format, out)
-    out.flush()
+    try:
+        report = review.report()
+        render(report, args.format, out)
+        out.flush()
+    finally:
+        review.finish()
     return int(report["verdict"]["exit_code"])
 
 

@@ -276,6 +276,15 @@ def _random_password(name: str, inputs: dict[str, Any], region: str, rid: str) -
     return rid, {"result": ("Rv" + _h(name, n=64))[:length]}
 
 
+def _random_id(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
+    n = int(inputs.get("byteLength", 8))
+    raw = bytes.fromhex(_h(name, "id", n=2 * n).ljust(2 * n, "0"))
+    import base64
+
+    return rid, {"hex": raw.hex(), "b64Std": base64.b64encode(raw).decode(),
+                 "b64Url": base64.urlsafe_b64encode(raw).decode().rstrip("="), "dec": str(int(raw.hex(), 16))}
+
+
 def _k8s(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
     meta = inputs.get("metadata") or {}
     ns = meta.get("namespace")
@@ -308,6 +317,7 @@ _TYPE_STATE = {
     "aws:ec2/launchTemplate:LaunchTemplate": _prefixed("lt"),
     "aws:ebs/volume:Volume": _prefixed("vol"),
     "random:index/randomPassword:RandomPassword": _random_password,
+    "random:index/randomId:RandomId": _random_id,
 }
 for _t in ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Service", "kubernetes:apps/v1:StatefulSet",
            "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret", "kubernetes:core/v1:ServiceAccount",

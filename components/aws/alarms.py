@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,8 +232,9 @@ def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
                 fill = {"allocated_storage_bytes": (rds.allocated_storage_gb if rds else 0) * GIB}
                 expression = cw.expression.format(**fill)
             unit = "" if alert.unit == "count" else f" {alert.unit}"
+            window = cw.period * cw.evaluation_periods
             description = (f"{alert.summary} [{alert.severity}] — {cw.metric_name} {cw.statistic} "
-                           f"{alert.comparison} {format_number(threshold)}{unit} for {cw.period * cw.evaluation_periods}s. "
+                           f"{alert.comparison} {format_number(threshold)}{unit} for {window}s. "
                            f"Runbook: {alert.runbook} Missing data: {cw.treat_missing_data} "
                            f"({cw.missing_data_reason}).")
             specs.append(AlarmSpec(
@@ -326,7 +327,7 @@ class Alarms(pulumi.ComponentResource):
 
         self.alarms = {}
         for spec in specs:
-            t, pol = (dr_topic, dr_policy) if spec.dr and dr_topic is not None else (topic, policy)
+            t, pol = (dr_topic, dr_policy) if spec.dr and dr_topic and dr_policy else (topic, policy)
             self.alarms[spec.resource_name] = self._alarm(name, spec, t, pol, args, tags)
         self.alarm_names = pulumi.Output.all(*[a.name for a in self.alarms.values()]).apply(list)
 

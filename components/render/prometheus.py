@@ -57,7 +57,7 @@ def alert_rule(alert: Alert) -> dict[str, Any]:
     rule["labels"] = {"severity": alert.severity, "store": alert.store}
     rule["annotations"] = {
         "summary": alert.summary,
-        "description": f"{alert.summary} on {{{{ $labels.instance }}}} (value {{{{ $value }}}} {alert.unit}).",
+        "description": f"{alert.summary} on {{{{ $labels.instance }}}} (value {{{{ $value | humanize }}}} {alert.unit}).",
         "runbook": alert.runbook,
     }
     return rule

@@ -130,3 +130,17 @@ def test_missing_bucket_is_a_finding(make_stack: Callable[..., Any]) -> None:
         ("s3:dp-bucket-gone", "newestObject"): "bucket missing",
         ("vector", "backupBucket"): "none",
     }
+
+
+def test_missing_primary_and_replication_group(make_stack: Callable[..., Any]) -> None:
+    deployed = make_stack()
+    outputs = json.loads(json.dumps(deployed.outputs))
+    outputs["postgres"]["primaryIdentifier"] = "pg-gone"
+    outputs["redis"]["replicationGroupId"] = "redis-gone"
+    report = backups(parse_outputs(outputs, "test"), Clients(deployed.session))
+    errors = {(c.resource, c.property): c.actual for c in report.errors}
+    assert errors == {
+        ("rds:us-east-1:pg-gone", "newestSnapshot"): "no snapshot",
+        ("rds:us-east-1:pg-gone", "latestRestorableTime"): "instance missing",
+        ("elasticache:us-east-1:redis-gone", "newestSnapshot"): "replication group missing",
+    }

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def _load() -> ModuleType:
 ref = _load()
 
 
-def rows() -> dict[str, object]:
+def rows() -> dict[str, Any]:
     return {r.key: r for s in ref.sections() for r in s.rows}
 
 

@@ -1,0 +1,78 @@
+# data-platform — one command per job. Each target sets up what it needs (virtualenv; Debian
+# packages when run as root). STACK selects the stack for review/preview/up (default production).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= production
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup system-deps review review-json review-markdown test lint unit policies integration ops \
+        bench drill config-reference coverage preview up clean
+
+help:
+	@echo "make review            offline review of STACK (default production): tree, policies, cost"
+	@echo "make test              lint + every test tier (unit, policies, integration, ops, review)"
+	@echo "make bench             benchmark the production review (end to end, by phase, scaling)"
+	@echo "make drill             failover/promote/lag/pooling figures on real local servers"
+	@echo "make preview|up STACK=dev   the real Pulumi CLI (needs pulumi + AWS credentials)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+system-deps:
+	@scripts/system-deps.sh
+
+review: setup
+	$(PY) -m review --stack $(STACK)
+
+review-json: setup
+	$(PY) -m review --stack $(STACK) --format json
+
+review-markdown: setup
+	$(PY) -m review --stack $(STACK) --format markdown
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy infra components policies cost review ops scripts
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+policies: setup
+	$(PY) -m pytest tests/policies
+
+integration: setup system-deps
+	$(PY) -m pytest tests/integration
+
+ops: setup system-deps
+	$(PY) -m pytest tests/ops
+
+test: setup system-deps lint
+	$(PY) -m pytest tests
+
+bench: setup
+	$(PY) -m review.bench
+
+drill: setup system-deps
+	$(PY) -m tests.integration.drill
+
+config-reference: setup
+	$(PY) scripts/config_reference.py
+
+coverage: setup
+	$(PY) -m policies.coverage
+
+preview:
+	pulumi preview --stack $(STACK) --policy-pack policies
+
+up:
+	pulumi up --stack $(STACK) --policy-pack policies
+
+clean:
+	rm -rf $(VENV) node_modules .bench

@@ -1,0 +1,301 @@
+"""ElastiCache for Valkey/Redis OSS in cluster mode, with RBAC users, TLS, KMS and log delivery.
+
+``Redis`` (type ``data-platform:aws:Redis``) creates, parented to itself:
+
+* a cache subnet group and a security group (no ingress until :meth:`Redis.allow_from`);
+* a parameter group of the engine's family (``valkey8``, ``valkey7`` or ``redis7``) with
+  ``cluster-enabled yes`` and the ``maxmemory-policy``;
+* RBAC: ``app_user`` (read/write on ``app:*`` keys, no dangerous commands), ``readonly_user`` (read
+  commands on every key) and a *disabled* replacement for the ``default`` user (ElastiCache wants a
+  user named ``default`` in every user group; the built-in one has full access and no password).
+  Passwords are ``random.RandomPassword`` (32 letters and digits: no character that needs quoting
+  in ``AUTH`` or a ``rediss://`` URL), passed write-only (``passwords_wo``), and the two usable ones
+  are kept in Secrets Manager (customer KMS key) as ``{username, password, host, port, tls}``;
+* two CloudWatch log groups (``slow-log``, ``engine-log``; KMS, 365 days) that the replication group
+  delivers JSON logs to;
+* the replication group: cluster mode enabled, ``shards`` × (1 + ``replicas_per_shard``) nodes,
+  automatic failover, Multi-AZ, TLS *required*, at-rest encryption with the caller's key, the user
+  group, daily snapshots, a final snapshot, minor upgrades in the maintenance window.
+
+``cluster-node-timeout`` is not set: ElastiCache runs failure detection and failover itself, and the
+parameter is not among the Valkey/Redis OSS parameters ElastiCache lets a parameter group change
+(setting an unmodifiable parameter fails the apply). The local (Docker) stack, which runs its own
+cluster, renders ``cluster-node-timeout 5000`` (the seeds' value) in redis.conf.
+
+RBAC needs in-transit encryption on ElastiCache, so ``transit_encryption=False`` is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.base import ArgsError, child_opts, merge_tags
+
+TYPE_TOKEN = "data-platform:aws:Redis"
+ENGINE_VERSIONS: dict[str, dict[str, str]] = {
+    "valkey": {"7.2": "valkey7", "8.0": "valkey8", "8.1": "valkey8", "8.2": "valkey8"},
+    "redis": {"7.0": "redis7", "7.1": "redis7"},
+}
+"""engine → engine_version → parameter group family. Redis OSS on ElastiCache stops at 7.1 (Valkey 7.2
+is its successor)."""
+MAXMEMORY_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
+                      "volatile-random", "volatile-ttl", "noeviction")
+APP_ACCESS = "on ~app:* &* +@all -@dangerous"
+"""``app_user``: every non-dangerous command on ``app:*`` keys and all pub/sub channels."""
+READONLY_ACCESS = "on ~* -@all +@read +@connection"
+"""``readonly_user``: read commands on every key, plus connection commands (PING, HELLO, ...)."""
+DEFAULT_ACCESS = "off -@all"
+"""The replacement ``default`` user: disabled, no commands."""
+LOG_TYPES = ("slow-log", "engine-log")
+MAX_NODES = 500
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_DAY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
+                         r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$")
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class RedisArgs:
+    """Inputs of :class:`Redis`. Network and key ids come from the network and keys components."""
+
+    vpc_id: pulumi.Input[str]
+    """VPC of the cache (the security group lives there)."""
+    data_subnet_ids: Sequence[pulumi.Input[str]]
+    """Private data subnets (one per AZ) for the cache subnet group."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer-managed KMS key for at-rest encryption (and snapshots)."""
+    secrets_kms_key_arn: pulumi.Input[str]
+    """Customer-managed KMS key for the users' secrets."""
+    logs_kms_key_arn: pulumi.Input[str]
+    """Customer-managed KMS key for the slow/engine log groups; its policy must allow
+    ``logs.<region>.amazonaws.com``."""
+    name: str = "data-platform"
+    """Prefix of every AWS name; the replication group id is ``<name>-redis``. Lowercase letters, digits
+    and single hyphens, at most 30 characters. Default: data-platform."""
+    engine: str = "valkey"
+    """``valkey`` or ``redis`` (Redis OSS). Default: valkey."""
+    engine_version: str = "8.0"
+    """valkey: 7.2, 8.0, 8.1, 8.2; redis: 7.0, 7.1. Default: 8.0."""
+    node_type: str = "cache.r6g.large"
+    """Node type. Default: cache.r6g.large."""
+    shards: int = 3
+    """Node groups (shards), 1..500. Default: 3."""
+    replicas_per_shard: int = 1
+    """Replicas per shard, 0..5 (at least 1 with ``multi_az``). Default: 1."""
+    multi_az: bool = True
+    """Place replicas in other AZs and fail over to them (automatic failover is always on in cluster
+    mode). Default: True."""
+    transit_encryption: bool = True
+    """TLS, mode ``required``. Must stay True: ElastiCache RBAC needs it. Default: True."""
+    at_rest_encryption: bool = True
+    """Encrypt data at rest and snapshots with ``kms_key_arn``. Default: True."""
+    snapshot_retention_days: int = 7
+    """Daily snapshot retention, 0..35 (0 = no automatic snapshots). Default: 7."""
+    snapshot_window: str = "05:00-06:00"
+    """Daily snapshot window, UTC ``hh:mm-hh:mm``. Default: 05:00-06:00."""
+    maintenance_window: str = "sun:06:30-sun:07:30"
+    """Weekly maintenance window, UTC ``ddd:hh:mm-ddd:hh:mm``. Default: sun:06:30-sun:07:30."""
+    port: int = 6379
+    """Port (1024..65535). Default: 6379."""
+    maxmemory_policy: str = "allkeys-lru"
+    """Eviction policy. Default: allkeys-lru."""
+    log_retention_days: int = 365
+    """Retention of the slow/engine log groups. Default: 365."""
+    protect: bool = False
+    """Protect and retain on delete the replication group and the secrets (production). Default: False."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child (merged with ``component=redis``). Default: {}."""
+
+
+def validate_redis_args(args: RedisArgs) -> None:
+    """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
+    t = "RedisArgs"
+    if not (_NAME.match(args.name) and len(args.name) <= 30):
+        raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 30 characters")
+    if args.engine not in ENGINE_VERSIONS:
+        raise ArgsError(t, "engine", args.engine, " or ".join(ENGINE_VERSIONS))
+    versions = ENGINE_VERSIONS[args.engine]
+    if args.engine_version not in versions:
+        raise ArgsError(t, "engine_version", args.engine_version, f"{', '.join(versions)} for engine {args.engine}")
+    if not _NODE.match(args.node_type):
+        raise ArgsError(t, "node_type", args.node_type, "an ElastiCache node type like cache.r7g.large")
+    if not 1 <= args.shards <= 500:
+        raise ArgsError(t, "shards", args.shards, "1..500")
+    if not 0 <= args.replicas_per_shard <= 5:
+        raise ArgsError(t, "replicas_per_shard", args.replicas_per_shard, "0..5")
+    if args.multi_az and args.replicas_per_shard < 1:
+        raise ArgsError(t, "replicas_per_shard", args.replicas_per_shard, "1..5 when multi_az is True")
+    nodes = args.shards * (1 + args.replicas_per_shard)
+    if nodes > MAX_NODES:
+        raise ArgsError(t, "shards", args.shards,
+                        f"shards x (1 + replicas_per_shard) <= {MAX_NODES} nodes, got {nodes}")
+    if not args.transit_encryption:
+        raise ArgsError(t, "transit_encryption", args.transit_encryption, "True: ElastiCache RBAC users need TLS")
+    if not 0 <= args.snapshot_retention_days <= 35:
+        raise ArgsError(t, "snapshot_retention_days", args.snapshot_retention_days, "0..35")
+    if not _WINDOW.match(args.snapshot_window):
+        raise ArgsError(t, "snapshot_window", args.snapshot_window, "hh:mm-hh:mm, UTC")
+    if not _DAY_WINDOW.match(args.maintenance_window):
+        raise ArgsError(t, "maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
+    if not 1024 <= args.port <= 65535:
+        raise ArgsError(t, "port", args.port, "1024..65535")
+    if args.maxmemory_policy not in MAXMEMORY_POLICIES:
+        raise ArgsError(t, "maxmemory_policy", args.maxmemory_policy, ", ".join(MAXMEMORY_POLICIES))
+    if args.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                                       1096, 1827, 2192, 2557, 2922, 3288, 3653):
+        raise ArgsError(t, "log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
+
+
+def member_cluster_ids(replication_group_id: str, shards: int, replicas_per_shard: int) -> list[str]:
+    """Cache cluster ids of a cluster-mode replication group (``<id>-<shard:04>-<node:03>``), as
+    ElastiCache names them; known before deployment (alarms use them)."""
+    return [f"{replication_group_id}-{s:04d}-{n:03d}" for s in range(1, shards + 1)
+            for n in range(1, replicas_per_shard + 2)]
+
+
+class Redis(pulumi.ComponentResource):
+    """ElastiCache Valkey/Redis OSS in cluster mode; see the module docstring."""
+
+    configuration_endpoint: pulumi.Output[str]
+    port: int
+    replication_group_id: str
+    """Known at preview (the component sets it), so alarms can use it as a plain string."""
+    arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    user_group_id: pulumi.Output[str]
+    app_user_secret_arn: pulumi.Output[str]
+    readonly_user_secret_arn: pulumi.Output[str]
+    kms_key_arn: pulumi.Input[str] | None
+    member_clusters: pulumi.Output[Sequence[str]]
+    member_cluster_ids: list[str]
+    snapshot_retention_days: int
+
+    def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_redis_args(args)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name = name
+        self._args = args
+        self._rule_keys: set[str] = set()
+        a = args
+        p = a.name
+        rg_id = f"{p}-redis"
+        tags = merge_tags(a.tags, component="redis")
+
+        def opts_(stateful: bool = False, depends_on: Sequence[pulumi.Resource] | None = None
+                  ) -> pulumi.ResourceOptions:
+            return child_opts(self, stateful=stateful, protect=a.protect, depends_on=depends_on)
+
+        family = ENGINE_VERSIONS[a.engine][a.engine_version]
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets", name=rg_id, subnet_ids=list(a.data_subnet_ids),
+            description=f"{p} {a.engine} private data subnets", tags=tags, opts=opts_())
+        self._sg = aws.ec2.SecurityGroup(
+            f"{name}-sg", name=rg_id, vpc_id=a.vpc_id, revoke_rules_on_delete=True,
+            description=f"{p} {a.engine}; ingress only from allow_from() on port {a.port}",
+            tags=tags, opts=opts_())
+        params = aws.elasticache.ParameterGroup(
+            f"{name}-params", name=f"{rg_id}-{family}", family=family,
+            description=f"{p} {a.engine} {a.engine_version}: cluster mode, {a.maxmemory_policy}",
+            parameters=[
+                aws.elasticache.ParameterGroupParameterArgs(name="cluster-enabled", value="yes"),
+                aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=a.maxmemory_policy),
+            ],
+            tags=tags, opts=opts_())
+
+        def user(key: str, user_name: str, access: str) -> tuple[aws.elasticache.User, random.RandomPassword]:
+            pw = random.RandomPassword(f"{name}-{key}-password", length=32, special=False,
+                                       min_lower=1, min_upper=1, min_numeric=1, opts=opts_())
+            u = aws.elasticache.User(
+                f"{name}-{key}", user_id=f"{p}-{key}", user_name=user_name,
+                engine=a.engine, access_string=access, passwords_wo=pw.result, passwords_wo_version=1,
+                tags=tags, opts=opts_())
+            return u, pw
+
+        app, app_pw = user("app-user", "app_user", APP_ACCESS)
+        ro, ro_pw = user("readonly-user", "readonly_user", READONLY_ACCESS)
+        default, _ = user("default", "default", DEFAULT_ACCESS)
+        group = aws.elasticache.UserGroup(
+            f"{name}-users", user_group_id=f"{p}-users", engine=a.engine,
+            user_ids=[default.user_id, app.user_id, ro.user_id], tags=tags, opts=opts_())
+
+        logs = {lt: aws.cloudwatch.LogGroup(
+            f"{name}-{lt}", name=f"/aws/elasticache/{rg_id}/{lt}", kms_key_id=a.logs_kms_key_arn,
+            retention_in_days=a.log_retention_days, tags=tags, opts=opts_()) for lt in LOG_TYPES}
+
+        rg = aws.elasticache.ReplicationGroup(
+            f"{name}-cluster", replication_group_id=rg_id,
+            description=f"{p} {a.engine} {a.engine_version}, {a.shards} shards x {1 + a.replicas_per_shard} nodes",
+            engine=a.engine, engine_version=a.engine_version, node_type=a.node_type, port=a.port,
+            cluster_mode="enabled", num_node_groups=a.shards, replicas_per_node_group=a.replicas_per_shard,
+            automatic_failover_enabled=True, multi_az_enabled=a.multi_az,
+            transit_encryption_enabled=True, transit_encryption_mode="required",
+            at_rest_encryption_enabled=a.at_rest_encryption,
+            kms_key_id=a.kms_key_arn if a.at_rest_encryption else None,
+            user_group_ids=[group.user_group_id], parameter_group_name=params.name,
+            subnet_group_name=subnets.name, security_group_ids=[self._sg.id],
+            snapshot_retention_limit=a.snapshot_retention_days, snapshot_window=a.snapshot_window,
+            maintenance_window=a.maintenance_window, auto_minor_version_upgrade=True,
+            final_snapshot_identifier=f"{rg_id}-final", apply_immediately=False,
+            log_delivery_configurations=[aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                destination=logs[lt].name, destination_type="cloudwatch-logs", log_format="json", log_type=lt)
+                for lt in LOG_TYPES],
+            tags=tags, opts=opts_(stateful=True))
+
+        def secret(key: str, user_name: str, pw: random.RandomPassword) -> aws.secretsmanager.Secret:
+            s = aws.secretsmanager.Secret(
+                f"{name}-{key}-secret", name=f"{p}/redis/{user_name}", kms_key_id=a.secrets_kms_key_arn,
+                recovery_window_in_days=30, description=f"{p} {a.engine} user {user_name}",
+                tags=tags, opts=opts_(stateful=True))
+            aws.secretsmanager.SecretVersion(
+                f"{name}-{key}-secret-value", secret_id=s.id,
+                secret_string=pulumi.Output.json_dumps({  # a secret: pw.result is one
+                    "username": user_name, "password": pw.result, "host": rg.configuration_endpoint_address,
+                    "port": a.port, "tls": True}),
+                opts=opts_(stateful=True))
+            return s
+
+        app_secret = secret("app-user", "app_user", app_pw)
+        ro_secret = secret("readonly-user", "readonly_user", ro_pw)
+
+        self.configuration_endpoint = rg.configuration_endpoint_address
+        self.port = a.port
+        self.replication_group_id = rg_id
+        self.arn = rg.arn
+        self.security_group_id = self._sg.id
+        self.user_group_id = group.user_group_id
+        self.app_user_secret_arn = app_secret.arn
+        self.readonly_user_secret_arn = ro_secret.arn
+        self.kms_key_arn = a.kms_key_arn if a.at_rest_encryption else None
+        self.member_clusters = rg.member_clusters
+        self.member_cluster_ids = member_cluster_ids(rg_id, a.shards, a.replicas_per_shard)
+        self.snapshot_retention_days = a.snapshot_retention_days
+        self.register_outputs({
+            "configurationEndpoint": self.configuration_endpoint, "port": self.port,
+            "replicationGroupId": rg.replication_group_id, "arn": self.arn,
+            "securityGroupId": self.security_group_id, "userGroupId": self.user_group_id,
+            "appUserSecretArn": self.app_user_secret_arn, "readonlyUserSecretArn": self.readonly_user_secret_arn,
+            "kmsKeyArn": self.kms_key_arn, "memberClusters": self.member_clusters,
+            "snapshotRetentionDays": self.snapshot_retention_days,
+        })
+
+    def allow_from(self, security_group_id: pulumi.Input[str], description: str) -> aws.vpc.SecurityGroupIngressRule:
+        """Allow TCP on the cache port from ``security_group_id``. The resource name comes from
+        ``description`` (stable across runs), so descriptions must be unique."""
+        key = _SLUG.sub("-", description.lower()).strip("-") or "rule"
+        if key in self._rule_keys:
+            raise ArgsError("Redis.allow_from", "description", description, "unique per component")
+        self._rule_keys.add(key)
+        return aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-allow-{key}", security_group_id=self._sg.id,
+            referenced_security_group_id=security_group_id, ip_protocol="tcp",
+            from_port=self._args.port, to_port=self._args.port, description=description,
+            tags=merge_tags(self._args.tags, component="redis"), opts=pulumi.ResourceOptions(parent=self))

@@ -1,0 +1,132 @@
+"""One hardened local container: pinned image, ports on 127.0.0.1, healthcheck, config uploads.
+
+Every local component builds its containers with :func:`local_container`, so the rules of the
+local stack hold in one place: published ports bind the loopback address only, images are pinned
+to a tag (never ``latest``), every container has a healthcheck and a restart policy, and config
+files come from ``components/render`` as uploads (no host paths).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components.base import ArgsError
+
+LOOPBACK = "127.0.0.1"
+
+#: Images of the local stack, pinned by tag (Docker Hub names; no registry host).
+IMAGES: dict[str, str] = {
+    "postgres": "postgres:16.4-bookworm",
+    "pgbouncer": "edoburu/pgbouncer:v1.23.1-p2",
+    "haproxy": "haproxy:2.8.10-alpine",
+    "valkey": "valkey/valkey:8.0.1-bookworm",
+    "redis": "redis:7.2.5-bookworm",
+    "neo4j-enterprise": "neo4j:5.26.12-enterprise",
+    "neo4j-community": "neo4j:5.26.12-community",
+    "qdrant": "qdrant/qdrant:v1.15.4",
+    "minio": "minio/minio:RELEASE.2024-10-13T13-34-11Z",
+    "minio-client": "minio/mc:RELEASE.2024-10-08T09-37-26Z",
+    "prometheus": "prom/prometheus:v2.54.1",
+    "alertmanager": "prom/alertmanager:v0.27.0",
+    "postgres-exporter": "prometheuscommunity/postgres-exporter:v0.15.0",
+    "redis-exporter": "oliver006/redis_exporter:v1.62.0",
+}
+
+_PINNED = re.compile(r"^[a-z0-9./_-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$")
+
+
+def pinned(image: str) -> str:
+    """Return ``image`` if it names a tag or digest other than ``latest``; raise otherwise."""
+    if not _PINNED.match(image) or image.endswith(":latest"):
+        raise ArgsError("LocalContainer", "image", image, "an image pinned to a tag or digest, never latest")
+    return image
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: Sequence[str]
+    """Command, e.g. ``("CMD", "pg_isready", "-U", "postgres")``."""
+    interval: str = "5s"
+    """Default: 5s."""
+    timeout: str = "3s"
+    """Default: 3s."""
+    retries: int = 20
+    """Default: 20."""
+    start_period: str = "10s"
+    """Default: 10s."""
+
+
+@dataclass(frozen=True)
+class LocalContainerSpec:
+    name: str
+    """Container and host name on the local network."""
+    image: str
+    """Pinned image (see :data:`IMAGES`)."""
+    healthcheck: Healthcheck
+    """Every local container has one."""
+    ports: Mapping[int, int] = field(default_factory=dict)
+    """``{container port: host port}``, published on 127.0.0.1 only. Default: none."""
+    command: Sequence[str] | None = None
+    """Command override. Default: the image's."""
+    envs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment. Secret values stay secret outputs. Default: none."""
+    files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """``{path in container: content}`` from components/render. Default: none."""
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    """``{named volume: mount path}``. Default: none."""
+    one_shot: bool = False
+    """A job that runs once (cluster bootstrap): no restart, not required to keep running."""
+    user: str | None = None
+    """User to run as. Default: the image's."""
+
+
+def local_container(
+    spec: LocalContainerSpec,
+    network: docker.Network,
+    *,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> docker.Container:
+    image = docker.RemoteImage(
+        f"{spec.name}-image",
+        name=pinned(spec.image),
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    hc = spec.healthcheck
+    return docker.Container(
+        spec.name,
+        name=spec.name,
+        hostname=spec.name,
+        image=image.image_id,
+        command=list(spec.command) if spec.command else None,
+        envs=[pulumi.Output.concat(k, "=", v) for k, v in spec.envs.items()] or None,
+        ports=[docker.ContainerPortArgs(internal=c, external=h, ip=LOOPBACK) for c, h in spec.ports.items()]
+        or None,
+        uploads=[docker.ContainerUploadArgs(file=path, content=content) for path, content in spec.files.items()]
+        or None,
+        volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes.items()]
+        or None,
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[spec.name])],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=list(hc.test), interval=hc.interval, timeout=hc.timeout, retries=hc.retries,
+            start_period=hc.start_period,
+        ),
+        restart="no" if spec.one_shot else "unless-stopped",
+        must_run=not spec.one_shot,
+        wait=not spec.one_shot,
+        user=spec.user,
+        security_opts=["no-new-privileges:true"],
+        labels=[docker.ContainerLabelArgs(label="com.data-platform.stack", value=pulumi.get_stack())],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on) or None),
+    )
+
+
+def volume(name: str, *, parent: pulumi.Resource) -> docker.Volume:
+    """A named volume that survives container replacement."""
+    return docker.Volume(name, name=name, opts=pulumi.ResourceOptions(parent=parent))

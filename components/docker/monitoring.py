@@ -1,0 +1,83 @@
+"""Local Prometheus + Alertmanager + exporters, configured from the alert catalogue.
+
+``prometheus.yml``, the rule file and ``alertmanager.yml`` come from ``components/render`` —
+the same files ``promtool``/``amtool`` check and the integration tier boots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
+from components.render.alertmanager import render_alertmanager_config
+from components.render.prometheus import render_prometheus_config, render_rules
+from infra.topology import Store
+
+
+@dataclass(frozen=True)
+class LocalMonitoringArgs:
+    network: docker.Network
+    """The local stack's private network."""
+    stores: Sequence[Store]
+    """Stores whose alert rules are loaded."""
+    scrape_targets: Mapping[str, Sequence[str]]
+    """Scrape jobs of the data stores' own endpoints (job -> host:port)."""
+    postgres_dsn: pulumi.Input[str] | None = None
+    """DSN for the PostgreSQL exporter (a secret). Default: no exporter."""
+    redis_addr: str | None = None
+    """``redis://host:port`` of one cluster node for the Redis exporter. Default: no exporter."""
+    redis_password: pulumi.Input[str] | None = None
+    """Password of ``readonly_user`` for the Redis exporter (a secret)."""
+    evaluation_interval_seconds: int = 30
+    """Rule evaluation interval. Default: 30."""
+    metrics_paths: Mapping[str, str] = field(default_factory=dict)
+    """Job -> metrics path where it is not /metrics. Default: none."""
+    port_offset: int = 0
+    """Added to published ports (9090, 9093). Default: 0."""
+
+
+class LocalMonitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, args: LocalMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("data-platform:docker:LocalMonitoring", name, None, opts)
+        targets = {k: list(v) for k, v in args.scrape_targets.items()}
+        exporters: list[docker.Container] = []
+        if args.postgres_dsn is not None:
+            exporters.append(local_container(LocalContainerSpec(
+                name=f"{name}-postgres-exporter", image=IMAGES["postgres-exporter"],
+                healthcheck=Healthcheck(("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9187/metrics")),
+                envs={"DATA_SOURCE_NAME": args.postgres_dsn}), args.network, parent=self))
+            targets["postgres"] = [f"{name}-postgres-exporter:9187"]
+        if args.redis_addr is not None:
+            envs: dict[str, pulumi.Input[str]] = {"REDIS_ADDR": args.redis_addr, "REDIS_USER": "readonly_user",
+                                                  "REDIS_EXPORTER_IS_CLUSTER": "true"}
+            if args.redis_password is not None:
+                envs["REDIS_PASSWORD"] = args.redis_password
+            exporters.append(local_container(LocalContainerSpec(
+                name=f"{name}-redis-exporter", image=IMAGES["redis-exporter"],
+                healthcheck=Healthcheck(("CMD", "/redis_exporter", "--version")),
+                envs=envs), args.network, parent=self))
+            targets["redis"] = [f"{name}-redis-exporter:9121"]
+        alertmanager = local_container(LocalContainerSpec(
+            name=f"{name}-alertmanager", image=IMAGES["alertmanager"],
+            healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9093/-/ready")),
+            ports={9093: 9093 + args.port_offset},
+            files={"/etc/alertmanager/alertmanager.yml": render_alertmanager_config()},
+        ), args.network, parent=self)
+        prometheus = local_container(LocalContainerSpec(
+            name=f"{name}-prometheus", image=IMAGES["prometheus"],
+            healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready")),
+            ports={9090: 9090 + args.port_offset},
+            files={
+                "/etc/prometheus/prometheus.yml": render_prometheus_config(
+                    targets, evaluation_interval_seconds=args.evaluation_interval_seconds,
+                    alertmanager_targets=[f"{name}-alertmanager:9093"], rule_files=["rules.yml"],
+                    metrics_paths={k: v for k, v in args.metrics_paths.items() if k in targets}),
+                "/etc/prometheus/rules.yml": render_rules(stores=[st.name for st in args.stores]),
+            },
+            volumes={f"{name}-prometheus-data": "/prometheus"},
+        ), args.network, parent=self,
+            depends_on=[alertmanager, *exporters, volume(f"{name}-prometheus-data", parent=self)])
+        self.register_outputs({"prometheus": prometheus.name, "alertmanager": alertmanager.name})

@@ -1,0 +1,100 @@
+"""Local Redis/Valkey cluster: one node per topology member and a one-shot cluster-create job.
+
+``redis.conf`` and ``users.acl`` come from ``components/render/redis.py`` (cluster-enabled,
+cluster-node-timeout 5000, AOF everysec + RDB, maxmemory + allkeys-lru, default user off), the
+same files the integration tier boots on real ``redis-server`` processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
+from components.render.redis import render_redis_conf, render_users_acl
+from infra.settings import RedisSettings
+
+ADMIN_USER = "cluster_admin"
+REPLICATION_USER = "replicator"
+
+
+@dataclass(frozen=True)
+class LocalRedisArgs:
+    settings: RedisSettings
+    """Redis settings of the stack (engine, shards, replicas, eviction policy)."""
+    network: docker.Network
+    """The local stack's private network."""
+    members: Sequence[str]
+    """Topology member ids, primaries first then replicas (``redis/shard-1/primary`` ...)."""
+    maxmemory_mb: int = 256
+    """maxmemory per node. Default: 256 MiB (a laptop)."""
+    base_port: int = 7001
+    """Port of the first node; node i listens and publishes on base_port + i. Default: 7001."""
+
+
+class LocalRedis(pulumi.ComponentResource):
+    """Six (shards × (1 + replicas)) nodes and the job that joins them into one cluster."""
+
+    def __init__(self, name: str, args: LocalRedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("data-platform:docker:LocalRedis", name, None, opts)
+        s = args.settings
+        pw = {
+            u: random.RandomPassword(f"{name}-{u}-password", length=32, special=False,
+                                     opts=pulumi.ResourceOptions(parent=self)).result
+            for u in ("app_user", "readonly_user", ADMIN_USER, REPLICATION_USER)
+        }
+        acl = pulumi.Output.all(pw["app_user"], pw["readonly_user"], pw[ADMIN_USER], pw[REPLICATION_USER]).apply(
+            lambda p: render_users_acl(app_password=p[0], readonly_password=p[1], admin_password=p[2],
+                                       replication_password=p[3]))
+        image = IMAGES["valkey"] if s.engine == "valkey" else IMAGES["redis"]
+        server = "valkey-server" if s.engine == "valkey" else "redis-server"
+        cli = "valkey-cli" if s.engine == "valkey" else "redis-cli"
+        self.members: dict[str, str] = {}
+        nodes: list[docker.Container] = []
+        endpoints: list[str] = []
+        for i, member in enumerate(args.members):
+            cname = f"{name}-node-{i + 1}"
+            port = args.base_port + i
+            conf = pw[REPLICATION_USER].apply(lambda rp, port=port: render_redis_conf(
+                s, data_dir="/data", aclfile="/etc/redis/users.acl", maxmemory_bytes=args.maxmemory_mb * 2**20,
+                replication_user=REPLICATION_USER, replication_password=rp, bind="0.0.0.0", port=port))
+            nodes.append(local_container(LocalContainerSpec(
+                name=cname,
+                image=image,
+                healthcheck=Healthcheck(("CMD-SHELL", f"{cli} -p {port} --no-auth-warning PING 2>&1 "
+                                                      "| grep -Eq 'PONG|NOAUTH|NOPERM'")),
+                ports={port: port},
+                command=[server, "/etc/redis/redis.conf"],
+                files={"/etc/redis/redis.conf": conf, "/etc/redis/users.acl": acl},
+                volumes={f"{cname}-data": "/data"},
+            ), args.network, parent=self, depends_on=[volume(f"{cname}-data", parent=self)]))
+            endpoints.append(f"{cname}:{port}")
+            self.members[member] = cname
+        replicas = s.replicas_per_shard
+        create = pw[ADMIN_USER].apply(lambda apw: "\n".join([
+            "#!/bin/sh",
+            "# Rendered by components/docker/redis.py: join the nodes into one cluster, once.",
+            "set -eu",
+            f"export REDISCLI_AUTH='{apw}'",
+            "addrs=''",
+            f"for hp in {' '.join(endpoints)}; do",
+            '  h=${hp%:*}; p=${hp#*:}; ip=$(getent hosts "$h" | cut -d" " -f1); addrs="$addrs $ip:$p"',
+            "done",
+            f"if {cli} --user {ADMIN_USER} -h {endpoints[0].split(':')[0]} -p {args.base_port} CLUSTER INFO "
+            "| grep -q 'cluster_state:ok'; then exit 0; fi",
+            f"{cli} --user {ADMIN_USER} --cluster create $addrs --cluster-replicas {replicas} --cluster-yes",
+        ]) + "\n")
+        local_container(LocalContainerSpec(
+            name=f"{name}-cluster-create",
+            image=image,
+            healthcheck=Healthcheck(("CMD-SHELL", "true")),
+            command=["/bin/sh", "/usr/local/bin/cluster-create.sh"],
+            files={"/usr/local/bin/cluster-create.sh": create},
+            one_shot=True,
+        ), args.network, parent=self, depends_on=nodes)
+        self.app_password = pulumi.Output.secret(pw["app_user"])
+        self.register_outputs({"members": self.members, "ports": [args.base_port + i for i in range(len(nodes))]})

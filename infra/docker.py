@@ -1,0 +1,101 @@
+"""Compose the topology on Docker (the ``local`` stack): the same stores, members and roles as AWS.
+
+Returns a :class:`~infra.topology.Realization` (member id → container), which a test compares with
+the AWS composition's. Differences are declared here, where they are made.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker.graph import LocalGraph, LocalGraphArgs
+from components.docker.monitoring import LocalMonitoring, LocalMonitoringArgs
+from components.docker.objectstore import LocalObjectStore, LocalObjectStoreArgs
+from components.docker.postgres import APP_USER, LocalPostgres, LocalPostgresArgs
+from components.docker.redis import LocalRedis, LocalRedisArgs
+from components.docker.vector import LocalVector, LocalVectorArgs
+from infra.settings import Settings
+from infra.topology import Realization, Topology
+
+NETWORK_CIDR = "172.30.40.0/24"
+
+
+def compose_docker(s: Settings, topo: Topology) -> Realization:
+    real = Realization(target="docker")
+    off = s.local.port_offset
+    network = docker.Network(
+        "data-platform-local",
+        name=f"data-platform-{s.stack}",
+        driver="bridge",
+        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=NETWORK_CIDR)],
+        labels=[docker.NetworkLabelArgs(label="com.data-platform.stack", value=s.stack)],
+    )
+    pg_store = topo.store("postgres")
+    assert pg_store is not None
+    pg = LocalPostgres("pg", LocalPostgresArgs(
+        settings=s.postgres, network=network, network_cidr=NETWORK_CIDR,
+        standby=bool(pg_store.by_role("standby")), read_replicas=len(pg_store.by_role("replica")),
+        dr_replica=bool(pg_store.by_role("dr-replica")), port_offset=off))
+    real.members.update(pg.members)
+    for link in pg_store.links:
+        if link.target == "postgres/dr-replica" and pg_store.by_role("standby"):
+            # Locally the DR replica cascades from the standby (one WAL stream crosses "regions" and it
+            # survives the standby's promotion); RDS replicates a cross-region replica from the primary.
+            real.links.add(("postgres/standby", link.target, link.mode))
+            real.declared_differences["postgres/primary->postgres/dr-replica"] = (
+                "local DR replica cascades from the standby; RDS streams it from the primary")
+        else:
+            real.links.add((link.source, link.target, link.mode))
+    real.declared_differences["postgres/standby"] = (
+        "local standby is a streaming replica named in synchronous_standby_names; on RDS it is the Multi-AZ standby")
+
+    redis_store = topo.store("redis")
+    assert redis_store is not None
+    ordered = [m.id for m in redis_store.by_role("shard-primary")] + [m.id for m in redis_store.by_role("shard-replica")]
+    redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered))
+    real.members.update(redis.members)
+    real.links.update((lk.source, lk.target, lk.mode) for lk in redis_store.links)
+
+    scrape: dict[str, list[str]] = {}
+    graph_store = topo.store("graph")
+    if graph_store is not None:
+        graph = LocalGraph("graph", LocalGraphArgs(
+            network=network, primaries=[m.id for m in graph_store.by_role("graph-primary")],
+            secondaries=[m.id for m in graph_store.by_role("graph-secondary")],
+            license_agreement=s.graph.license_agreement, port_offset=off))
+        real.members.update(graph.members)
+        real.links.update((lk.source, lk.target, lk.mode) for lk in graph_store.links)
+        if s.graph_enterprise:
+            scrape["neo4j"] = [f"{host}:2004" for host in graph.members.values()]
+    vector_store = topo.store("vector")
+    if vector_store is not None:
+        vector = LocalVector("vector", LocalVectorArgs(
+            network=network, peers=[m.id for m in vector_store.members],
+            replication_factor=s.vector.replication_factor,
+            write_consistency_factor=s.vector.write_consistency_factor, port_offset=off))
+        real.members.update(vector.members)
+        real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
+        scrape["qdrant"] = [f"{host}:6333" for host in vector.members.values()]
+
+    store = LocalObjectStore("backups", LocalObjectStoreArgs(
+        network=network, buckets=[st.name for st in topo.stores], port_offset=off))
+    first_redis = next(iter(redis.members.values()))
+    LocalMonitoring("monitoring", LocalMonitoringArgs(
+        network=network, stores=topo.stores, scrape_targets=scrape,
+        postgres_dsn=pg.app_password.apply(
+            lambda pw: f"postgresql://{APP_USER}:{pw}@pg-primary:{s.postgres.port}/{s.postgres.database_name}"
+                       "?sslmode=disable"),
+        redis_addr=f"redis://{first_redis}:7001",
+        evaluation_interval_seconds=s.alerts.evaluation_interval_seconds, port_offset=off))
+
+    pulumi.export("environment", s.environment)
+    pulumi.export("local", {
+        "postgres": {"write": f"127.0.0.1:{pg.write_port}", "read": f"127.0.0.1:{pg.read_port}",
+                     "pgbouncer": f"127.0.0.1:{pg.pgbouncer_port}"},
+        "redis": [f"127.0.0.1:{7001 + i}" for i in range(len(redis.members))],
+        "s3": f"127.0.0.1:{9000 + off}",
+        "prometheus": f"127.0.0.1:{9090 + off}",
+    })
+    pulumi.export("notes", list(topo.notes))
+    return real

@@ -1,0 +1,28 @@
+"""Entry point of the policy pack: the Pulumi CLI runs this directory as a Python program.
+
+The CLI (and ``review.analyzer.PolicyAnalyzer``) starts ``python -u policies`` with the working
+directory ``policies/``; ``PolicyPack(...)`` then serves the analyzer over gRPC on a loopback port
+and prints the port. The project root goes on ``sys.path`` in place of the pack directory, so
+``policies.*`` and ``cost.*`` import as packages and no pack module shadows a stdlib name.
+"""
+
+import sys
+from pathlib import Path
+
+_PACK_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _PACK_DIR]
+sys.path.insert(0, str(_PACK_DIR.parent))
+
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+from policies._fastpath import install  # noqa: E402
+from policies.pack import PACK_NAME, build  # noqa: E402
+
+install()
+PolicyPack(
+    name=PACK_NAME,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    policies=build(),
+    description="Encryption, exposure, resilience, identity, logging, tagging, Kubernetes, Docker and budget "
+                "policies for the data-platform stacks (FSBP / Checkov / seed requirements).",
+)

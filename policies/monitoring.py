@@ -1,0 +1,169 @@
+"""Logging and monitoring (advisory): database and cache logs shipped to CloudWatch, enhanced
+monitoring, flow logs per VPC, EKS control-plane logs, alarms that notify, log retention.
+
+(Named ``monitoring`` rather than ``logging`` so the pack directory never shadows the stdlib module.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from policies._base import (
+    ADVISORY,
+    EKS_CLUSTER,
+    FLOW_LOG,
+    LOG_GROUP,
+    METRIC_ALARM,
+    RDS_INSTANCE,
+    REDIS_GROUP,
+    UNKNOWN,
+    VPC,
+    Resource,
+    Stack,
+    as_dict,
+    as_list,
+    falsy_explicit,
+    number,
+    resource_policy,
+    stack_policy,
+    str_list,
+    truthy,
+)
+
+CONCERN = "monitoring"
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
+@resource_policy(
+    name="rds-log-exports", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    requirements=("RDS.9", "RDS.36", "CKV_AWS_129"),
+    description="RDS PostgreSQL instances export the postgresql (and upgrade) logs to CloudWatch Logs.",
+    remediation="Set enabled_cloudwatch_logs_exports=['postgresql', 'upgrade'].",
+)
+def rds_log_exports(r: Resource) -> Iterator[str]:
+    exports = r.get("enabledCloudwatchLogsExports")
+    if exports is UNKNOWN or "postgres" not in str(r.get("engine") or "postgres"):
+        return
+    if "postgresql" not in str_list(exports):
+        yield (f"enabledCloudwatchLogsExports is {str_list(exports)} on {r.label}: it must include 'postgresql'. "
+               "Set enabled_cloudwatch_logs_exports=['postgresql', 'upgrade'].")
+
+
+@resource_policy(
+    name="rds-enhanced-monitoring", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    requirements=("RDS.6", "CKV_AWS_118"),
+    description="RDS instances have enhanced monitoring (OS metrics every 1-60 s) with a monitoring role.",
+    remediation="Set monitoring_interval to 1, 5, 10, 15, 30 or 60 and monitoring_role_arn.",
+)
+def rds_enhanced_monitoring(r: Resource) -> Iterator[str]:
+    raw = r.get("monitoringInterval")
+    if raw is UNKNOWN:
+        return
+    interval = number(raw)
+    if interval is None or interval <= 0:
+        yield (f"monitoringInterval is {raw!r} on {r.label}: no OS-level metrics. Set monitoring_interval=60 "
+               "(or lower) and monitoring_role_arn.")
+    elif interval not in (1, 5, 10, 15, 30, 60):
+        yield f"monitoringInterval is {raw!r} on {r.label}; use one of 1, 5, 10, 15, 30, 60."
+    elif not r.get("monitoringRoleArn"):
+        yield f"monitoringRoleArn is not set on {r.label}; enhanced monitoring needs a role for RDS to publish."
+
+
+@resource_policy(
+    name="rds-performance-insights", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    requirements=("CKV_AWS_353",),
+    description="RDS instances have Performance Insights on (query-level load).",
+    remediation="Set performance_insights_enabled=True with performance_insights_kms_key_id.",
+    severity="low",
+)
+def rds_performance_insights(r: Resource) -> Iterator[str]:
+    value = r.get("performanceInsightsEnabled")
+    if value is not UNKNOWN and not truthy(value):
+        yield f"performanceInsightsEnabled is {value!r} on {r.label}; set performance_insights_enabled=True."
+
+
+@resource_policy(
+    name="elasticache-log-delivery", concern=CONCERN, level=ADVISORY, types=(REDIS_GROUP,),
+    requirements=("gap:elasticache-logs",),
+    description="ElastiCache replication groups deliver slow-log and engine-log to CloudWatch Logs or Firehose.",
+    remediation="Set log_delivery_configurations with log_type 'slow-log' and 'engine-log' to a log group.",
+)
+def elasticache_log_delivery(r: Resource) -> Iterator[str]:
+    configs = r.get("logDeliveryConfigurations")
+    if configs is UNKNOWN:
+        return
+    types = {as_dict(c).get("logType") for c in as_list(configs)}
+    missing = [t for t in ("slow-log", "engine-log") if t not in types]
+    if missing:
+        yield (f"logDeliveryConfigurations has no {' or '.join(missing)} on {r.label}; add log_delivery_configurations "
+               "entries for them (destination_type 'cloudwatch-logs').")
+
+
+@stack_policy(
+    name="vpc-flow-logs", concern=CONCERN, level=ADVISORY, types=(VPC, FLOW_LOG),
+    requirements=("EC2.6", "CKV2_AWS_11"),
+    description="Every VPC has a flow log.",
+    remediation="Create an aws.ec2.FlowLog(vpc_id=<vpc id>, traffic_type='ALL') to CloudWatch Logs or S3.",
+)
+def vpc_flow_logs(s: Stack) -> Iterator[tuple[str, str | None]]:
+    vpcs = s.of_type(VPC)
+    covered: set[str] = set()
+    for fl in s.of_type(FLOW_LOG):
+        vpc_id = fl.get("vpcId")
+        if vpc_id is None:
+            continue
+        covered |= {v.urn for v in s.referenced(fl, "vpcId", vpc_id, vpcs)}
+    for v in vpcs:
+        if v.urn not in covered:
+            yield (f"VPC {v.label} has no FlowLog: connections to the databases cannot be audited. Create an "
+                   "aws.ec2.FlowLog for it.", v.urn)
+
+
+@resource_policy(
+    name="eks-control-plane-logging", concern=CONCERN, level=ADVISORY, types=(EKS_CLUSTER,),
+    requirements=("EKS.8", "CKV_AWS_37"),
+    description="EKS clusters send all five control-plane log types (api, audit, authenticator, controllerManager, "
+                "scheduler) to CloudWatch.",
+    remediation="Set enabled_cluster_log_types to all five types.",
+)
+def eks_control_plane_logging(r: Resource) -> Iterator[str]:
+    types = r.get("enabledClusterLogTypes")
+    if types is UNKNOWN:
+        return
+    missing = [t for t in EKS_LOG_TYPES if t not in str_list(types)]
+    if missing:
+        yield f"enabledClusterLogTypes lacks {', '.join(missing)} on {r.label}; enable all five log types."
+
+
+@resource_policy(
+    name="alarm-has-actions", concern=CONCERN, level=ADVISORY, types=(METRIC_ALARM,),
+    requirements=("CKV_AWS_319", "CloudWatch.15 (non-FSBP)", "CloudWatch.17 (non-FSBP)"),
+    description="CloudWatch alarms notify someone: alarmActions set and actions enabled.",
+    remediation="Set alarm_actions=[<SNS topic ARN>] (and ok_actions) and leave actions_enabled=True.",
+)
+def alarm_has_actions(r: Resource) -> Iterator[str]:
+    if falsy_explicit(r.get("actionsEnabled")):
+        yield f"actionsEnabled is false on {r.label}; the alarm changes state silently. Set actions_enabled=True."
+    actions = r.get("alarmActions")
+    if actions is not UNKNOWN and not as_list(actions):
+        yield f"alarmActions is empty on {r.label}; set alarm_actions to the alarm SNS topic ARN."
+
+
+@resource_policy(
+    name="log-group-retention", concern=CONCERN, level=ADVISORY, types=(LOG_GROUP,),
+    requirements=("CKV_AWS_66", "CKV_AWS_338", "CloudWatch.16 (non-FSBP)"),
+    description="CloudWatch log groups set a retention of at least minRetentionDays (default 365) days.",
+    remediation="Set retention_in_days to the configured minimum or more (0 keeps logs forever).",
+    config={"minRetentionDays": {"type": "integer", "default": 365, "minimum": 1,
+                                 "description": "Minimum retentionInDays (0 = never expire also passes)."}},
+)
+def log_group_retention(r: Resource) -> Iterator[str]:
+    minimum = number(r.ctx.get("minRetentionDays", 365)) or 365
+    raw = r.get("retentionInDays")
+    if raw is UNKNOWN:
+        return
+    days = number(raw)
+    if days is None:
+        yield f"retentionInDays is not set on {r.label}; set retention_in_days={int(minimum)} or more."
+    elif days != 0 and days < minimum:
+        yield f"retentionInDays is {int(days)} on {r.label}; set retention_in_days={int(minimum)} or more."

@@ -1,0 +1,109 @@
+"""Turn the registry into ``pulumi_policy`` resource/stack validation policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.policy import Policy
+
+from policies._base import Context, PolicyMeta, RegisteredPolicy, Resource, Stack, plain_cached
+from policies.catalog import load
+
+PACK_NAME = "data-platform"
+_LEVEL = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
+_SEVERITY = {s.value: s for s in Severity}
+
+
+def _config(meta: PolicyMeta, configured: Mapping[str, Any]) -> dict[str, Any]:
+    merged = meta.defaults()
+    merged.update({k: v for k, v in configured.items() if v is not None})
+    return merged
+
+
+def _provider_props(args: Any) -> dict[str, Any]:
+    provider = getattr(args, "provider", None)
+    return plain_cached(provider.props) if provider is not None else {}
+
+
+def _resource_validator(reg: RegisteredPolicy) -> Any:
+    meta, check = reg.meta, reg.check
+    types = frozenset(meta.types)
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if types and args.resource_type not in types:
+            return
+        r = Resource(
+            type=args.resource_type, urn=args.urn, name=args.name, props=plain_cached(args.props),
+            ctx=Context(_config(meta, args.get_config()), args.stack_tags),
+            provider_props=_provider_props(args), parent=args.opts.parent,
+        )
+        for message in check(r):  # type: ignore[arg-type]
+            report_violation(str(message), None)
+
+    return validate
+
+
+def _stack_validator(reg: RegisteredPolicy) -> Any:
+    meta, check = reg.meta, reg.check
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        ctx = Context(_config(meta, args.get_config()), args.stack_tags)
+        resources = [
+            Resource(
+                type=r.resource_type, urn=r.urn, name=r.name, props=plain_cached(r.props), ctx=ctx,
+                provider_props=_provider_props(r),
+                parent=r.parent.urn if r.parent is not None else r.opts.parent,
+                dependencies=[d.urn for d in r.dependencies],
+                property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+            )
+            for r in args.resources
+        ]
+        for message, urn in check(Stack(resources, ctx)):  # type: ignore[arg-type, misc, str-unpack]
+            report_violation(str(message), urn)
+
+    return validate
+
+
+def _framework(meta: PolicyMeta) -> PolicyComplianceFramework | None:
+    fsbp = [r for r in meta.requirements if r.split(".")[0] in
+            {"RDS", "ElastiCache", "S3", "KMS", "EC2", "EKS", "SNS", "IAM"} and "(" not in r]
+    if fsbp:
+        return PolicyComplianceFramework(name="aws-fsbp", version="1.0.0", reference=", ".join(fsbp))
+    checkov = [r for r in meta.requirements if r.startswith("CKV")]
+    if checkov:
+        return PolicyComplianceFramework(name="checkov", reference=", ".join(checkov))
+    return None
+
+
+def to_policy(reg: RegisteredPolicy) -> Policy:
+    meta = reg.meta
+    common: dict[str, Any] = {
+        "name": meta.name,
+        "description": meta.description,
+        "enforcement_level": _LEVEL[meta.level],
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in meta.config.items()})
+        if meta.config else None,
+        "severity": _SEVERITY.get(meta.severity),
+        "framework": _framework(meta),
+        "tags": [meta.concern, *meta.requirements],
+        "remediation_steps": meta.remediation,
+    }
+    if meta.kind == "resource":
+        return ResourceValidationPolicy(validate=_resource_validator(reg), **common)
+    return StackValidationPolicy(validate=_stack_validator(reg), **common)
+
+
+def build() -> list[Policy]:
+    return [to_policy(reg) for reg in load()]

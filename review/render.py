@@ -1,0 +1,367 @@
+"""Render the review report (the JSON contract dict) as a terminal text view or a markdown PR comment.
+
+Text looks like ``pulumi preview``: one line per resource in a parent/child tree (Type, Name,
+Plan, Info), protected resources marked with a lock, policy violations right under the resource
+they concern (mandatory in red), then the violations table, the cost tables, total vs budget and
+the timings. ``rich`` is imported only here, and only for text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+from review.report import (
+    STACK_TYPE,
+    components_table,
+    display_name,
+    top_lines,
+    unpriced_reasons,
+)
+
+LOCK = "🔒"
+MANDATORY_MARK = "✖"
+ADVISORY_MARK = "⚠"
+MESSAGE_WIDTH = 160
+"""Violation messages in the tree are cut to this many characters (the table has them in full)."""
+
+
+def money(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def signed_money(value: float) -> str:
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return f"{sign}${abs(value):,.2f}"
+
+
+def _one_line(text: str, width: int | None = None) -> str:
+    flat = " ".join(text.split())
+    if width is not None and len(flat) > width:
+        return flat[: width - 1] + "…"
+    return flat
+
+
+def _resource_label(urn: str, types: Mapping[str, str]) -> str:
+    if not urn or f"::{STACK_TYPE}::" in urn:
+        return "(stack)"
+    return f"{display_name(urn)} ({types.get(urn) or urn.split('::')[-2].rsplit('$', 1)[-1]})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The preview-like tree (shared by text; plain rows, styled by the text renderer)
+# ---------------------------------------------------------------------------------------------
+
+
+class TreeRow:
+    __slots__ = ("depth", "guide", "info", "kind", "level", "name", "protect", "type")
+
+    def __init__(self, kind: str, guide: str, type_: str = "", name: str = "", *, protect: bool = False,
+                 info: str = "", level: str = "", depth: int = 0) -> None:
+        self.kind, self.guide, self.type, self.name = kind, guide, type_, name
+        self.protect, self.info, self.level, self.depth = protect, info, level, depth
+
+
+def tree_rows(report: Mapping[str, Any]) -> list[TreeRow]:
+    """Rows of the resource tree: ``resource`` rows (the stack first) and ``violation`` rows."""
+    resources: Sequence[Mapping[str, Any]] = report["resources"]
+    urns = {r["urn"] for r in resources}
+    children: dict[str | None, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in resources:
+        parent = r.get("parent")
+        children[parent if parent in urns else None].append(r)
+    violations: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for v in report["policies"]["violations"]:
+        violations[v["urn"] if v["urn"] in urns else ""].append(v)
+    for vs in violations.values():
+        vs.sort(key=lambda v: (v["level"] != "mandatory", v["policy"]))
+
+    rows: list[TreeRow] = []
+
+    def info_for(vs: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+        m = sum(1 for v in vs if v["level"] == "mandatory")
+        a = len(vs) - m
+        parts = ([f"{m} mandatory"] if m else []) + ([f"{a} advisory"] if a else [])
+        return ", ".join(parts), "mandatory" if m else "advisory" if a else ""
+
+    def add_violations(vs: Sequence[Mapping[str, Any]], prefix: str, depth: int) -> None:
+        for v in vs:
+            rows.append(TreeRow("violation", prefix, v["policy"], _one_line(v["message"], MESSAGE_WIDTH),
+                                level=v["level"], depth=depth))
+
+    def walk(node: Mapping[str, Any], prefix: str, last: bool, depth: int) -> None:
+        kids = children.get(node["urn"], [])
+        info, level = info_for(violations.get(node["urn"], []))
+        rows.append(TreeRow("resource", prefix + ("└─ " if last else "├─ "), node["type"], node["name"],
+                            protect=bool(node.get("protect")), info=info, level=level, depth=depth))
+        inner = prefix + ("   " if last else "│  ")
+        add_violations(violations.get(node["urn"], []), inner + ("│  " if kids else "   "), depth + 1)
+        for i, kid in enumerate(kids):
+            walk(kid, inner, i == len(kids) - 1, depth + 1)
+
+    top = children.get(None, [])
+    stack_vs = violations.get("", [])
+    info, level = info_for(stack_vs)
+    rows.append(TreeRow("resource", "", STACK_TYPE, f"{report['project']}-{report['stack']}", info=info,
+                        level=level))
+    add_violations(stack_vs, "│  " if top else "   ", 1)
+    for i, r in enumerate(top):
+        walk(r, "", i == len(top) - 1, 1)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Text (rich)
+# ---------------------------------------------------------------------------------------------
+
+
+def render_text(report: Mapping[str, Any], out: TextIO) -> None:
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    width = None if os.environ.get("COLUMNS") or getattr(out, "isatty", lambda: False)() else 120
+    console = Console(file=out, highlight=False, width=width, emoji=False)
+    level_style = {"mandatory": "bold red", "advisory": "yellow"}
+    types = {r["urn"]: r["type"] for r in report["resources"]}
+
+    # -- the tree ------------------------------------------------------------------------------
+    rows = tree_rows(report)
+    res_rows = [r for r in rows if r.kind == "resource"]
+    type_w = max(cell_len(r.guide + r.type) for r in res_rows) + 2
+    name_w = max(cell_len(r.name) + (cell_len(LOCK) + 1 if r.protect else 0) for r in res_rows) + 2
+    summary = report["summary"]
+    console.print(Text(f"Previewing stack {report['stack']} ({report['environment']}, {report['region']}) "
+                       f"offline: {summary['resources']} resources", style="bold"))
+    console.print()
+    tree = Text(no_wrap=True, overflow="ignore")
+    tree.append(f"     {'Type':<{type_w}}{'Name':<{name_w}}{'Plan':<10}Info\n", style="bold")
+    for r in rows:
+        if r.kind == "resource":
+            tree.append(" +   ", style="green")
+            tree.append(r.guide, style="dim")
+            tree.append(r.type + " " * (type_w - cell_len(r.guide + r.type)))
+            name = r.name + (f" {LOCK}" if r.protect else "")
+            tree.append(name + " " * (name_w - cell_len(name)))
+            if r.info:
+                tree.append(f"{'create':<10}", style="green")
+                tree.append(r.info, style=level_style.get(r.level, ""))
+            else:
+                tree.append("create", style="green")
+        else:
+            mark = MANDATORY_MARK if r.level == "mandatory" else ADVISORY_MARK
+            tree.append("     ")
+            tree.append(r.guide, style="dim")
+            tree.append(f"{mark} {r.level} ", style=level_style[r.level])
+            tree.append(f"[{r.type}] ", style="bold")
+            tree.append(r.name, style=level_style[r.level] if r.level == "mandatory" else "")
+        tree.append("\n")
+    console.print(tree, soft_wrap=True, end="")
+    console.print()
+
+    # -- violations -----------------------------------------------------------------------------
+    pol = report["policies"]
+    if pol["pack"] is None:
+        console.print(Text(f"Policies: not run ({pol.get('skipped') or 'skipped'})", style="yellow"))
+    else:
+        violations = sorted(pol["violations"], key=lambda v: (v["level"] != "mandatory", v["policy"], v["urn"]))
+        title = (f"Policies: pack {pol['pack']} ({pol['policies']} policies): "
+                 f"{pol['mandatory']} mandatory, {pol['advisory']} advisory")
+        if violations:
+            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=False,
+                          expand=False)
+            table.add_column("Level", no_wrap=True)
+            table.add_column("Policy", no_wrap=True, style="bold")
+            table.add_column("Resource", overflow="fold")
+            table.add_column("Message", overflow="fold", ratio=1)
+            for v in violations:
+                style = level_style[v["level"]]
+                table.add_row(Text(v["level"], style=style), v["policy"], _resource_label(v["urn"], types),
+                              _one_line(v["message"]))
+            console.print(table)
+        else:
+            console.print(Text(title, style="green"))
+    console.print()
+
+    # -- cost -------------------------------------------------------------------------------------
+    cost = report["cost"]
+    ctable = Table(title=f"Cost ({cost['currency']}/month, {cost['region']}, {cost.get('hours_per_month', 730)} h)",
+                   title_justify="left", box=box.SIMPLE_HEAD, show_footer=True)
+    ctable.add_column("Component", footer="total", no_wrap=True)
+    ctable.add_column("Type", no_wrap=True, style="dim")
+    ctable.add_column("Monthly", justify="right", footer=money(cost["monthly_total"]), no_wrap=True)
+    ctable.add_column("Share", justify="right", no_wrap=True)
+    for row in components_table(report):
+        ctable.add_row(row["name"], row["type"], money(row["monthly"]), f"{row['share']:.0%}")
+    console.print(ctable)
+
+    lines = top_lines(report)
+    if lines:
+        ltable = Table(title="Top cost lines", title_justify="left", box=box.SIMPLE_HEAD)
+        ltable.add_column("Resource", overflow="fold")
+        ltable.add_column("Item", no_wrap=True)
+        ltable.add_column("Monthly", justify="right", no_wrap=True)
+        ltable.add_column("Basis", overflow="fold", ratio=1)
+        for line in lines:
+            ltable.add_row(_resource_label(line["urn"], types), line.get("item") or "", money(line["monthly"]),
+                           line["basis"])
+        console.print(ltable)
+
+    reasons = unpriced_reasons(report)
+    if reasons:
+        console.print(Text(f"Unpriced: {len(cost['unpriced'])} line(s), not in the total", style="yellow"))
+        for type_, basis, n in reasons:
+            console.print(Text(f"  {n} × {type_}: {_one_line(basis)}"), soft_wrap=False)
+    else:
+        console.print(Text("Unpriced: none", style="dim"))
+    console.print()
+
+    budget = cost.get("budget")
+    total_line = Text("Monthly total ", style="bold")
+    total_line.append(money(cost["monthly_total"]), style="bold")
+    if budget is None:
+        total_line.append(" (no budget set)", style="dim")
+    elif cost["over_budget"]:
+        total_line.append(f" vs budget {money(budget)}: over by {money(cost['monthly_total'] - budget)}",
+                          style="bold red")
+    else:
+        total_line.append(f" vs budget {money(budget)}: within, {money(budget - cost['monthly_total'])} left",
+                          style="green")
+    console.print(total_line)
+
+    # -- compare ------------------------------------------------------------------------------------
+    cmp = report.get("compare")
+    if cmp:
+        dtable = Table(title=f"Compared to {cmp['stack']} (USD/month)", title_justify="left",
+                       box=box.SIMPLE_HEAD)
+        dtable.add_column("Component", no_wrap=True)
+        dtable.add_column(cmp["columns"]["other"], justify="right", no_wrap=True)
+        dtable.add_column(cmp["columns"]["this"], justify="right", no_wrap=True)
+        dtable.add_column("Δ", justify="right", no_wrap=True)
+        for row in cmp["rows"]:
+            style = "bold" if row["component"] == "total" else ""
+            dtable.add_row(row["component"], money(row["other"]), money(row["this"]),
+                           signed_money(row["delta"]), style=style)
+        console.print()
+        console.print(dtable)
+
+    # -- notes, timings, verdict ------------------------------------------------------------------
+    if report.get("notes"):
+        console.print()
+        for note in report["notes"]:
+            console.print(Text(f"note: {note}", style="dim"))
+    console.print()
+    console.print(Text(_timings_line(report["timings"]), style="dim"))
+    verdict = report["verdict"]
+    if verdict["exit_code"]:
+        console.print(Text("Review failed: " + "; ".join(verdict["reasons"]), style="bold red"))
+    else:
+        console.print(Text("Review passed", style="bold green"))
+
+
+def _timings_line(t: Mapping[str, float]) -> str:
+    parts = [f"program {t.get('program_s', 0):.2f} s"]
+    if "policies_s" in t:
+        parts.append(f"policies {t['policies_s']:.2f} s")
+    parts.append(f"cost {t.get('cost_s', 0):.2f} s")
+    if "compare_s" in t:
+        parts.append(f"compare {t['compare_s']:.2f} s")
+    if "total_s" in t:
+        parts.append(f"total {t['total_s']:.2f} s")
+    extra = f" (analyzer start {t['analyzer_start_s']:.2f} s, overlapped)" if "analyzer_start_s" in t else ""
+    return "Timings: " + ", ".join(parts) + extra
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown (PR comment)
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell(text: Any) -> str:
+    return _one_line(str(text)).replace("|", "\\|")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+    align = align or ["l"] * len(headers)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
+    out.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    pol, cost, summary = report["policies"], report["cost"], report["summary"]
+    types = {r["urn"]: r["type"] for r in report["resources"]}
+    verdict = report["verdict"]
+    icon = "❌" if verdict["exit_code"] else "✅"
+    budget = cost.get("budget")
+    if budget is None:
+        vs_budget = "no budget set"
+    elif cost["over_budget"]:
+        vs_budget = f"budget {money(budget)}, **over by {money(cost['monthly_total'] - budget)}**"
+    else:
+        vs_budget = f"budget {money(budget)}, {money(budget - cost['monthly_total'])} left"
+    policy_part = (f"policies not run ({pol.get('skipped')})" if pol["pack"] is None else
+                   f"**{pol['mandatory']} mandatory** / {pol['advisory']} advisory violations")
+    out: list[str] = [
+        f"## {icon} Review of `{report['stack']}` ({report['environment']}, {report['region']})\n",
+        f"**{summary['resources']} resources** · {policy_part} · "
+        f"**{money(cost['monthly_total'])}/month** ({vs_budget})\n",
+    ]
+    if verdict["reasons"]:
+        out.append("Fails: " + "; ".join(verdict["reasons"]) + "\n")
+
+    out.append("\n### Policy violations\n\n")
+    if pol["pack"] is None:
+        out.append("_Policies were not run._\n")
+    elif pol["violations"]:
+        violations = sorted(pol["violations"], key=lambda v: (v["level"] != "mandatory", v["policy"], v["urn"]))
+        out.append(_table(
+            ["Level", "Policy", "Resource", "Message"],
+            ([("🔴 mandatory" if v["level"] == "mandatory" else "🟡 advisory"), f"`{v['policy']}`",
+              _resource_label(v["urn"], types), v["message"]] for v in violations)))
+    else:
+        out.append(f"None ({pol['policies']} policies of pack `{pol['pack']}`).\n")
+
+    out.append(f"\n### Cost by component ({cost['currency']}/month)\n\n")
+    rows = [(f"`{r['name']}`", r["type"], money(r["monthly"]), f"{r['share']:.0%}") for r in components_table(report)]
+    rows.append(("**total**", "", f"**{money(cost['monthly_total'])}**", ""))
+    out.append(_table(["Component", "Type", "Monthly", "Share"], rows, ["l", "l", "r", "r"]))
+
+    lines = top_lines(report)
+    if lines:
+        out.append("\n<details><summary>Top cost lines</summary>\n\n")
+        out.append(_table(["Resource", "Item", "Monthly", "Basis"],
+                          ([_resource_label(line["urn"], types), line.get("item") or "", money(line["monthly"]),
+                            line["basis"]] for line in lines), ["l", "l", "r", "l"]))
+        out.append("\n</details>\n")
+
+    out.append("\n### Unpriced\n\n")
+    reasons = unpriced_reasons(report)
+    if reasons:
+        out.append(f"{len(cost['unpriced'])} line(s), not in the total:\n\n")
+        out.extend(f"- {n} × `{t}`: {_cell(b)}\n" for t, b, n in reasons)
+    else:
+        out.append("None.\n")
+
+    cmp = report.get("compare")
+    if cmp:
+        out.append(f"\n### Compared to `{cmp['stack']}` ({cost['currency']}/month)\n\n")
+        out.append(_table(
+            ["Component", f"`{cmp['columns']['other']}`", f"`{cmp['columns']['this']}`", "Δ"],
+            ([f"**{r['component']}**" if r["component"] == "total" else r["component"],
+              money(r["other"]), money(r["this"]), signed_money(r["delta"])] for r in cmp["rows"]),
+            ["l", "r", "r", "r"]))
+
+    if report.get("notes"):
+        out.append("\n### Notes\n\n")
+        out.extend(f"- {_cell(n)}\n" for n in report["notes"])
+    out.append(f"\n<sub>{_timings_line(report['timings'])}</sub>\n")
+    return "".join(out)
+
+
+__all__ = ["TreeRow", "money", "render_markdown", "render_text", "tree_rows"]
