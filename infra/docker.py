@@ -52,7 +52,7 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
 
     redis_store = topo.store("redis")
     assert redis_store is not None
-    ordered = [m.id for m in redis_store.by_role("shard-primary")] + [m.id for m in redis_store.by_role("shard-replica")]
+    ordered = [m.id for role in ("shard-primary", "shard-replica") for m in redis_store.by_role(role)]
     redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered))
     real.members.update(redis.members)
     real.links.update((lk.source, lk.target, lk.mode) for lk in redis_store.links)
@@ -78,7 +78,7 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
         real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
         scrape["qdrant"] = [f"{host}:6333" for host in vector.members.values()]
 
-    store = LocalObjectStore("backups", LocalObjectStoreArgs(
+    LocalObjectStore("backups", LocalObjectStoreArgs(
         network=network, buckets=[st.name for st in topo.stores], port_offset=off))
     first_redis = next(iter(redis.members.values()))
     LocalMonitoring("monitoring", LocalMonitoringArgs(

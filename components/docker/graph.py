@@ -60,5 +60,5 @@ class LocalGraph(pulumi.ComponentResource):
                 volumes={f"{host}-data": "/data"},
             ), args.network, parent=self, depends_on=[volume(f"{host}-data", parent=self)])
             self.members[member] = host
-        self.password = pulumi.Output.secret(password.result)
+        self.password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         self.register_outputs({"members": self.members, "edition": "enterprise" if enterprise else "community"})

@@ -159,7 +159,7 @@ class LocalPostgres(pulumi.ComponentResource):
         self.write_port = 5000 + off
         self.read_port = 5001 + off
         self.pgbouncer_port = 6432 + off
-        self.app_password = pulumi.Output.secret(passwords[APP_USER].result)
+        self.app_password: pulumi.Output[str] = pulumi.Output.secret(passwords[APP_USER].result)
         self.register_outputs({"writePort": self.write_port, "readPort": self.read_port,
                                "pgbouncerPort": self.pgbouncer_port, "members": self.members,
                                "haproxy": haproxy.name, "pgbouncer": pgbouncer.name})

@@ -7,6 +7,8 @@ same files the integration tier boots on real ``redis-server`` processes.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,9 +61,8 @@ class LocalRedis(pulumi.ComponentResource):
         for i, member in enumerate(args.members):
             cname = f"{name}-node-{i + 1}"
             port = args.base_port + i
-            conf = pw[REPLICATION_USER].apply(lambda rp, port=port: render_redis_conf(
-                s, data_dir="/data", aclfile="/etc/redis/users.acl", maxmemory_bytes=args.maxmemory_mb * 2**20,
-                replication_user=REPLICATION_USER, replication_password=rp, bind="0.0.0.0", port=port))
+            conf = pw[REPLICATION_USER].apply(functools.partial(
+                _node_conf, s, port=port, maxmemory_bytes=args.maxmemory_mb * 2**20))
             nodes.append(local_container(LocalContainerSpec(
                 name=cname,
                 image=image,
@@ -96,5 +97,11 @@ class LocalRedis(pulumi.ComponentResource):
             files={"/usr/local/bin/cluster-create.sh": create},
             one_shot=True,
         ), args.network, parent=self, depends_on=nodes)
-        self.app_password = pulumi.Output.secret(pw["app_user"])
+        self.app_password: pulumi.Output[str] = pulumi.Output.secret(pw["app_user"])
         self.register_outputs({"members": self.members, "ports": [args.base_port + i for i in range(len(nodes))]})
+
+
+def _node_conf(s: RedisSettings, replication_password: str, *, port: int, maxmemory_bytes: int) -> str:
+    return render_redis_conf(s, data_dir="/data", aclfile="/etc/redis/users.acl", maxmemory_bytes=maxmemory_bytes,
+                             replication_user=REPLICATION_USER, replication_password=replication_password,
+                             bind="0.0.0.0", port=port)

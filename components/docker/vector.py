@@ -56,5 +56,5 @@ class LocalVector(pulumi.ComponentResource):
                 depends_on=[volume(f"{host}-storage", parent=self), *([first] if first is not None else [])])
             first = first or container
             self.members[member] = host
-        self.api_key = pulumi.Output.secret(api_key.result)
+        self.api_key: pulumi.Output[str] = pulumi.Output.secret(api_key.result)
         self.register_outputs({"members": self.members})
