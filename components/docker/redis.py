@@ -8,7 +8,6 @@ same files the integration tier boots on real ``redis-server`` processes.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 

@@ -106,7 +106,7 @@ def cron_to_on_calendar(cron: str) -> str:
 
 
 def render_systemd_units(name: str, *, description: str, exec_start: str, on_calendar: str,
-                         user: str, environment_file: str) -> dict[str, str]:
+                         user: str, environment_files: Sequence[str]) -> dict[str, str]:
     """``{<name>.service, <name>.timer}``: a oneshot service and a persistent timer."""
     service = "\n".join([
         "[Unit]",
@@ -117,7 +117,7 @@ def render_systemd_units(name: str, *, description: str, exec_start: str, on_cal
         "[Service]",
         "Type=oneshot",
         f"User={user}",
-        f"EnvironmentFile={environment_file}",
+        *(f"EnvironmentFile={f}" for f in environment_files),
         f"ExecStart={exec_start}",
         "Nice=10",
         "",
