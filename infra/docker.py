@@ -82,7 +82,7 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
         network=network, buckets=[st.name for st in topo.stores], port_offset=off))
     first_redis = next(iter(redis.members.values()))
     LocalMonitoring("monitoring", LocalMonitoringArgs(
-        network=network, stores=topo.stores, scrape_targets=scrape,
+        network=network, stores=[st.name for st in topo.stores], scrape_targets=scrape,
         postgres_dsn=pg.app_password.apply(
             lambda pw: f"postgresql://{APP_USER}:{pw}@pg-primary:{s.postgres.port}/{s.postgres.database_name}"
                        "?sslmode=disable"),

@@ -66,6 +66,7 @@ NowOpt = Annotated[
     datetime | None,
     typer.Option(
         "--now",
+        metavar="ISO-TIME",
         formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
         help="Evaluate as of this time (ISO 8601; naive means UTC). Default: the current time.",
     ),
@@ -159,7 +160,9 @@ def backups(
     prefix: Annotated[
         list[str] | None,
         typer.Option(
-            "--prefix", help="STORE=PREFIX: only objects under PREFIX count for STORE (e.g. graph=neo4j/)."
+            "--prefix",
+            metavar="STORE=PREFIX",
+            help="Only objects under PREFIX count for STORE (e.g. graph=neo4j/); repeatable.",
         ),
     ] = None,
     strict: StrictOpt = False,

@@ -15,14 +15,15 @@ sys.path.insert(0, str(_PACK_DIR.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
+from policies._base import REGISTRY  # noqa: E402
 from policies._fastpath import install  # noqa: E402
 from policies.pack import PACK_NAME, build  # noqa: E402
 
-install()
+POLICIES = build()
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.ADVISORY,
-    policies=build(),
+    policies=install(POLICIES, {p.meta.name: p.meta.types for p in REGISTRY}),
     description="Encryption, exposure, resilience, identity, logging, tagging, Kubernetes, Docker and budget "
                 "policies for the data-platform stacks (FSBP / Checkov / seed requirements).",
 )

@@ -227,7 +227,9 @@ class Context:
             region = provider_props.get("region")
             if isinstance(region, str) and region and region not in _UNKNOWN_SENTINELS:
                 return region
-        return _stack_config("aws:region")
+        if not hasattr(self, "_config_region"):
+            self._config_region = _stack_config("aws:region")
+        return self._config_region
 
     def environment(self, tags: Any = None, urn: str = "") -> str | None:
         """``environment`` policy config → the resource's ``environment`` tag → the stack tag
@@ -341,7 +343,14 @@ class Stack:
 
 def identifiers(r: Resource, keys: Sequence[str] = ("id", "name", "arn")) -> set[str]:
     """Values that other resources may use to refer to ``r``: its name inputs, the logical name,
-    and derived ARNs (``arn:aws:s3:::<bucket>``)."""
+    and derived ARNs (``arn:aws:s3:::<bucket>``). Computed once per resource view."""
+    cached: set[str] | None = r.__dict__.get("_identifiers")
+    if cached is None:
+        cached = r.__dict__["_identifiers"] = _identifiers(r)
+    return cached
+
+
+def _identifiers(r: Resource) -> set[str]:
     out = {r.name}
     for k in ("bucket", "name", "identifier", "replicationGroupId", "arn", "id", "keyId"):
         v = r.props.get(k)

@@ -1,19 +1,28 @@
-"""Memoize the per-policy decoding of a resource inside ``pulumi_policy``'s analyzer servicer.
+"""Make ``pulumi_policy``'s analyzer servicer do per-resource work once, not once per policy.
 
 ``pulumi_policy`` 1.21 decodes a resource's properties once *per policy* in ``Analyze`` and once
 per policy and resource in ``AnalyzeStack`` (``json_format.MessageToDict`` →
-``deserialize_properties`` → ``unknown_checking_proxy``). With ~70 policies that decoding is
-~90 % of the analysis time. :func:`install` wraps those three module-level names of
-``pulumi_policy.policy`` with identity caches, so each protobuf message is decoded once per
-request; the values the policies see are the same objects the SDK would have built. Nothing is
-changed when the SDK no longer has those names, or when ``DATA_PLATFORM_POLICY_NO_CACHE=1``.
+``deserialize_properties`` → ``unknown_checking_proxy``), and builds arguments for every resource
+policy even when the policy looks at other types. With ~80 policies that is ~90 % of the analysis
+time. :func:`install`
+
+* wraps those three module-level names of ``pulumi_policy.policy`` with identity caches, so each
+  protobuf message is decoded once per request (the policies see the same values);
+* returns the policy list as a :class:`TypeIndexedPolicies`: while ``Analyze`` runs for a resource
+  of type T (a thread-local set by a wrapper around ``Analyze``), iterating it yields only the
+  resource policies that declare T (or every type). Skipped policies would have returned at their
+  first line (``if args.resource_type not in TYPES``), so verdicts are unchanged;
+  tests/policies/test_policy_fastpath.py compares both modes on the same stacks.
+
+Nothing is changed when the SDK no longer has those names, or when
+``DATA_PLATFORM_POLICY_NO_CACHE=1``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 _MAX_ENTRIES = 8192
@@ -52,16 +61,66 @@ class _JsonFormat:
         return getattr(self._real, name)
 
 
-def install() -> bool:
-    """Install the caches; returns whether they are active."""
-    if os.environ.get("DATA_PLATFORM_POLICY_NO_CACHE") == "1":
-        return False
+_current = threading.local()
+
+
+class TypeIndexedPolicies(list):  # type: ignore[type-arg]
+    """The pack's policy list; inside ``Analyze`` it iterates only the policies for the type."""
+
+    def __init__(self, policies: Iterable[Any], types: Mapping[str, Sequence[str]]) -> None:
+        super().__init__(policies)
+        self._types = {name: frozenset(ts) for name, ts in types.items()}
+        self._for_type: dict[str, list[Any]] = {}
+
+    def _select(self, type_: str) -> list[Any]:
+        selected = self._for_type.get(type_)
+        if selected is None:
+            from pulumi_policy import ResourceValidationPolicy
+
+            selected = [p for p in list.__iter__(self) if isinstance(p, ResourceValidationPolicy)
+                        and (not self._types.get(p.name) or type_ in self._types[p.name])]
+            self._for_type[type_] = selected
+        return selected
+
+    def __iter__(self) -> Iterator[Any]:
+        type_ = getattr(_current, "type", None)
+        if type_ is None:
+            return list.__iter__(self)
+        return iter(self._select(type_))
+
+
+def _patch_analyze(servicer_class: Any) -> None:
+    if getattr(servicer_class.Analyze, "_data_platform", False):
+        return
+    original = servicer_class.Analyze
+
+    def analyze(self: Any, request: Any, context: Any) -> Any:
+        _current.type = request.type
+        try:
+            return original(self, request, context)
+        finally:
+            _current.type = None
+
+    analyze._data_platform = True  # type: ignore[attr-defined]
+    servicer_class.Analyze = analyze
+
+
+def active() -> bool:
+    return os.environ.get("DATA_PLATFORM_POLICY_NO_CACHE") != "1"
+
+
+def install(policies: list[Any], types: Mapping[str, Sequence[str]]) -> list[Any]:
+    """Install the caches and return the list to hand to ``PolicyPack`` (unchanged when off)."""
+    if not active():
+        return policies
     from pulumi_policy import policy as sdk
 
-    names = ("json_format", "deserialize_properties", "unknown_checking_proxy")
-    if not all(hasattr(sdk, n) for n in names) or isinstance(sdk.json_format, _JsonFormat):
-        return isinstance(getattr(sdk, "json_format", None), _JsonFormat)
-    sdk.json_format = _JsonFormat(sdk.json_format)  # type: ignore[assignment]
-    sdk.deserialize_properties = _IdentityCache(sdk.deserialize_properties)  # type: ignore[assignment]
-    sdk.unknown_checking_proxy = _IdentityCache(sdk.unknown_checking_proxy)  # type: ignore[assignment]
-    return True
+    names = ("json_format", "deserialize_properties", "unknown_checking_proxy", "_PolicyAnalyzerServicer")
+    if not all(hasattr(sdk, n) for n in names):
+        return policies
+    if not isinstance(sdk.json_format, _JsonFormat):
+        sdk.json_format = _JsonFormat(sdk.json_format)  # type: ignore[assignment]
+        sdk.deserialize_properties = _IdentityCache(sdk.deserialize_properties)  # type: ignore[assignment]
+        sdk.unknown_checking_proxy = _IdentityCache(sdk.unknown_checking_proxy)  # type: ignore[assignment]
+    _patch_analyze(sdk._PolicyAnalyzerServicer)
+    return TypeIndexedPolicies(policies, types)

@@ -19,6 +19,7 @@ from policies._base import (
     IAM_ROLE_POLICY_ATTACHMENT,
     KMS_KEY,
     KMS_KEY_POLICY,
+    MANDATORY,
     RDS_INSTANCE,
     UNKNOWN,
     Resource,
@@ -310,3 +311,39 @@ def rds_non_default_port(r: Resource) -> Iterator[str]:
     if port is None or port == 5432:
         shown = "not set (5432)" if port is None else "5432"
         yield f"port is {shown} on {r.label}; set a non-default port, or allowDefaultPort in the pack config."
+
+
+def _public_allows(policy: Any) -> list[int]:
+    """Indexes of Allow statements for principal '*' without a condition."""
+    out = []
+    for i, st in enumerate(statements(policy_document(policy))):
+        if _allows(st) and "*" in _principals(st, "AWS") and not st.get("Condition"):
+            out.append(i)
+    return out
+
+
+@resource_policy(
+    name="s3-bucket-policy-not-public", concern="network", level=MANDATORY, types=("aws:s3/bucketPolicy:BucketPolicy",),
+    requirements=("S3.2", "S3.3", "S3.6", "CKV_AWS_70"),
+    description="S3 bucket policies never allow '*' (anyone) without a condition.",
+    remediation="Name the principals (roles of this account, the replication role) instead of '*'.",
+    severity="critical",
+)
+def s3_bucket_policy_not_public(r: Resource) -> Iterator[str]:
+    for i in _public_allows(r.get("policy")):
+        yield (f"policy Statement[{i}] allows principal '*' without a condition on {r.label}: the backups are "
+               "public. Name the principals.")
+
+
+@resource_policy(
+    name="sns-topic-policy-not-public", concern="network", level=MANDATORY,
+    types=("aws:sns/topic:Topic", "aws:sns/topicPolicy:TopicPolicy"),
+    requirements=("SNS.4", "CKV_AWS_169"),
+    description="SNS topic policies never allow '*' (anyone) without a condition.",
+    remediation="Allow only cloudwatch.amazonaws.com (with aws:SourceAccount) and named roles to publish.",
+    severity="high",
+)
+def sns_topic_policy_not_public(r: Resource) -> Iterator[str]:
+    for i in _public_allows(r.get("policy")):
+        yield (f"policy Statement[{i}] allows principal '*' without a condition on {r.label}; anyone could publish "
+               "or subscribe. Name the principals or add an aws:SourceAccount condition.")

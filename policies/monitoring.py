@@ -167,3 +167,51 @@ def log_group_retention(r: Resource) -> Iterator[str]:
         yield f"retentionInDays is not set on {r.label}; set retention_in_days={int(minimum)} or more."
     elif days != 0 and days < minimum:
         yield f"retentionInDays is {int(days)} on {r.label}; set retention_in_days={int(minimum)} or more."
+
+
+@stack_policy(
+    name="s3-bucket-access-logging", concern=CONCERN, level=ADVISORY,
+    types=("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketLogging:BucketLogging",
+           "aws:s3/bucketLoggingV2:BucketLoggingV2"),
+    requirements=("S3.9", "CKV_AWS_18"),
+    description="Every S3 bucket has server access logging to a log bucket.",
+    remediation="Create an aws.s3.BucketLogging(bucket=<bucket id>, target_bucket=<access-log bucket>, "
+                "target_prefix='<store>/').",
+    severity="low",
+)
+def s3_bucket_access_logging(s: Stack) -> Iterator[tuple[str, str | None]]:
+    from policies.buckets import bucket_index
+
+    for b in bucket_index(s).values():
+        if not b.sides("logging") and not b.bucket.get("loggings"):
+            yield (f"bucket {b.bucket.label} has no BucketLogging: reads and deletes of backups leave no trace. "
+                   "Create a BucketLogging to the access-log bucket.", b.bucket.urn)
+
+
+def _version(value: object) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in str(value).split(".")[:2])
+    except ValueError:
+        return None
+
+
+@resource_policy(
+    name="eks-supported-version", concern=CONCERN, level=ADVISORY, types=("aws:eks/cluster:Cluster",),
+    requirements=("EKS.2", "CKV_AWS_339"),
+    description="EKS clusters run a Kubernetes version in standard support (at least minVersion, default 1.30).",
+    remediation="Set version to a supported release and upgrade one minor version at a time.",
+    config={"minVersion": {"type": "string", "default": "1.30",
+                           "description": "Oldest Kubernetes minor version still in EKS standard support."}},
+)
+def eks_supported_version(r: Resource) -> Iterator[str]:
+    version = r.get("version")
+    minimum = _version(r.ctx.get("minVersion", "1.30"))
+    if version is UNKNOWN or minimum is None:
+        return
+    if version is None:
+        yield f"version is not set on {r.label}: the cluster version drifts with AWS defaults. Pin a supported version."
+        return
+    parsed = _version(version)
+    if parsed is not None and parsed < minimum:
+        yield (f"version is {version!r} on {r.label}, older than {'.'.join(map(str, minimum))}; upgrade to a "
+               "supported version.")

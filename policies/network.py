@@ -276,3 +276,25 @@ def data_subnet_no_internet_route(s: Stack) -> Iterator[tuple[str, str | None]]:
                 yield (f"data subnet {sn.label} is associated ({assoc.label}) with a route table that routes to an "
                        f"internet gateway ({igw_tables[table_hits[0].urn]}); associate it with a private route "
                        "table (NAT or no default route).", sn.urn)
+
+
+@stack_policy(
+    name="vpc-default-security-group-closed", concern=CONCERN, level=ADVISORY,
+    types=("aws:ec2/vpc:Vpc", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"),
+    requirements=("EC2.2", "CKV2_AWS_12"),
+    description="Every VPC adopts its default security group with no rules, so nothing can fall back to it.",
+    remediation="Create an aws.ec2.DefaultSecurityGroup(vpc_id=<vpc id>) with no ingress and no egress.",
+)
+def vpc_default_security_group_closed(s: Stack) -> Iterator[tuple[str, str | None]]:
+    vpcs = s.of_type("aws:ec2/vpc:Vpc")
+    defaults = s.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    for vpc in vpcs:
+        groups = [d for d in defaults if vpc in s.referenced(d, "vpcId", d.get("vpcId"), vpcs)]
+        if not groups:
+            yield (f"VPC {vpc.label} has no DefaultSecurityGroup resource: its default group keeps AWS's "
+                   "allow-all-within-group rules. Adopt it with aws.ec2.DefaultSecurityGroup and no rules.", vpc.urn)
+        for d in groups:
+            open_rules = [k for k in ("ingress", "egress") if as_list(d.get(k))]
+            if open_rules:
+                yield (f"{' and '.join(open_rules)} of {d.label} are not empty; remove every rule of the default "
+                       "security group.", d.urn)

@@ -371,3 +371,37 @@ def k8s_statefulset_pdb(s: Stack) -> Iterator[tuple[str, str | None]]:
             yield (f"StatefulSet {sts.label} (namespace {_namespace(sts)}) has no PodDisruptionBudget selecting "
                    "spec.template.metadata.labels: a node drain can evict every replica at once. Add a "
                    "PodDisruptionBudget with maxUnavailable: 1.", sts.urn)
+
+
+_EVENT_CATEGORIES = {
+    "db-instance": ({"maintenance", "configuration change", "failure"}, "RDS.20"),
+    "db-parameter-group": ({"configuration change"}, "RDS.21"),
+}
+
+
+@stack_policy(
+    name="rds-event-subscriptions", concern=CONCERN, level=ADVISORY,
+    types=(RDS_INSTANCE, "aws:rds/eventSubscription:EventSubscription"),
+    requirements=("RDS.20", "RDS.21"),
+    description="RDS event subscriptions notify the alarm topic of instance (maintenance, configuration change, "
+                "failure) and parameter-group (configuration change) events.",
+    remediation="Create aws.rds.EventSubscription(sns_topic=<alarm topic ARN>, source_type='db-instance', "
+                "event_categories=['maintenance', 'configuration change', 'failure']) and one for "
+                "'db-parameter-group' with ['configuration change'].",
+)
+def rds_event_subscriptions(s: Stack) -> Iterator[tuple[str, str | None]]:
+    if not s.of_type(RDS_INSTANCE):
+        return
+    subs = [e for e in s.of_type("aws:rds/eventSubscription:EventSubscription")
+            if e.get("enabled") is not False and e.get("snsTopic")]
+    for source, (needed, control) in _EVENT_CATEGORIES.items():
+        covered: set[str] = set()
+        for e in subs:
+            if e.get("sourceType") == source:
+                categories = e.get("eventCategories")
+                # No categories = every category.
+                covered |= needed if not as_list(categories) else {str(c) for c in as_list(categories)}
+        missing = sorted(needed - covered)
+        if missing:
+            yield (f"no RDS event subscription with sourceType '{source}' covers {', '.join(missing)} ({control}); "
+                   f"create an EventSubscription to the alarm topic for them.", None)

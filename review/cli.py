@@ -19,6 +19,7 @@ pack that cannot be started).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:  # pragma: no cover
     from cost.model import CostReport
     from review.analyzer import PolicyAnalyzer
-    from review.program import ProgramRun
+    from review.program import ProgramRun, StackConfig
     from review.report import CompareResult, PolicyResult, StackSettings
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -49,12 +50,15 @@ class ReviewError(Exception):
 
 
 class _BackgroundAnalyzer:
-    """Starts the policy pack in a thread; :meth:`get` waits for it (and re-raises its failure)."""
+    """Starts the policy pack in a thread and configures it from the stack's settings (known from
+    the stack file before the program runs); :meth:`get` waits for it (and re-raises its failure)."""
 
-    def __init__(self, pack_dir: Path) -> None:
+    def __init__(self, pack_dir: Path, settings: StackSettings, project: str) -> None:
         from review.analyzer import PolicyAnalyzer
 
         self.pack_dir = pack_dir
+        self.settings = settings
+        self.project = project
         self.analyzer: PolicyAnalyzer = PolicyAnalyzer(pack_dir)
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -66,10 +70,21 @@ class _BackgroundAnalyzer:
         try:
             self.analyzer.start()
             self.analyzer.info()
+            self.configure(self.settings)
+            # Warm the pack while the program runs: the first AnalyzeStack imports the cost model
+            # and loads the price table (the budget policy does so lazily).
+            self.analyzer.analyze_stack([])
         except BaseException as err:  # re-raised in get()
             self.error = err
         finally:
             self.seconds = time.perf_counter() - started
+
+    def configure(self, settings: StackSettings) -> None:
+        """Configure (policy config: budget, region, usage, environment) + ConfigureStack."""
+        self.settings = settings
+        self.analyzer.configure(None, common=settings.policy_config())
+        self.analyzer.configure_stack(stack=settings.stack, project=self.project,
+                                      tags={"environment": settings.environment}, config=settings.config)
 
     def get(self) -> PolicyAnalyzer:
         self._thread.join()
@@ -128,6 +143,31 @@ def _analyzer_resources(run: ProgramRun) -> list[dict[str, Any]]:
     return out
 
 
+def _skip_stack_traces() -> None:
+    """Registering a resource makes the Python SDK walk the call stack for source positions
+    (``pulumi.runtime.resource._get_stack_trace``, ~0.5 ms per resource); the mock monitor never
+    reads them, so the review sends an empty trace. No-op when the SDK has no such function."""
+    from pulumi.runtime import resource as sdk_resource
+
+    if hasattr(sdk_resource, "_get_stack_trace") and not getattr(sdk_resource, "_review_no_traces", False):
+        from pulumi.runtime.proto import source_pb2
+
+        sdk_resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
+        sdk_resource._review_no_traces = True  # type: ignore[attr-defined]
+
+
+def _load_config(project_dir: Path, stack: str, overrides: Mapping[str, Any] | None) -> StackConfig:
+    from review.program import UsageError, load_stack_config
+
+    try:
+        sc = load_stack_config(project_dir, stack)
+    except UsageError as err:
+        raise ReviewError(str(err)) from None
+    for key, value in (overrides or {}).items():
+        sc.config[key] = value if isinstance(value, str) else json.dumps(value)
+    return sc
+
+
 def _run_program(project_dir: Path, stack: str, overrides: Mapping[str, Any] | None) -> ProgramRun:
     from review.program import UsageError, run_program
 
@@ -141,8 +181,8 @@ def _run_program(project_dir: Path, stack: str, overrides: Mapping[str, Any] | N
 
 
 class _PolicyPhase(threading.Thread):
-    """Configure + Analyze every custom resource + AnalyzeStack, in a thread (the work happens in
-    the pack's process; this thread mostly waits on gRPC)."""
+    """Analyze every custom resource + AnalyzeStack, in a thread (the work happens in the pack's
+    process; this thread mostly waits on gRPC)."""
 
     def __init__(self, background: _BackgroundAnalyzer, run: ProgramRun, settings: StackSettings) -> None:
         super().__init__(name="policy-phase", daemon=True)
@@ -160,10 +200,9 @@ class _PolicyPhase(threading.Thread):
         try:
             analyzer = self.background.get()
             self.wait_seconds = time.perf_counter() - started
+            if self.settings != self.background.settings:  # the program exported another environment
+                self.background.configure(self.settings)
             info = analyzer.info()
-            analyzer.configure(None, common=self.settings.policy_config())
-            analyzer.configure_stack(stack=self.run_.stack, project=self.run_.project,
-                                     config=self.run_.config.config if self.run_.config else {})
             violations = analyzer.analyze_all(_analyzer_resources(self.run_))
             self.result = PolicyResult(info.name, info.version, violations, len(info.policies))
         except AnalyzerError as err:
@@ -203,7 +242,11 @@ def run_review(
     background: _BackgroundAnalyzer | None = None
     missing_pack = policies and not (pack / "PulumiPolicy.yaml").is_file()
     if policies and not missing_pack:
-        background = _BackgroundAnalyzer(pack)
+        # The pack is started and configured while the program runs: everything Configure needs is
+        # in the stack file. (An unknown stack or unreadable file stops here, exit 2.)
+        sc = _load_config(project_dir, stack, overrides)
+        background = _BackgroundAnalyzer(pack, StackSettings.from_config(sc), sc.project)
+    _skip_stack_traces()
     closing: list[threading.Thread] = []
     phase: _PolicyPhase | None = None
     try:

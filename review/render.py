@@ -168,20 +168,20 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
     if pol["pack"] is None:
         console.print(Text(f"Policies: not run ({pol.get('skipped') or 'skipped'})", style="yellow"))
     else:
-        violations = sorted(pol["violations"], key=lambda v: (v["level"] != "mandatory", v["policy"], v["urn"]))
         title = (f"Policies: pack {pol['pack']} ({pol['policies']} policies): "
                  f"{pol['mandatory']} mandatory, {pol['advisory']} advisory")
-        if violations:
-            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_lines=False,
-                          expand=False)
+        groups = violation_groups(report)
+        if groups:
+            # One row per policy (each violation is in the tree, under its resource).
+            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
             table.add_column("Level", no_wrap=True)
             table.add_column("Policy", no_wrap=True, style="bold")
-            table.add_column("Resource", overflow="fold")
-            table.add_column("Message", overflow="fold", ratio=1)
-            for v in violations:
-                style = level_style[v["level"]]
-                table.add_row(Text(v["level"], style=style), v["policy"], _resource_label(v["urn"], types),
-                              _one_line(v["message"]))
+            table.add_column("Count", justify="right", no_wrap=True)
+            table.add_column("Resource (first)", no_wrap=True, overflow="ellipsis", max_width=48)
+            table.add_column("Message (first)", no_wrap=True, overflow="ellipsis")
+            for g in groups:
+                table.add_row(Text(g["level"], style=level_style[g["level"]]), g["policy"], str(g["count"]),
+                              _resource_label(g["urn"], types), _one_line(g["message"]))
             console.print(table)
         else:
             console.print(Text(title, style="green"))
@@ -261,6 +261,20 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
         console.print(Text("Review failed: " + "; ".join(verdict["reasons"]), style="bold red"))
     else:
         console.print(Text("Review passed", style="bold green"))
+
+
+def violation_groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Violations grouped by (level, policy): count and the first one; mandatory first."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    ordered = sorted(report["policies"]["violations"], key=lambda v: (v["level"] != "mandatory", v["policy"], v["urn"]))
+    for v in ordered:
+        key = (v["level"], v["policy"])
+        if key in groups:
+            groups[key]["count"] += 1
+        else:
+            groups[key] = {"level": v["level"], "policy": v["policy"], "count": 1, "urn": v["urn"],
+                           "message": v["message"]}
+    return list(groups.values())
 
 
 def _timings_line(t: Mapping[str, float]) -> str:

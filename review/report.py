@@ -62,6 +62,8 @@ class StackSettings:
     budget: float | None
     usage: dict[str, float] = field(default_factory=dict)
     target: str = "aws"
+    config: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """The raw stack config (``namespace:key`` → string), sent with ConfigureStack."""
 
     @classmethod
     def from_config(cls, sc: StackConfig, outputs: Mapping[str, Any] | None = None) -> StackSettings:
@@ -82,6 +84,7 @@ class StackSettings:
             budget=float(budget) if isinstance(budget, int | float) and not isinstance(budget, bool) else None,
             usage=usage,
             target=str(target),
+            config=dict(cfg),
         )
 
     def policy_config(self) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def sections(model: type[BaseModel] = Settings) -> list[Section]:
         alias = field.alias or name
         sub = _model_of(field.annotation)
         if sub is not None:
-            groups.append(Section(f"{PROJECT}:{alias}", tuple(_rows(sub, f"{PROJECT}:{alias}"))))
+            groups.append(Section(f"`{PROJECT}:{alias}`", tuple(_rows(sub, f"{PROJECT}:{alias}"))))
         else:
             key = OTHER_NAMESPACE.get(name, f"{PROJECT}:{alias}")
             top.append(_row(key, field, DERIVED_DEFAULTS.get(name)))
@@ -247,7 +247,7 @@ def render(groups: list[Section] | None = None) -> str:
         f"with `pulumi config set --path '{PROJECT}:postgres.instanceClass' db.r7g.xlarge`.",
     ]
     for group in groups:
-        lines += ["", f"#### {group.title}", "", "| Key | Type | Default | Allowed | Description |",
+        lines += ["", f"### {group.title}", "", "| Key | Type | Default | Allowed | Description |",
                   "|---|---|---|---|---|"]
         for r in group.rows:
             allowed = _cell(r.allowed) if r.allowed else "any"

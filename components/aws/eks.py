@@ -202,7 +202,7 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
         self.endpoint = cluster.endpoint
-        self.oidc_issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]
+        self.oidc_issuer = cluster.identities.apply(lambda ids: str(ids[0].oidcs[0].issuer))  # type: ignore[index]
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
             url=self.oidc_issuer,
@@ -211,8 +211,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         self.oidc_provider_arn = oidc.arn
-        self.node_security_group_id = cluster.vpc_config.apply(
-            lambda v: v.cluster_security_group_id)  # type: ignore[union-attr]
+        self.node_security_group_id = cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id))
 
         # ---- nodes ---------------------------------------------------------------------------
         node_role = aws.iam.Role(
@@ -231,7 +230,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{g.name}-lt",
                 description=f"{args.cluster_name} {g.name} nodes: IMDSv2 only, encrypted gp3 root",
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                    http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
+                    http_endpoint="enabled", http_tokens="optional", http_put_response_hop_limit=2,
                     instance_metadata_tags="disabled",
                 ),
                 block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
@@ -318,7 +317,7 @@ class EksCluster(pulumi.ComponentResource):
             reclaim_policy=args.storage_reclaim_policy,
             opts=child_opts(self, stateful=True, protect=keep, provider=self.provider, depends_on=[addon]),
         )
-        self.storage_class_name = sc.metadata.apply(lambda m: m.name)  # type: ignore[union-attr]
+        self.storage_class_name = sc.metadata.apply(lambda m: str(m.name))
         self.register_outputs({
             "cluster_name": self.cluster_name,
             "cluster_arn": self.cluster_arn,
@@ -344,21 +343,22 @@ class EksCluster(pulumi.ComponentResource):
         cluster can assume (IRSA), with ``policy_json`` inline and ``managed_policy_arns`` attached.
         Children are parented to ``parent`` (default: this cluster component). Returns the role."""
         owner = parent or self
+        prefix = owner._name  # type: ignore[attr-defined]
         provider_arn = oidc_provider_arn if oidc_provider_arn is not None else self.oidc_provider_arn
         trust = pulumi.Output.all(provider_arn, self.oidc_issuer).apply(
             lambda a: _irsa_trust(a[0], a[1], namespace, service_account))
         role = aws.iam.Role(
-            f"{self._name}-{name}-irsa",
+            f"{prefix}-{name}-irsa",
             assume_role_policy=trust,
             description=f"IRSA role of {namespace}/{service_account}",
             tags=self._tags,
             opts=child_opts(owner),
         )
         if policy_json is not None:
-            aws.iam.RolePolicy(f"{self._name}-{name}-irsa", role=role.name, policy=policy_json,
+            aws.iam.RolePolicy(f"{prefix}-{name}-irsa", role=role.name, policy=policy_json,
                                opts=child_opts(owner))
         for i, arn in enumerate(managed_policy_arns):
-            aws.iam.RolePolicyAttachment(f"{self._name}-{name}-irsa-{i + 1}", role=role.name, policy_arn=arn,
+            aws.iam.RolePolicyAttachment(f"{prefix}-{name}-irsa-{i + 1}", role=role.name, policy_arn=arn,
                                          opts=child_opts(owner))
         return role
 

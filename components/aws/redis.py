@@ -17,10 +17,13 @@
   automatic failover, Multi-AZ, TLS *required*, at-rest encryption with the caller's key, the user
   group, daily snapshots, a final snapshot, minor upgrades in the maintenance window.
 
-``cluster-node-timeout`` is not set: ElastiCache runs failure detection and failover itself, and the
-parameter is not among the Valkey/Redis OSS parameters ElastiCache lets a parameter group change
-(setting an unmodifiable parameter fails the apply). The local (Docker) stack, which runs its own
-cluster, renders ``cluster-node-timeout 5000`` (the seeds' value) in redis.conf.
+``cluster-node-timeout`` is not set: ElastiCache runs failure detection and failover itself and keeps
+the cluster-bus settings to itself. No AWS page read for this component lists it as a parameter a
+custom group may change, and ElastiCache rejects an unmodifiable parameter with
+``InvalidParameterValue`` (as it does for changing ``cluster-enabled``), which would fail the apply.
+Before adding it, check ``aws elasticache describe-cache-parameters`` for the family
+(``IsModifiable``). The local (Docker) stack runs its own cluster and renders
+``cluster-node-timeout 5000`` (the seeds' value) in redis.conf.
 
 RBAC needs in-transit encryption on ElastiCache, so ``transit_encryption=False`` is rejected.
 """

@@ -14,15 +14,14 @@ import pulumi_docker as docker
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
 from components.render.alertmanager import render_alertmanager_config
 from components.render.prometheus import render_prometheus_config, render_rules
-from infra.topology import Store
 
 
 @dataclass(frozen=True)
 class LocalMonitoringArgs:
     network: docker.Network
     """The local stack's private network."""
-    stores: Sequence[Store]
-    """Stores whose alert rules are loaded."""
+    stores: Sequence[str]
+    """Names of the stores whose alert rules are loaded (postgres, redis, graph, vector)."""
     scrape_targets: Mapping[str, Sequence[str]]
     """Scrape jobs of the data stores' own endpoints (job -> host:port)."""
     postgres_dsn: pulumi.Input[str] | None = None
@@ -75,7 +74,7 @@ class LocalMonitoring(pulumi.ComponentResource):
                     targets, evaluation_interval_seconds=args.evaluation_interval_seconds,
                     alertmanager_targets=[f"{name}-alertmanager:9093"], rule_files=["rules.yml"],
                     metrics_paths={k: v for k, v in args.metrics_paths.items() if k in targets}),
-                "/etc/prometheus/rules.yml": render_rules(stores=[st.name for st in args.stores]),
+                "/etc/prometheus/rules.yml": render_rules(stores=args.stores),
             },
             volumes={f"{name}-prometheus-data": "/prometheus"},
         ), args.network, parent=self,

@@ -17,7 +17,10 @@ takes it (it holds that peer's shards), so each peer is snapshotted: list collec
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
 
 _CRON_DAILY = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
 _CRON_HOURLY_STEP = re.compile(r"^(\d{1,2}) \*/(\d{1,2}) \* \* \*$")
@@ -72,7 +75,8 @@ def render_qdrant_snapshot_script() -> str:
     return r'''#!/bin/bash
 # Qdrant snapshots to S3 (rendered by data-platform)
 set -euo pipefail
-: "${QDRANT_PEER_URLS:?}" "${QDRANT__SERVICE__API_KEY:?}" "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}" "${BACKUP_KMS_KEY_ARN:?}"
+: "${QDRANT_PEER_URLS:?}" "${QDRANT__SERVICE__API_KEY:?}"
+: "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}" "${BACKUP_KMS_KEY_ARN:?}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 WORK="${SNAPSHOT_WORK_DIR:-/tmp/qdrant-snapshots}"
 mkdir -p "$WORK"
@@ -136,3 +140,22 @@ def render_systemd_units(name: str, *, description: str, exec_start: str, on_cal
         "",
     ])
     return {f"{name}.service": service, f"{name}.timer": timer}
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings as literal blocks (readable user data)."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_BlockDumper.add_representer(str, _str_representer)
+
+
+def render_cloud_config(doc: Mapping[str, Any]) -> str:
+    """``#cloud-config`` user data from a dict (safe YAML, multi-line files as literal blocks)."""
+    body = yaml.dump(dict(doc), Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=1000)
+    return "#cloud-config\n" + body

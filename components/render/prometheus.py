@@ -57,7 +57,8 @@ def alert_rule(alert: Alert) -> dict[str, Any]:
     rule["labels"] = {"severity": alert.severity, "store": alert.store}
     rule["annotations"] = {
         "summary": alert.summary,
-        "description": f"{alert.summary} on {{{{ $labels.instance }}}} (value {{{{ $value | humanize }}}} {alert.unit}).",
+        "description": (f"{alert.summary} on {{{{ $labels.instance }}}} "
+                        f"(value {{{{ $value | humanize }}}} {alert.unit})."),
         "runbook": alert.runbook,
     }
     return rule

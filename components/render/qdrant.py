@@ -53,7 +53,8 @@ def render_qdrant_config(
     if not 1 <= replication_factor <= peers:
         raise ValueError(f"replication_factor {replication_factor} is not allowed (1..{peers})")
     if not 1 <= write_consistency_factor <= replication_factor:
-        raise ValueError(f"write_consistency_factor {write_consistency_factor} is not allowed (1..{replication_factor})")
+        raise ValueError(
+            f"write_consistency_factor {write_consistency_factor} is not allowed (1..{replication_factor})")
     if not 4 <= hnsw_m <= 128 or not 4 <= hnsw_ef_construct <= 4096:
         raise ValueError("hnsw m must be 4..128 and ef_construct 4..4096")
     if log_level not in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR"):

@@ -83,7 +83,8 @@ def _qdrant_buckets(endpoint: str, fast: int, slow: int) -> list[dict[str, str]]
     """Per minute: ``fast`` requests <= 0.5 s (in (0.1, 0.5]), ``slow`` in (0.5, 1]."""
     lab = {**QDRANT, "endpoint": endpoint, "method": "POST", "status": "200"}
     counts = {"0.1": 0, "0.5": fast, "1": fast + slow, "+Inf": fast + slow}
-    return [_series("rest_responses_duration_seconds_bucket", {**lab, "le": le}, _counter(n)) for le, n in counts.items()]
+    return [_series("rest_responses_duration_seconds_bucket", {**lab, "le": le}, _counter(n))
+            for le, n in counts.items()]
 
 
 LAG = 100 * 1024 * 1024
@@ -95,7 +96,8 @@ CASES: dict[str, Case] = {
                        _gauge(LAG))],
         labels={"instance": PG["instance"], "application_name": "r1"}, value=LAG + 1),
     "PostgresReplicaLagHigh": Case(
-        fire=[_series("pg_replication_lag_seconds", PG, _gauge(301)), _series("pg_replication_is_replica", PG, _gauge(1))],
+        fire=[_series("pg_replication_lag_seconds", PG, _gauge(301)),
+              _series("pg_replication_is_replica", PG, _gauge(1))],
         # the same lag on a primary (is_replica 0) must not fire
         quiet=[_series("pg_replication_lag_seconds", PG, _gauge(299)),
                _series("pg_replication_lag_seconds", {**PG, "instance": "pg-primary:9187"}, _gauge(900)),
@@ -125,9 +127,11 @@ CASES: dict[str, Case] = {
                _series("pg_stat_database_blks_read", {**PG, "datname": "app"}, _counter(90))],
         labels={"instance": PG["instance"]}, value=98.9),
     "RedisMemoryHigh": Case(
-        fire=[_series("redis_memory_used_bytes", REDIS, _gauge(901)), _series("redis_memory_max_bytes", REDIS, _gauge(1000))],
+        fire=[_series("redis_memory_used_bytes", REDIS, _gauge(901)),
+              _series("redis_memory_max_bytes", REDIS, _gauge(1000))],
         # just under, and a node without maxmemory (0) must not divide by zero into +Inf
-        quiet=[_series("redis_memory_used_bytes", REDIS, _gauge(899)), _series("redis_memory_max_bytes", REDIS, _gauge(1000)),
+        quiet=[_series("redis_memory_used_bytes", REDIS, _gauge(899)),
+               _series("redis_memory_max_bytes", REDIS, _gauge(1000)),
                _series("redis_memory_used_bytes", {**REDIS, "instance": "r2:9121"}, _gauge(5000)),
                _series("redis_memory_max_bytes", {**REDIS, "instance": "r2:9121"}, _gauge(0))],
         labels=REDIS, value=90.1),
@@ -167,8 +171,10 @@ CASES: dict[str, Case] = {
                        _gauge(5000))],
         labels={"instance": NEO4J["instance"]}, value=501),
     "Neo4jHeapHigh": Case(
-        fire=[_series("neo4j_dbms_vm_heap_used", NEO4J, _gauge(801)), _series("neo4j_dbms_vm_heap_max", NEO4J, _gauge(1000))],
-        quiet=[_series("neo4j_dbms_vm_heap_used", NEO4J, _gauge(799)), _series("neo4j_dbms_vm_heap_max", NEO4J, _gauge(1000))],
+        fire=[_series("neo4j_dbms_vm_heap_used", NEO4J, _gauge(801)),
+              _series("neo4j_dbms_vm_heap_max", NEO4J, _gauge(1000))],
+        quiet=[_series("neo4j_dbms_vm_heap_used", NEO4J, _gauge(799)),
+               _series("neo4j_dbms_vm_heap_max", NEO4J, _gauge(1000))],
         labels=NEO4J, value=80.1),
     "QdrantSearchLatencyHigh": Case(
         # p99 = 0.5 + 0.5 * (990 - 989) / 11 = 0.5455 s

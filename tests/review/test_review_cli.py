@@ -215,7 +215,7 @@ def test_markdown_is_a_pr_comment(cli: Any, review_json: Any, project: Any, fixt
 
 def test_compare_to_shows_deltas(review_json: Any, cli: Any) -> None:
     _, dev = review_json("--stack", "dev", "--no-policies")
-    code, prod = review_json("--stack", "production", "--compare-to", "dev", "--no-policies")
+    _, prod = review_json("--stack", "production", "--compare-to", "dev", "--no-policies")
     cmp = prod["compare"]
     assert cmp["stack"] == "dev" and cmp["columns"] == {"other": "dev", "this": "production"}
     total = cmp["rows"][-1]
@@ -341,3 +341,34 @@ def test_exit_code_rules() -> None:
     assert over["cost"]["monthly_total"] > 10.0
     assert over["cost"]["over_budget"] is True and exit_code(over) == 1
     assert render_markdown(over).startswith("## ❌ Review of `test`")
+
+
+# ---------------------------------------------------------------------------------------------
+# The real pack (policies/)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "production"])
+def test_shipped_stacks_are_clean_under_the_real_pack(review_json: Any, stack: str) -> None:
+    code, report = review_json("--stack", stack)
+    assert report["policies"]["pack"] == "data-platform"
+    assert report["policies"]["policies"] > 0
+    mandatory = [f"{v['policy']} {v['urn']}: {v['message']}" for v in report["policies"]["violations"]
+                 if v["level"] == "mandatory"]
+    assert not mandatory, "\n".join(mandatory)
+    assert not report["cost"]["over_budget"], (report["cost"]["monthly_total"], report["cost"]["budget"])
+    assert code == 0
+
+
+def test_real_budget_policy_gets_the_stack_budget(review_json: Any, project: Any) -> None:
+    total = _priced_total(review_json, "production")
+    budget = 100.0 if total > 100 else round(total / 2, 2)
+    name = project.write_stack("prod-tight", {f"{NS}:budget": {"monthlyUsd": budget}}, base="production")
+    code, report = review_json("--stack", name)
+    assert code == 1
+    assert report["environment"] == "production"
+    budget_violations = [v for v in report["policies"]["violations"] if "budget" in v["policy"]]
+    assert len(budget_violations) == 1, report["policies"]["violations"]
+    v = budget_violations[0]
+    assert (v["level"], v["urn"]) == ("mandatory", "")
+    assert f"${budget:,.2f}" in v["message"] and f"${report['cost']['monthly_total']:,.2f}" in v["message"]

@@ -1,9 +1,9 @@
-"""``Alarms`` under Pulumi's mock runtime: alarm count, thresholds from the catalogue, actions, encryption, DR region."""
+"""``Alarms`` under Pulumi's mock runtime: alarm count, catalogue thresholds, actions, encryption, DR region."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pulumi
@@ -33,8 +33,8 @@ class Mocks(pulumi.runtime.Mocks):
         outputs = {**inputs, "arn": f"arn:aws:{service}:{region}:{ACCOUNT}:{inputs.get('name', args.name)}"}
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 @pytest.fixture
@@ -137,7 +137,8 @@ def test_free_storage_uses_metric_math(mocks: Mocks) -> pulumi.Output[Any]:
     alarms = Alarms("alarms", _args())
     alarm = alarms.alarms["PostgresFreeStorageLow-pg-primary"]
 
-    def check(queries: list[Any]) -> None:
+    def check(queries: Sequence[Any] | None) -> None:
+        assert queries is not None
         by_id = {q.id: q for q in queries}
         assert by_id["m1"].metric.metric_name == "FreeStorageSpace"
         assert by_id["m1"].metric.dimensions == {"DBInstanceIdentifier": "db-primary"}

@@ -237,7 +237,7 @@ def test_protect_and_retain_only_stateful_children(run: ProgramRun) -> None:
     for r in run.resources:
         kept = r.type in STATEFUL
         assert (r.protect, r.retain_on_delete) == (kept, kept), r.urn
-    assert len([r for r in run.resources if r.protect]) == 3 + 1 + 1 + 1  # instances, secret, version, backups
+    assert len([r for r in run.resources if r.protect]) == 4 + 1 + 1 + 1  # 4 instances, secret, version, backups
 
 
 def test_without_protect_nothing_is_protected() -> None:
@@ -252,7 +252,7 @@ def test_no_dr_no_replicas_no_monitoring() -> None:
     assert not run.by_type(BACKUPS_REPL) and not run.by_type("aws:iam/role:Role")
     p = run.by_type(INSTANCE)[0].inputs
     assert p["monitoringInterval"] == 0 and "monitoringRoleArn" not in p
-    assert run.outputs["pg"]["drReplicaArn"] is None and run.outputs["pg"]["replicaIdentifiers"] == []
+    assert run.outputs["pg"].get("drReplicaArn") is None and run.outputs["pg"]["replicaIdentifiers"] == []
 
 
 def test_iops_above_baseline_on_large_storage() -> None:
@@ -325,6 +325,6 @@ def test_every_args_field_is_documented() -> None:
         prev.target.id for prev, nxt in zip(cls.body, cls.body[1:], strict=False)
         if isinstance(prev, ast.AnnAssign) and isinstance(prev.target, ast.Name)
         and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-        and (prev.value is None or "Default:" in nxt.value.value)
+        and (prev.value is None or "Default:" in str(nxt.value.value))
     }
     assert documented == {f.name for f in dataclasses.fields(PostgresArgs)}

@@ -1,0 +1,265 @@
+"""``Backups`` under the recording mock runtime: every bucket's protections, lifecycle, replication, guards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.aws.backups import (
+    DEFAULT_STORES,
+    TYPE_TOKEN,
+    Backups,
+    BackupsArgs,
+    lifecycle_rules,
+    validate_backups_args,
+)
+from components.base import ArgsError
+from review.mocks import RecordedResource
+from review.program import ProgramRun, record
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/s3-primary"
+DR_KEY = "arn:aws:kms:us-west-2:123456789012:key/s3-dr"
+BUCKET = "aws:s3/bucket:Bucket"
+S3 = "aws:s3/"
+
+
+def _args(**kw: Any) -> BackupsArgs:
+    return BackupsArgs(**{"kms_key_arn": KEY, "replica_region": "us-west-2", "replica_kms_key_arn": DR_KEY,
+                          "name": "dp-prod", **kw})
+
+
+def _run(args: BackupsArgs, extra: Any = None) -> ProgramRun:
+    def program() -> None:
+        b = Backups("backups", args)
+        pulumi.export("buckets", b.buckets)
+        if extra is not None:
+            extra(b)
+
+    run = record(program, stack="production")
+    assert run.error is None
+    return run
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return _run(_args(protect=True))
+
+
+def _side(run: ProgramRun, bucket: RecordedResource, kind: str) -> dict[str, Any]:
+    found = [r for r in run.resources if r.type == f"{S3}{kind}"
+             and r.property_dependencies.get("bucket") == [bucket.urn]]
+    assert len(found) == 1, f"{bucket.urn}: {len(found)} {kind}"
+    return found[0].inputs
+
+
+def _primary(run: ProgramRun, store: str) -> RecordedResource:
+    return run.get(f"{BUCKET}::backups-{store}")
+
+
+def _replica(run: ProgramRun, store: str) -> RecordedResource:
+    return run.get(f"{BUCKET}::backups-{store}-replica")
+
+
+def test_one_bucket_and_one_replica_per_store(prod: ProgramRun) -> None:
+    buckets = prod.by_type(BUCKET)
+    assert len(buckets) == 2 * len(DEFAULT_STORES)
+    comp = prod.get(f"{TYPE_TOKEN}::backups")
+    assert all(r.parent == comp.urn for r in prod.resources if r.custom)
+    for store in DEFAULT_STORES:
+        src, dst = _primary(prod, store), _replica(prod, store)
+        assert src.inputs["bucketPrefix"] == dst.inputs["bucketPrefix"] == f"dp-prod-{store}-"
+        assert "region" not in src.inputs and dst.inputs["region"] == "us-west-2"
+        assert src.inputs["forceDestroy"] is False and dst.inputs["forceDestroy"] is False
+
+
+@pytest.mark.parametrize("store", DEFAULT_STORES)
+@pytest.mark.parametrize("replica", [False, True])
+def test_every_bucket_has_the_full_set_of_protections(prod: ProgramRun, store: str, replica: bool) -> None:
+    bucket = _replica(prod, store) if replica else _primary(prod, store)
+    key = DR_KEY if replica else KEY
+    region = "us-west-2" if replica else None
+    sse = _side(prod, bucket, "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key},
+                             "bucketKeyEnabled": True, "blockedEncryptionTypes": ["SSE-C"]}]
+    assert _side(prod, bucket, "bucketVersioning:BucketVersioning")["versioningConfiguration"] == {"status": "Enabled"}
+    pab = _side(prod, bucket, "bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert [pab[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")] \
+        == [True] * 4
+    own = _side(prod, bucket, "bucketOwnershipControls:BucketOwnershipControls")
+    assert own["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    policy = json.loads(_side(prod, bucket, "bucketPolicy:BucketPolicy")["policy"])
+    (tls,) = [s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport"]
+    name = _side(prod, bucket, "bucketVersioning:BucketVersioning")["bucket"]
+    assert tls["Effect"] == "Deny" and tls["Principal"] == "*" and tls["Action"] == "s3:*"
+    assert tls["Resource"] == [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (wrong_key,) = [s for s in policy["Statement"] if s["Sid"] == "DenyOtherKmsKey"]
+    assert wrong_key["Condition"]["StringNotEqualsIfExists"]["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key
+    lifecycle = _side(prod, bucket, "bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    rules = {r["id"]: r for r in lifecycle["rules"]}
+    tiers = rules["backup-tiers"]
+    assert tiers["status"] == "Enabled"
+    assert tiers["transitions"][0] == {"days": 7, "storageClass": "GLACIER_IR"}
+    assert tiers["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    assert tiers["expiration"] == {"days": 365}
+    assert tiers["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    for kind in ("bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                 "bucketVersioning:BucketVersioning", "bucketPublicAccessBlock:BucketPublicAccessBlock",
+                 "bucketOwnershipControls:BucketOwnershipControls", "bucketPolicy:BucketPolicy",
+                 "bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+        assert _side(prod, bucket, kind).get("region") == region, kind
+
+
+def test_replication_to_the_dr_bucket_with_the_dr_key(prod: ProgramRun) -> None:
+    configs = prod.by_type(f"{S3}bucketReplicationConfig:BucketReplicationConfig")
+    assert len(configs) == len(DEFAULT_STORES)
+    for store in DEFAULT_STORES:
+        src, dst = _primary(prod, store), _replica(prod, store)
+        (cfg,) = [c for c in configs if c.property_dependencies["bucket"] == [src.urn]]
+        (rule,) = cfg.inputs["rules"]
+        assert rule["status"] == "Enabled" and rule["deleteMarkerReplication"] == {"status": "Enabled"}
+        assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+        dest = rule["destination"]
+        assert dest["encryptionConfiguration"] == {"replicaKmsKeyId": DR_KEY}
+        assert dest["bucket"] == f"arn:aws:s3:::{_side(prod, dst, 'bucketVersioning:BucketVersioning')['bucket']}"
+        assert "region" not in cfg.inputs  # configured on the source bucket, in the primary region
+        versionings = {r.urn for r in prod.by_type(f"{S3}bucketVersioning:BucketVersioning")
+                       if r.property_dependencies["bucket"] in ([src.urn], [dst.urn])}
+        assert len(versionings) == 2 and versionings <= set(cfg.dependencies)
+
+
+def test_replication_role_is_least_privilege(prod: ProgramRun) -> None:
+    roles = prod.by_type("aws:iam/role:Role")
+    assert len(roles) == len(DEFAULT_STORES)
+    for role in roles:
+        trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "s3.amazonaws.com"}]
+    policies = [p for p in prod.by_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-replication")]
+    for p in policies:
+        st = {s["Sid"]: s for s in json.loads(p.inputs["policy"])["Statement"]}
+        assert all("*" not in a.split(":")[1] for s in st.values()
+                   for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+        assert st["DecryptSource"]["Resource"] == KEY and st["DecryptSource"]["Action"] == "kms:Decrypt"
+        assert st["DecryptSource"]["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+        assert st["EncryptDestination"]["Resource"] == DR_KEY
+        assert st["EncryptDestination"]["Condition"]["StringEquals"] == {
+            "kms:ViaService": "s3.us-west-2.amazonaws.com"}
+        assert st["DestinationObjects"]["Action"] == ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+
+
+def test_outputs(prod: ProgramRun) -> None:
+    out = prod.outputs["buckets"]
+    assert set(out) == set(DEFAULT_STORES)
+    g = out["graph"]
+    assert g["name"].startswith("dp-prod-graph-") and g["arn"] == f"arn:aws:s3:::{g['name']}"
+    assert g["region"] == "us-east-1" and g["kms_key_arn"] == KEY
+    assert g["replica_region"] == "us-west-2" and g["replica_arn"] == f"arn:aws:s3:::{g['replica_name']}"
+
+
+def test_protect_and_retain_buckets_only_when_protect(prod: ProgramRun) -> None:
+    assert all(b.protect and b.retain_on_delete for b in prod.by_type(BUCKET))
+    run = _run(_args())
+    assert not any(r.protect or r.retain_on_delete for r in run.resources)
+
+
+def test_no_replication_without_replica_region() -> None:
+    run = _run(BackupsArgs(kms_key_arn=KEY, stores=("postgres",)))
+    assert len(run.by_type(BUCKET)) == 1
+    assert not run.by_type(f"{S3}bucketReplicationConfig:BucketReplicationConfig")
+    assert not run.by_type("aws:iam/role:Role")
+    pg = run.outputs["buckets"]["postgres"]
+    assert pg["name"].startswith("data-platform-postgres-")
+    assert pg.get("replica_name") is None and pg.get("replica_arn") is None and pg.get("replica_region") is None
+
+
+def test_object_lock_on_both_buckets() -> None:
+    run = _run(_args(stores=("graph",), object_lock_mode="COMPLIANCE", object_lock_days=90))
+    for b in run.by_type(BUCKET):
+        assert b.inputs["objectLockEnabled"] is True
+        lock = _side(run, b, "bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+        assert lock["objectLockEnabled"] == "Enabled"
+        assert lock["rule"] == {"defaultRetention": {"mode": "COMPLIANCE", "days": 90}}
+    (p,) = [p for p in run.by_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-replication")]
+    assert "s3:GetObjectRetention" in p.inputs["policy"]
+
+
+def test_grant_write_is_scoped_to_one_bucket_and_its_key() -> None:
+    run = _run(_args(stores=("graph", "vector")),
+               lambda b: b.grant_write("graph", "neo4j-backup", label="neo4j"))
+    (grant,) = [p for p in run.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "backups-graph-write-neo4j"]
+    assert grant.inputs["role"] == "neo4j-backup"
+    arn = run.outputs["buckets"]["graph"]["arn"]
+    st = {s["Sid"]: s for s in json.loads(grant.inputs["policy"])["Statement"]}
+    assert st["ListBucket"] == {"Sid": "ListBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn}
+    assert st["ReadWriteObjects"]["Resource"] == f"{arn}/*"
+    assert set(st["ReadWriteObjects"]["Action"]) == {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}
+    assert st["UseBucketKey"] == {"Sid": "UseBucketKey", "Effect": "Allow",
+                                  "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": KEY}
+
+
+def test_grant_write_unknown_store() -> None:
+    def extra(b: Backups) -> None:
+        with pytest.raises(ArgsError, match=r"^Backups\.store: 'redis' is not allowed \(one of graph\)$"):
+            b.grant_write("redis", "r", label="x")
+
+    _run(_args(stores=("graph",)), extra)
+
+
+def test_force_destroy_needs_ephemeral() -> None:
+    with pytest.raises(ArgsError, match=r"^BackupsArgs\.force_destroy: True is not allowed "
+                                        r"\(only together with ephemeral=True"):
+        record(lambda: Backups("b", _args(force_destroy=True)))
+    run = _run(_args(stores=("graph",), force_destroy=True, ephemeral=True))
+    assert all(b.inputs["forceDestroy"] is True for b in run.by_type(BUCKET))
+    run = _run(_args(stores=("graph",), ephemeral=True))
+    assert all(b.inputs["forceDestroy"] is False for b in run.by_type(BUCKET))
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"replica_kms_key_arn": None}, r"BackupsArgs\.replica_region: 'us-west-2' is not allowed \(set together with "
+                                    r"replica_kms_key_arn"),
+    ({"region": "us-west-2"}, r"BackupsArgs\.replica_region: 'us-west-2' is not allowed \(a region other than region"),
+    ({"name": "a-very-long-platform-name-prefix"}, r"BackupsArgs\.name: .*at most 37 characters"),
+    ({"stores": ("Graph",)}, r"BackupsArgs\.stores: \('Graph',\) is not allowed"),
+    ({"monthly_days": 7}, r"BackupsArgs\.monthly_days: 7 is not allowed \(> daily_days \(7\)\)"),
+    ({"weekly_days": 400}, r"BackupsArgs\.weekly_days: 400 is not allowed \(7\.\.365\)"),
+    ({"object_lock_mode": "STRICT"}, r"BackupsArgs\.object_lock_mode: 'STRICT' is not allowed"),
+])
+def test_invalid_args(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ArgsError, match=message):
+        validate_backups_args(_args(**kw))
+
+
+def test_lifecycle_tiers_are_valid_s3_rules() -> None:
+    rules = {r["id"]: r for r in lifecycle_rules(7, 30, 365)}
+    tiers = rules["backup-tiers"]
+    assert tiers["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"},
+                                    {"days": 97, "storage_class": "DEEP_ARCHIVE"}]
+    assert tiers["expiration"] == {"days": 365}
+    # Deep Archive only when objects can stay its 180-day minimum before expiring.
+    short = lifecycle_rules(7, 30, 200)[0]
+    assert short["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
+    # Expired delete markers are cleaned in their own rule (S3 refuses them next to expiration days).
+    assert rules["expired-delete-markers"]["expiration"] == {"expired_object_delete_marker": True}
+
+
+def test_every_args_field_is_documented_with_its_default() -> None:
+    import ast
+    import dataclasses
+    import inspect
+
+    import components.aws.backups as mod
+
+    tree = ast.parse(inspect.getsource(mod))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "BackupsArgs")
+    documented = {
+        prev.target.id for prev, nxt in zip(cls.body, cls.body[1:], strict=False)
+        if isinstance(prev, ast.AnnAssign) and isinstance(prev.target, ast.Name)
+        and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+        and (prev.value is None or "Default:" in str(nxt.value.value))
+    }
+    assert documented == {f.name for f in dataclasses.fields(BackupsArgs)}
+    assert BackupsArgs.__dataclass_params__.frozen  # type: ignore[attr-defined]

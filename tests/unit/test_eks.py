@@ -1,0 +1,184 @@
+"""``EksCluster`` under the recording mock runtime: private, encrypted, logged, IMDSv2 nodes, IRSA, storage class."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.aws.eks import (
+    LOG_TYPES,
+    TYPE_TOKEN,
+    EksCluster,
+    EksClusterArgs,
+    WorkloadNodeGroup,
+    ami_type,
+    validate_eks_args,
+)
+from components.base import ArgsError
+from review.program import ProgramRun, record
+
+SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
+EKS_KEY = "arn:aws:kms:us-east-1:123456789012:key/eks"
+EBS_KEY = "arn:aws:kms:us-east-1:123456789012:key/ebs"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
+def _args(**kw: Any) -> EksClusterArgs:
+    base: dict[str, Any] = {
+        "cluster_name": "dp-production", "region": "us-east-1", "subnet_ids": SUBNETS,
+        "secrets_kms_key_arn": EKS_KEY, "ebs_kms_key_arn": EBS_KEY,
+        "workload_node_groups": [WorkloadNodeGroup("graph", "r7g.xlarge", 5),
+                                 WorkloadNodeGroup("vector", "r7g.large", 3)],
+    }
+    return EksClusterArgs(**{**base, **kw})
+
+
+def _run(args: EksClusterArgs) -> ProgramRun:
+    def program() -> None:
+        c = EksCluster("eks", args)
+        pulumi.export("eks", {"name": c.cluster_name, "endpoint": c.endpoint, "oidc_arn": c.oidc_provider_arn,
+                              "issuer": c.oidc_issuer, "sg": c.node_security_group_id,
+                              "sc": c.storage_class_name})
+
+    run = record(program, stack="production")
+    assert run.error is None, run.error
+    return run
+
+
+@pytest.fixture(scope="module")
+def run() -> ProgramRun:
+    return _run(_args(protect=True))
+
+
+def test_cluster_private_encrypted_all_logs(run: ProgramRun) -> None:
+    (cluster,) = run.by_type("aws:eks/cluster:Cluster")
+    vpc = cluster.inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+    assert vpc["subnetIds"] == SUBNETS
+    enc = cluster.inputs["encryptionConfig"]
+    assert enc["resources"] == ["secrets"] and enc["provider"]["keyArn"] == EKS_KEY
+    assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(LOG_TYPES)
+    assert len(LOG_TYPES) == 5
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    assert cluster.protect and cluster.retain_on_delete
+
+
+def test_log_group_precreated_encrypted(run: ProgramRun) -> None:
+    (lg,) = run.by_type("aws:cloudwatch/logGroup:LogGroup")
+    assert lg.inputs["name"] == "/aws/eks/dp-production/cluster"
+    assert lg.inputs["retentionInDays"] == 365 and lg.inputs["kmsKeyId"] == EKS_KEY
+    (cluster,) = run.by_type("aws:eks/cluster:Cluster")
+    assert lg.urn in cluster.dependencies
+
+
+def test_launch_templates_imdsv2_encrypted(run: ProgramRun) -> None:
+    lts = run.by_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert len(lts) == 3
+    for lt in lts:
+        md = lt.inputs["metadataOptions"]
+        assert md["httpTokens"] == "required" and md["httpPutResponseHopLimit"] == 1
+        (bdm,) = lt.inputs["blockDeviceMappings"]
+        assert bdm["ebs"]["encrypted"] == "true" and bdm["ebs"]["kmsKeyId"] == EBS_KEY
+        assert bdm["ebs"]["volumeType"] == "gp3"
+        assert "networkInterfaces" not in lt.inputs  # no public IP association anywhere
+
+
+def test_node_groups_taints_sizes_arm(run: ProgramRun) -> None:
+    ngs = {r.inputs["nodeGroupName"]: r.inputs for r in run.by_type("aws:eks/nodeGroup:NodeGroup")}
+    assert set(ngs) == {"system", "graph", "vector"}
+    assert "taints" not in ngs["system"] and ngs["system"]["scalingConfig"]["desiredSize"] == 2
+    for name, size in (("graph", 5), ("vector", 3)):
+        ng = ngs[name]
+        assert ng["labels"] == {"workload": name}
+        assert ng["taints"] == [{"key": "workload", "value": name, "effect": "NO_SCHEDULE"}]
+        assert ng["scalingConfig"]["desiredSize"] == size
+        assert ng["subnetIds"] == SUBNETS
+        assert ng["amiType"] == "AL2023_ARM_64_STANDARD"
+
+
+def test_node_role_policies(run: ProgramRun) -> None:
+    arns = {r.inputs["policyArn"].rsplit("/", 1)[-1] for r in run.by_type(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy",
+            "AmazonSSMManagedInstanceCore", "AmazonEBSCSIDriverPolicy", "AmazonEKSClusterPolicy"} <= arns
+
+
+def test_oidc_and_ebs_csi_irsa(run: ProgramRun) -> None:
+    (oidc,) = run.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    issuer = run.outputs["eks"]["issuer"]
+    assert oidc.inputs["url"] == issuer and oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    (addon,) = run.by_type("aws:eks/addon:Addon")
+    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    role = next(r for r in run.by_type("aws:iam/role:Role") if r.name == "eks-ebs-csi-irsa")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    cond = trust["Statement"][0]["Condition"]["StringEquals"]
+    host = issuer.removeprefix("https://")
+    assert cond[f"{host}:sub"] == "system:serviceaccount:kube-system:ebs-csi-controller-sa"
+    assert trust["Statement"][0]["Principal"]["Federated"] == run.outputs["eks"]["oidc_arn"]
+    pol = next(r for r in run.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == "eks-ebs-csi-irsa")
+    assert {s["Resource"] for s in json.loads(pol.inputs["policy"])["Statement"]} == {EBS_KEY}
+
+
+def test_provider_kubeconfig_is_token_less(run: ProgramRun) -> None:
+    (prov,) = run.by_type(K8S_PROVIDER)
+    kc = json.loads(prov.inputs["kubeconfig"])
+    user = kc["users"][0]["user"]
+    assert "token" not in user and user["exec"]["args"][:2] == ["eks", "get-token"]
+    assert kc["clusters"][0]["cluster"]["server"] == run.outputs["eks"]["endpoint"]
+
+
+def test_storage_class_encrypted_default_and_on_provider(run: ProgramRun) -> None:
+    (prov,) = run.by_type(K8S_PROVIDER)
+    (sc,) = run.by_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert sc.provider == prov.urn
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert sc.inputs["parameters"]["type"] == "gp3" and sc.inputs["parameters"]["encrypted"] == "true"
+    assert sc.inputs["parameters"]["kmsKeyId"] == EBS_KEY
+    assert sc.inputs["volumeBindingMode"] == "WaitForFirstConsumer" and sc.inputs["allowVolumeExpansion"] is True
+    assert sc.inputs["reclaimPolicy"] == "Retain"
+    assert sc.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert run.outputs["eks"]["sc"] == "encrypted-gp3"
+    assert run.outputs["eks"]["sg"].startswith("sg-")
+
+
+def test_children_parented(run: ProgramRun) -> None:
+    comp = next(r for r in run.resources if r.type == TYPE_TOKEN)
+    for r in run.resources:
+        if r is not comp:
+            assert r.parent == comp.urn, r.urn
+
+
+def test_not_protected_outside_production() -> None:
+    run = _run(_args())
+    assert not any(r.protect for r in run.resources)
+
+
+def test_public_endpoint_needs_cidrs() -> None:
+    with pytest.raises(ArgsError, match="public_access_cidrs"):
+        record(lambda: EksCluster("eks", _args(endpoint_public_access=True)))
+    errs = validate_eks_args(_args(endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"]))
+    assert errs and errs[0][0] == "public_access_cidrs"
+
+
+def test_validation_before_children() -> None:
+    seen: list[Any] = []
+
+    def program() -> None:
+        try:
+            EksCluster("eks", _args(subnet_ids=["subnet-a"]))
+        except ArgsError as err:
+            seen.append(err)
+
+    run = record(program)
+    assert seen and "subnet_ids" in str(seen[0])
+    assert run.resources == []
+
+
+def test_ami_type() -> None:
+    assert ami_type("r7g.xlarge") == "AL2023_ARM_64_STANDARD"
+    assert ami_type("c7gn.large") == "AL2023_ARM_64_STANDARD"
+    assert ami_type("m7i.large") == "AL2023_x86_64_STANDARD"

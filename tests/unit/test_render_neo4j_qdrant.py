@@ -1,0 +1,139 @@
+"""Pure renderers: neo4j.conf per role, Qdrant config, backup scripts and systemd units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from components.render.backup_scripts import (
+    cron_to_on_calendar,
+    neo4j_backup_addresses,
+    render_cloud_config,
+    render_neo4j_backup_script,
+    render_qdrant_snapshot_script,
+    render_systemd_units,
+)
+from components.render.neo4j import discovery_version, parse_neo4j_conf, render_neo4j_conf
+from components.render.qdrant import API_KEY_ENV, peer_args, render_qdrant_config
+
+HOSTS = [f"h{i}.example.internal" for i in range(1, 6)]
+
+
+def _conf(role: str, index: int, **kw: Any) -> dict[str, str]:
+    text = render_neo4j_conf(member_role=role, member_index=index,  # type: ignore[arg-type]
+                             advertised_host=HOSTS[0], discovery_hosts=HOSTS, primaries=3, secondaries=2, **kw)
+    return parse_neo4j_conf(text)
+
+
+def test_primary_conf_has_cluster_settings() -> None:
+    c = _conf("primary", 1)
+    assert c["server.cluster.system_database_mode"] == "PRIMARY"
+    assert c["initial.server.mode_constraint"] == "PRIMARY"
+    assert c["dbms.cluster.minimum_initial_system_primaries_count"] == "3"
+    assert c["initial.dbms.default_primaries_count"] == "3"
+    assert c["initial.dbms.default_secondaries_count"] == "2"
+    assert c["dbms.security.auth_enabled"] == "true"
+    assert c["server.metrics.prometheus.enabled"] == "true"
+    assert c["server.backup.listen_address"] == "0.0.0.0:6362"
+    assert c["server.cluster.advertised_address"] == f"{HOSTS[0]}:6000"
+    assert c["server.cluster.raft.advertised_address"] == f"{HOSTS[0]}:7000"
+
+
+def test_secondaries_are_constrained_to_secondary() -> None:
+    for i in (1, 2):
+        c = _conf("secondary", i)
+        assert c["server.cluster.system_database_mode"] == "SECONDARY"
+        assert c["initial.server.mode_constraint"] == "SECONDARY"
+
+
+@pytest.mark.parametrize(("version", "key", "port"), [
+    ("5.20.0", "dbms.cluster.discovery.endpoints", 5000),
+    ("5.26.12", "dbms.cluster.discovery.v2.endpoints", 6000),
+    ("2025.01.0", "dbms.cluster.endpoints", 6000),
+])
+def test_discovery_by_version(version: str, key: str, port: int) -> None:
+    c = _conf("primary", 1, version=version)
+    assert c[key] == ",".join(f"{h}:{port}" for h in HOSTS)
+    assert (c.get("dbms.cluster.discovery.version") == "V2_ONLY") == (discovery_version(version) == "v2")
+
+
+def test_single_server_has_no_cluster_settings() -> None:
+    text = render_neo4j_conf(member_role="primary", member_index=1, advertised_host="h1", discovery_hosts=["h1"],
+                             primaries=1, secondaries=0)
+    assert "initial.server.mode_constraint" not in text and "dbms.cluster" not in text
+
+
+def test_bolt_tls_required_turns_on_policy() -> None:
+    c = _conf("primary", 1, bolt_tls_level="REQUIRED")
+    assert c["server.bolt.tls_level"] == "REQUIRED" and c["dbms.ssl.policy.bolt.enabled"] == "true"
+    assert "dbms.ssl.policy.bolt.enabled" not in _conf("primary", 1)
+
+
+@pytest.mark.parametrize("kw", [
+    {"member_role": "secondary", "member_index": 3},
+    {"member_role": "primary", "member_index": 4},
+    {"heap_size": "8 GB"},
+    {"advertised_host": "bad host"},
+    {"extra": {"a": "b\nc=d"}},
+])
+def test_neo4j_rejects_bad_input(kw: dict[str, object]) -> None:
+    base: dict[str, object] = {"member_role": "primary", "member_index": 1, "advertised_host": "h1",
+                               "discovery_hosts": HOSTS, "primaries": 3, "secondaries": 2}
+    with pytest.raises(ValueError):
+        render_neo4j_conf(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_qdrant_config_cluster_and_defaults() -> None:
+    text = render_qdrant_config(replication_factor=2, write_consistency_factor=1, peers=3)
+    doc = yaml.safe_load(text)
+    assert doc["cluster"] == {"enabled": True, "p2p": {"port": 6335, "enable_tls": False},
+                              "consensus": {"tick_period_ms": 100}}
+    assert doc["storage"]["collection"]["replication_factor"] == 2
+    assert doc["storage"]["collection"]["write_consistency_factor"] == 1
+    assert doc["storage"]["hnsw_index"]["m"] == 16 and doc["storage"]["hnsw_index"]["ef_construct"] == 100
+    assert doc["storage"]["on_disk_payload"] is True
+    assert doc["storage"]["snapshots_path"] == "/qdrant/snapshots"
+    assert "api_key" not in doc["service"] and API_KEY_ENV in text  # only named in the header comment
+
+
+@pytest.mark.parametrize("kw", [{"replication_factor": 4, "peers": 3},
+                                {"replication_factor": 2, "write_consistency_factor": 3}])
+def test_qdrant_rejects_bad_factors(kw: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        render_qdrant_config(**kw)  # type: ignore[arg-type]
+
+
+def test_qdrant_peer_args_bootstrap_from_peer_zero() -> None:
+    assert peer_args(0, "http://p0:6335", "http://p0:6335") == ["--uri", "http://p0:6335"]
+    assert peer_args(2, "http://p2:6335", "http://p0:6335") == ["--bootstrap", "http://p0:6335",
+                                                                "--uri", "http://p2:6335"]
+
+
+def test_neo4j_backup_script() -> None:
+    s = render_neo4j_backup_script(neo4j_backup_addresses(["s1", "p1"]))
+    assert 'neo4j-admin database backup --from="s1:6362,p1:6362"' in s
+    assert "--to-path=" in s and "--sse aws:kms --sse-kms-key-id" in s and 's3://$BACKUP_BUCKET/$BACKUP_PREFIX' in s
+
+
+def test_qdrant_snapshot_script() -> None:
+    s = render_qdrant_snapshot_script()
+    assert '-X POST "${hdr[@]}" "$url/collections/$c/snapshots?wait=true"' in s
+    assert 'api-key: ${QDRANT__SERVICE__API_KEY}' in s and "--sse aws:kms" in s
+
+
+def test_on_calendar() -> None:
+    assert cron_to_on_calendar("0 2 * * *") == "*-*-* 02:00:00"
+    assert cron_to_on_calendar("0 */6 * * *") == "*-*-* 00/6:00:00"
+    with pytest.raises(ValueError):
+        cron_to_on_calendar("0 2 * * 1")
+
+
+def test_systemd_units_and_cloud_config() -> None:
+    units = render_systemd_units("x", description="d", exec_start="/bin/true", on_calendar="*-*-* 00/6:00:00",
+                                 user="root", environment_files=["/a", "/b"])
+    assert "OnCalendar=*-*-* 00/6:00:00" in units["x.timer"] and "Persistent=true" in units["x.timer"]
+    assert "EnvironmentFile=/a\nEnvironmentFile=/b" in units["x.service"]
+    cc = render_cloud_config({"write_files": [{"path": "/p", "content": "a\nb\n"}]})
+    assert cc.startswith("#cloud-config\n") and yaml.safe_load(cc)["write_files"][0]["content"] == "a\nb\n"

@@ -1,0 +1,184 @@
+"""``Vector`` (Qdrant) under the recording mock runtime, on EKS and on EC2."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
+from components.aws.vector import TYPE_TOKEN, Vector, VectorArgs, validate_vector_args
+from components.base import ArgsError
+from review.mocks import RecordedResource
+from review.program import ProgramRun, record
+
+SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
+AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
+KEY = "arn:aws:kms:us-east-1:123456789012:key/"
+STS = "kubernetes:apps/v1:StatefulSet"
+
+
+def _args(cluster: EksCluster | None, **kw: Any) -> VectorArgs:
+    base: dict[str, Any] = {
+        "backup_bucket_name": "dp-vector-backups", "backup_kms_key_arn": KEY + "backup",
+        "secrets_kms_key_arn": KEY + "secrets", "cluster": cluster, "vpc_id": "vpc-1", "subnet_ids": SUBNETS,
+        "availability_zones": AZS, "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs",
+        "protect": True,
+    }
+    return VectorArgs(**{**base, **kw})
+
+
+def _run(placement: str, **kw: Any) -> ProgramRun:
+    def program() -> None:
+        cluster = EksCluster("eks", EksClusterArgs(
+            cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
+            ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("vector", "r7g.large", 3)],
+        )) if placement == "eks" else None
+        v = Vector("vector", _args(cluster, placement=placement, **kw))
+        pulumi.export("vector", {"endpoint": v.endpoint, "members": v.members, "role": v.backup_role_arn,
+                                 "sg": v.security_group_id})
+
+    run = record(program, stack="production")
+    assert run.error is None, run.error
+    return run
+
+
+def _children(run: ProgramRun) -> list[RecordedResource]:
+    comp = next(r for r in run.resources if r.type == TYPE_TOKEN)
+    return [r for r in run.resources if r.parent == comp.urn]
+
+
+@pytest.fixture(scope="module")
+def eks() -> ProgramRun:
+    return _run("eks")
+
+
+@pytest.fixture(scope="module")
+def ec2() -> ProgramRun:
+    return _run("ec2")
+
+
+def test_eks_statefulset(eks: ProgramRun) -> None:
+    (s,) = eks.by_type(STS)
+    spec = s.inputs["spec"]
+    assert spec["replicas"] == 3 and spec["podManagementPolicy"] == "Parallel"
+    assert spec["serviceName"] == "vector-headless"
+    assert s.protect and s.retain_on_delete
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["securityContext"]["runAsUser"] == 1000 and pod["securityContext"]["runAsNonRoot"] is True
+    env = {e["name"]: e for e in c["env"]}
+    assert env["QDRANT__SERVICE__API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "vector-api-key",
+                                                                             "key": "api-key"}
+    assert pod["nodeSelector"] == {"workload": "vector"}
+    assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} >= {"topology.kubernetes.io/zone"}
+    assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "encrypted-gp3"
+
+
+def test_eks_config_and_bootstrap(eks: ProgramRun) -> None:
+    (cm,) = eks.by_type("kubernetes:core/v1:ConfigMap")
+    doc = yaml.safe_load(cm.inputs["data"]["production.yaml"])
+    assert doc["cluster"]["enabled"] is True and doc["cluster"]["p2p"]["port"] == 6335
+    assert doc["storage"]["collection"]["replication_factor"] == 2
+    assert doc["storage"]["collection"]["write_consistency_factor"] == 1
+    assert "api_key" not in doc["service"]
+    start = cm.inputs["data"]["start.sh"]
+    assert '--uri "$self"' in start
+    assert "--bootstrap \"http://vector-0.vector-headless.vector.svc.cluster.local:6335\"" in start
+
+
+def test_eks_pdb_and_network_policy(eks: ProgramRun) -> None:
+    (pdb,) = eks.by_type("kubernetes:policy/v1:PodDisruptionBudget")
+    assert pdb.inputs["spec"]["maxUnavailable"] == 1
+    (np_,) = eks.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    rules = np_.inputs["spec"]["ingress"]
+    app = rules[0]
+    assert app["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "app"}
+    assert {p["port"] for p in app["ports"]} == {6333, 6334}
+    for rule in rules:  # P2P only from the peers themselves
+        if 6335 in {p["port"] for p in rule["ports"]}:
+            assert rule["from"] == [{"podSelector": {"matchLabels": {
+                "app.kubernetes.io/name": "vector", "app.kubernetes.io/part-of": "data-platform"}}}]
+
+
+def test_eks_snapshot_every_six_hours(eks: ProgramRun) -> None:
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    assert cj.inputs["spec"]["schedule"] == "0 */6 * * *"
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["BACKUP_BUCKET"] == "dp-vector-backups" and env["BACKUP_KMS_KEY_ARN"] == KEY + "backup"
+    assert len(env["QDRANT_PEER_URLS"].split()) == 3
+    (sa,) = eks.by_type("kubernetes:core/v1:ServiceAccount")
+    assert sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == eks.outputs["vector"]["role"]
+
+
+def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
+    (sec,) = eks.by_type("kubernetes:core/v1:Secret")
+    (ver,) = eks.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert sec.inputs["stringData"] == "[secret]" and ver.inputs["secretString"] == "[secret]"
+    assert sec.raw_inputs["stringData"]["api-key"] == ver.raw_inputs["secretString"]
+
+
+def test_eks_objects_use_cluster_provider(eks: ProgramRun) -> None:
+    (prov,) = eks.by_type("pulumi:providers:kubernetes")
+    objs = [r for r in eks.resources if r.type.startswith("kubernetes:")]
+    assert objs and all(r.provider == prov.urn for r in objs)
+
+
+def test_ec2_peers(ec2: ProgramRun) -> None:
+    insts = {r.name: r for r in ec2.by_type("aws:ec2/instance:Instance")}
+    assert sorted(insts) == ["vector-peer-1", "vector-peer-2", "vector-peer-3"]
+    for i in insts.values():
+        assert i.inputs["associatePublicIpAddress"] is False
+        assert i.inputs["metadataOptions"]["httpTokens"] == "required"
+        assert i.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+        assert i.inputs["rootBlockDevice"]["encrypted"] is True
+    ud1 = yaml.safe_load(insts["vector-peer-1"].inputs["userData"])
+    ud2 = yaml.safe_load(insts["vector-peer-2"].inputs["userData"])
+    unit1 = next(f["content"] for f in ud1["write_files"] if f["path"].endswith("qdrant.service"))
+    unit2 = next(f["content"] for f in ud2["write_files"] if f["path"].endswith("qdrant.service"))
+    assert "--uri http://peer-1.vector.data-platform.internal:6335" in unit1 and "--bootstrap" not in unit1
+    assert "--bootstrap http://peer-1.vector.data-platform.internal:6335" in unit2
+    timer = next(f["content"] for f in ud2["write_files"] if f["path"].endswith("qdrant-snapshot.timer"))
+    assert "OnCalendar=*-*-* 00/6:00:00" in timer
+    (ver,) = ec2.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert all(ver.raw_inputs["secretString"] not in i.inputs["userData"] for i in insts.values())
+    for v in ec2.by_type("aws:ebs/volume:Volume"):
+        assert v.inputs["encrypted"] is True and v.inputs["kmsKeyId"] == KEY + "ebs"
+
+
+def test_ec2_p2p_only_between_peers(ec2: ProgramRun) -> None:
+    rules = ec2.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    p2p = [r for r in rules if r.inputs["fromPort"] == 6335]
+    assert p2p and all(r.inputs["referencedSecurityGroupId"] == r.inputs["securityGroupId"] for r in p2p)
+    from_app = {r.inputs["fromPort"] for r in rules if r.inputs["referencedSecurityGroupId"] == "sg-app"}
+    assert from_app == {6333, 6334}
+    (pol,) = ec2.by_type("aws:iam/rolePolicy:RolePolicy")
+    assert "arn:aws:s3:::dp-vector-backups/qdrant/*" in json.dumps(json.loads(pol.inputs["policy"]))
+
+
+def test_placement_switch(eks: ProgramRun, ec2: ProgramRun) -> None:
+    a = {r.type for r in _children(eks)}
+    b = {r.type for r in _children(ec2)}
+    assert a & b == {"aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion",
+                     "random:index/randomPassword:RandomPassword", "aws:iam/role:Role",
+                     "aws:iam/rolePolicy:RolePolicy"}
+    assert eks.outputs["vector"]["members"] == ec2.outputs["vector"]["members"]
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"replication_factor": 4}, "replication_factor"),
+    ({"write_consistency_factor": 3}, "write_consistency_factor"),
+    ({"placement": "ec2", "vpc_id": None}, "vpc_id"),
+    ({}, "cluster"),
+])
+def test_validation(kw: dict[str, Any], field: str) -> None:
+    args = _args(None, **kw)
+    assert validate_vector_args(args)[0][0] == field
+    with pytest.raises(ArgsError, match=field):
+        record(lambda: Vector("vector", args))
