@@ -235,8 +235,8 @@ class PostgresSettings(_Section):
 class RedisSettings(_Section):
     engine: Literal["valkey", "redis"] = "valkey"
     """Engine. Default: valkey (20 % cheaper per node, same protocol, AWS's supported path)."""
-    engine_version: Literal["7.2", "8.0", "8.1"] = "8.0"
-    """Engine version. Default: 8.0 (valkey); use 7.2 for engine redis."""
+    engine_version: Literal["7.0", "7.1", "7.2", "8.0", "8.1"] = "8.0"
+    """Engine version. Default: 8.0. Valkey: 7.2, 8.0, 8.1; Redis OSS on ElastiCache stops at 7.1."""
     node_type: str = Field("cache.r6g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     """Node type. Default: cache.r6g.large (13 GiB; 3 shards = 39 GiB of data)."""
     shards: int = Field(3, ge=1, le=500)
@@ -629,8 +629,10 @@ def _cross_field(s: Settings) -> None:
              f"between backups.dailyDays ({b.daily_days}) and backups.monthlyDays ({b.monthly_days})")
     if r.multi_az and r.replicas_per_shard == 0:
         fail("redis.replicasPerShard", 0, "1..5 when redis.multiAz is true")
-    if r.engine == "redis" and r.engine_version != "7.2":
-        fail("redis.engineVersion", r.engine_version, "7.2 for engine redis")
+    if r.engine == "redis" and r.engine_version not in ("7.0", "7.1"):
+        fail("redis.engineVersion", r.engine_version, "7.0 or 7.1 for engine redis")
+    if r.engine == "valkey" and r.engine_version not in ("7.2", "8.0", "8.1"):
+        fail("redis.engineVersion", r.engine_version, "7.2, 8.0 or 8.1 for engine valkey")
     if g.enabled and g.license_agreement == "no" and s.environment not in ("dev", "local") \
             and (g.primaries > 1 or g.secondaries > 0):
         # dev and local fall back to one Community server (the review says so); elsewhere the

@@ -10,6 +10,7 @@ depends on (for a replication configuration, not counting its destination bucket
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from policies._base import (
     S3_ACL,
@@ -63,7 +64,8 @@ def _refs(b: Resource) -> set[str]:
 
 def bucket_index(s: Stack) -> dict[str, BucketEntry]:
     """Bucket URN → entry with its side resources (cached on ``s``)."""
-    cached = getattr(s, "_bucket_index", None)
+    shared: dict[str, Any] = getattr(s, "shared", None) or s.__dict__.setdefault("shared", {})
+    cached = shared.get("bucket_index")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     buckets = s.of_type(*S3_BUCKET_TYPES)
@@ -90,5 +92,5 @@ def bucket_index(s: Stack) -> dict[str, BucketEntry]:
                 hits = [h for h in hits if h.region == side.region] or hits
             for h in hits[:1]:
                 index[h.urn].side.setdefault(kind, []).append(side)
-    s._bucket_index = index  # type: ignore[attr-defined]
+    shared["bucket_index"] = index
     return index

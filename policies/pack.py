@@ -55,22 +55,54 @@ def _resource_validator(reg: RegisteredPolicy) -> Any:
     return validate
 
 
+class _SharedStack:
+    """Resource views of one AnalyzeStack request, shared by the stack policies of that request.
+
+    The SDK hands every stack policy its own ``PolicyResource`` objects but (with
+    :mod:`policies._fastpath`) the same property objects; the views are rebuilt only when those
+    differ. Entries hold the property objects, so their identities stay unique while cached.
+    """
+
+    def __init__(self, props: list[Any], resources: list[Resource]) -> None:
+        self.props = props
+        self.resources = resources
+        self.cache: dict[str, Any] = {}
+
+
+_SHARED: list[_SharedStack] = []
+
+
+def _shared_stack(args: StackValidationArgs, ctx: Context) -> _SharedStack:
+    props = [r.props for r in args.resources]
+    for entry in _SHARED:
+        same = len(entry.props) == len(props) and all(a is b for a, b in zip(entry.props, props, strict=True))
+        if same and entry.resources and entry.resources[0].ctx.config.get("region") == ctx.config.get("region"):
+            return entry
+    resources = [
+        Resource(
+            type=r.resource_type, urn=r.urn, name=r.name, props=plain_cached(r.props), ctx=ctx,
+            provider_props=_provider_props(r),
+            parent=r.parent.urn if r.parent is not None else r.opts.parent,
+            dependencies=[d.urn for d in r.dependencies],
+            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+        )
+        for r in args.resources
+    ]
+    entry = _SharedStack(props, resources)
+    _SHARED.insert(0, entry)
+    del _SHARED[4:]
+    return entry
+
+
 def _stack_validator(reg: RegisteredPolicy) -> Any:
     meta, check = reg.meta, reg.check
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         ctx = Context(_config(meta, args.get_config()), args.stack_tags)
-        resources = [
-            Resource(
-                type=r.resource_type, urn=r.urn, name=r.name, props=plain_cached(r.props), ctx=ctx,
-                provider_props=_provider_props(r),
-                parent=r.parent.urn if r.parent is not None else r.opts.parent,
-                dependencies=[d.urn for d in r.dependencies],
-                property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
-            )
-            for r in args.resources
-        ]
-        for message, urn in check(Stack(resources, ctx)):  # type: ignore[arg-type, misc, str-unpack]
+        shared = _shared_stack(args, ctx)
+        stack = Stack(shared.resources, ctx)
+        stack.shared = shared.cache  # type: ignore[attr-defined]
+        for message, urn in check(stack):  # type: ignore[arg-type, misc, str-unpack]
             report_violation(str(message), urn)
 
     return validate

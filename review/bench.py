@@ -122,7 +122,8 @@ def scaled_overrides(config: Mapping[str, str], factor: int) -> dict[str, Any]:
         current: dict[str, Any] = json.loads(raw) if raw else {}
         for key, cap in keys.items():
             base = int(current.get(key, DEFAULTS[section][key]))
-            current[key] = min(max(base, 1) * factor, cap)
+            # ×1 is the stack as configured; a member count of 0 grows to factor - 1
+            current[key] = min(base * factor if base else factor - 1, cap)
         overrides[f"{NS}:{section}"] = current
     return overrides
 
@@ -147,7 +148,7 @@ def scaling(project_dir: Path, stack: str, scales: Sequence[int], out: Callable[
     from review.analyzer import PolicyAnalyzer
     from review.cli import _analyzer_resources, _skip_stack_traces
     from review.program import load_stack_config, run_program
-    from review.report import StackSettings
+    from review.report import StackSettings, resource_dicts
 
     _skip_stack_traces()  # as the CLI does
     sc = load_stack_config(project_dir, stack)
@@ -167,11 +168,11 @@ def scaling(project_dir: Path, stack: str, scales: Sequence[int], out: Callable[
             assert run.config is not None
             settings = StackSettings.from_config(run.config, run.outputs)
             t = time.perf_counter()
-            cost = estimate([r.to_json() for r in run.resources], region=settings.region,
-                            usage=settings.usage or None)
+            resources = resource_dicts(run)
+            cost = estimate(resources, region=settings.region, usage=settings.usage or None)
             cost_s = time.perf_counter() - t
             t = time.perf_counter()
-            violations = len(analyzer.analyze_all(_analyzer_resources(run)))
+            violations = len(analyzer.analyze_all(_analyzer_resources(run, resources)))
             pol_s = time.perf_counter() - t
             rows.append({"factor": factor, "resources": len(run.resources), "program_s": run.seconds,
                          "policies_s": pol_s, "cost_s": cost_s, "violations": violations,

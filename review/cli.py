@@ -1,19 +1,21 @@
 """``python -m review --stack NAME [--format text|json|markdown] [--compare-to STACK]``.
 
-Phases, arranged so that the slow parts overlap (the goal is a production review under 1.5 s on
-two cores):
+Phases, arranged so that the slow parts overlap (goal: the production review under 1.5 s on two
+cores, measured with ``python -m review.bench``):
 
-1. the policy pack is started as an analyzer process in a background thread (it takes ~0.3 s to
-   import ``pulumi_policy`` and listen) *while* the program runs under the mock runtime;
-2. the program runs (``review.program.run_program``); a bad stack file stops here with exit code 2
-   and its one-line message on stderr — nothing else is printed;
-3. the pack is configured from the stack's settings and analyzes every custom resource and the
-   stack (gRPC futures, in a thread) *while* this process prices the resources (``cost.model``);
-4. with ``--compare-to``, the other stack is run and priced too;
-5. the report (the JSON contract, ``review.report``) is rendered as text, json or markdown.
+1. the stack file is read; the policy pack is started as an analyzer process in a background
+   thread, configured from the stack's settings (budget ``monthlyUsd``, region, usage, environment)
+   and warmed with an empty AnalyzeStack — all *while* the program runs;
+2. the program runs under Pulumi's mock runtime (``review.program.run_program``); a bad stack file
+   stops here with exit code 2 and its one-line message on stderr — nothing else is printed;
+3. the pack analyzes every custom resource and the stack (gRPC futures, in a thread) *while* this
+   process prices the resources (``cost.model.estimate``) and, with ``--compare-to``, runs and
+   prices the other stack;
+4. the report (the JSON contract, ``review.report``) is rendered as text, json or markdown while
+   the pack shuts down.
 
-Exit codes: 0 clean; 1 a mandatory violation or over budget; 2 bad config or usage (also a policy
-pack that cannot be started).
+Exit codes: 0 clean; 1 a mandatory violation or over budget; 2 bad config or usage (also: a policy
+pack that cannot be started, or a program that crashes — with its traceback).
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class Review:
     compare_to: CompareResult | None = None
     closing: list[threading.Thread] = field(default_factory=list)
     """The analyzer being shut down in the background (``defer_close=True``); see :meth:`finish`."""
+    resources: list[dict[str, Any]] | None = None
+    """The contract's resource dicts (built once, shared by the phases)."""
 
     def finish(self) -> None:
         """Wait until the policy pack process is gone."""
@@ -130,15 +134,18 @@ class Review:
     def report(self) -> dict[str, Any]:
         from review.report import build_report
 
-        return build_report(self.run, self.settings, self.policies, self.cost, self.timings, self.compare_to)
+        return build_report(self.run, self.settings, self.policies, self.cost, self.timings, self.compare_to,
+                            self.resources)
 
 
-def _analyzer_resources(run: ProgramRun) -> list[dict[str, Any]]:
+def _analyzer_resources(run: ProgramRun, resources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The contract's resource dicts plus ``propertyDependencies`` (AnalyzeStack sends them)."""
+    from review.report import resource_dicts
+
     out = []
-    for r in run.resources:
-        d = r.to_json()
+    for r, d in zip(run.resources, resources if resources is not None else resource_dicts(run), strict=True):
         if r.property_dependencies:
-            d["propertyDependencies"] = r.property_dependencies
+            d = {**d, "propertyDependencies": r.property_dependencies}
         out.append(d)
     return out
 
@@ -184,9 +191,10 @@ class _PolicyPhase(threading.Thread):
     """Analyze every custom resource + AnalyzeStack, in a thread (the work happens in the pack's
     process; this thread mostly waits on gRPC)."""
 
-    def __init__(self, background: _BackgroundAnalyzer, run: ProgramRun, settings: StackSettings) -> None:
+    def __init__(self, background: _BackgroundAnalyzer, run: ProgramRun, settings: StackSettings,
+                 resources: list[dict[str, Any]]) -> None:
         super().__init__(name="policy-phase", daemon=True)
-        self.background, self.run_, self.settings = background, run, settings
+        self.background, self.run_, self.settings, self.resources = background, run, settings, resources
         self.result: PolicyResult | None = None
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -203,7 +211,7 @@ class _PolicyPhase(threading.Thread):
             if self.settings != self.background.settings:  # the program exported another environment
                 self.background.configure(self.settings)
             info = analyzer.info()
-            violations = analyzer.analyze_all(_analyzer_resources(self.run_))
+            violations = analyzer.analyze_all(_analyzer_resources(self.run_, self.resources))
             self.result = PolicyResult(info.name, info.version, violations, len(info.policies))
         except AnalyzerError as err:
             self.error = ReviewError(f"policy pack {self.background.pack_dir} failed: {err}")
@@ -213,10 +221,10 @@ class _PolicyPhase(threading.Thread):
             self.seconds = time.perf_counter() - started
 
 
-def _estimate(run: ProgramRun, settings: StackSettings) -> CostReport:
+def _estimate(resources: list[dict[str, Any]], settings: StackSettings) -> CostReport:
     from cost.model import estimate
 
-    return estimate([r.to_json() for r in run.resources], region=settings.region, usage=settings.usage or None)
+    return estimate(resources, region=settings.region, usage=settings.usage or None)
 
 
 def run_review(
@@ -234,7 +242,7 @@ def run_review(
     With ``defer_close`` the policy pack is shut down in a background thread: call
     :meth:`Review.finish` after rendering.
     """
-    from review.report import CompareResult, PolicyResult, StackSettings
+    from review.report import CompareResult, PolicyResult, StackSettings, resource_dicts
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -257,13 +265,14 @@ def run_review(
         timings["program_s"] = time.perf_counter() - t
         assert run.config is not None
         settings = StackSettings.from_config(run.config, run.outputs)
+        resources = resource_dicts(run)
 
         if background is not None:
-            phase = _PolicyPhase(background, run, settings)
+            phase = _PolicyPhase(background, run, settings, resources)
             phase.start()
 
         t = time.perf_counter()
-        cost = _estimate(run, settings)
+        cost = _estimate(resources, settings)
         timings["cost_s"] = time.perf_counter() - t
 
         other: CompareResult | None = None
@@ -272,7 +281,8 @@ def run_review(
             other_run = _run_program(project_dir, compare_to, None)
             assert other_run.config is not None
             other_settings = StackSettings.from_config(other_run.config, other_run.outputs)
-            other = CompareResult(compare_to, _estimate(other_run, other_settings), other_settings.budget)
+            other = CompareResult(compare_to, _estimate(resource_dicts(other_run), other_settings),
+                                  other_settings.budget)
             timings["compare_s"] = time.perf_counter() - t
 
         if phase is not None and background is not None:
@@ -299,7 +309,7 @@ def run_review(
         else:
             background.close()
     timings["total_s"] = time.perf_counter() - started
-    return Review(run, settings, policy_result, cost, timings, other, closing)
+    return Review(run, settings, policy_result, cost, timings, other, closing, resources)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +375,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except ReviewError as e:
         err.write(f"{e}\n")
         return e.exit_code
+    except Exception:  # a crash of the program (or of the review): not a verdict, so not exit 1
+        import traceback
+
+        traceback.print_exc(file=err)
+        err.write("review: the run failed (see the traceback above); exit 2\n")
+        return 2
     try:
         report = review.report()
         render(report, args.format, out)

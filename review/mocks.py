@@ -171,7 +171,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return self._answer(args.token, args.args), None
+        return self._answer(args.token, args.args), []
 
     def _answer(self, token: str, a: dict[str, Any]) -> dict[str, Any]:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -191,7 +191,7 @@ class CloudMocks(pulumi.runtime.Mocks):
 def _rds_instance(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
     ident = inputs.get("identifier") or rid
     host = f"{ident}.c{_h(ident, n=10)}.{region}.rds.amazonaws.com"
-    port = inputs.get("port", 5432)
+    port = int(inputs.get("port", 5432))
     return ident, {
         "identifier": ident,
         "address": host,

@@ -25,7 +25,13 @@ LOCK = "🔒"
 MANDATORY_MARK = "✖"
 ADVISORY_MARK = "⚠"
 MESSAGE_WIDTH = 160
+MARKDOWN_MANDATORY_ROWS = 100
+"""Mandatory violations listed one by one in the PR comment (GitHub caps a comment at 65,536 characters)."""
 """Violation messages in the tree are cut to this many characters (the table has them in full)."""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def money(value: float | None) -> str:
@@ -136,7 +142,7 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
     name_w = max(cell_len(r.name) + (cell_len(LOCK) + 1 if r.protect else 0) for r in res_rows) + 2
     summary = report["summary"]
     console.print(Text(f"Previewing stack {report['stack']} ({report['environment']}, {report['region']}) "
-                       f"offline: {summary['resources']} resources", style="bold"))
+                       f"offline: {_count(summary['resources'], 'resource')}", style="bold"))
     console.print()
     tree = Text(no_wrap=True, overflow="ignore")
     tree.append(f"     {'Type':<{type_w}}{'Name':<{name_w}}{'Plan':<10}Info\n", style="bold")
@@ -322,22 +328,34 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     policy_part = (f"policies not run ({pol.get('skipped')})" if pol["pack"] is None else
                    f"**{pol['mandatory']} mandatory** / {pol['advisory']} advisory violations")
     out: list[str] = [
-        f"## {icon} Review of `{report['stack']}` ({report['environment']}, {report['region']})\n",
-        f"**{summary['resources']} resources** · {policy_part} · "
+        f"## {icon} Review of `{report['stack']}` ({report['environment']}, {report['region']})\n\n",
+        f"**{_count(summary['resources'], 'resource')}** · {policy_part} · "
         f"**{money(cost['monthly_total'])}/month** ({vs_budget})\n",
     ]
     if verdict["reasons"]:
-        out.append("Fails: " + "; ".join(verdict["reasons"]) + "\n")
+        out.append("\nFails: " + "; ".join(verdict["reasons"]) + ".\n")
 
     out.append("\n### Policy violations\n\n")
     if pol["pack"] is None:
         out.append("_Policies were not run._\n")
     elif pol["violations"]:
-        violations = sorted(pol["violations"], key=lambda v: (v["level"] != "mandatory", v["policy"], v["urn"]))
-        out.append(_table(
-            ["Level", "Policy", "Resource", "Message"],
-            ([("🔴 mandatory" if v["level"] == "mandatory" else "🟡 advisory"), f"`{v['policy']}`",
-              _resource_label(v["urn"], types), v["message"]] for v in violations)))
+        mandatory = sorted((v for v in pol["violations"] if v["level"] == "mandatory"),
+                           key=lambda v: (v["policy"], v["urn"]))
+        if mandatory:
+            shown = mandatory[:MARKDOWN_MANDATORY_ROWS]
+            out.append(_table(["Level", "Policy", "Resource", "Message"],
+                              (["🔴 mandatory", f"`{v['policy']}`", _resource_label(v["urn"], types), v["message"]]
+                               for v in shown)))
+            if len(mandatory) > len(shown):
+                out.append(f"\n… and {len(mandatory) - len(shown)} more mandatory violations (see the JSON report).\n")
+        advisory = [g for g in violation_groups(report) if g["level"] == "advisory"]
+        if advisory:
+            n = sum(g["count"] for g in advisory)
+            out.append(f"\n<details><summary>🟡 {n} advisory violation(s) of {len(advisory)} policies</summary>\n\n")
+            out.append(_table(["Policy", "Count", "Resource (first)", "Message (first)"],
+                              ([f"`{g['policy']}`", g["count"], _resource_label(g["urn"], types), g["message"]]
+                               for g in advisory), ["l", "r", "l", "l"]))
+            out.append("\n</details>\n")
     else:
         out.append(f"None ({pol['policies']} policies of pack `{pol['pack']}`).\n")
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - typing only; keeps `import review.report` light
     from cost.model import CostReport
     from review.analyzer import Violation
+    from review.mocks import RecordedResource
     from review.program import ProgramRun, StackConfig
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
@@ -122,6 +123,32 @@ class CompareResult:
     budget: float | None
 
 
+def _jsonable(value: Any) -> Any:
+    """Inputs as JSON: values the mock runtime left as objects (``pulumi.output.Unknown`` for an
+    output not known at preview) become the contract's ``"[unknown]"``; anything else not JSON, ``str``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if type(value).__name__ == "Unknown":
+        return "[unknown]"
+    return str(value)
+
+
+def resource_dict(r: RecordedResource) -> dict[str, Any]:
+    """``RecordedResource.to_json()`` with the inputs made JSON-safe (see :func:`_jsonable`)."""
+    d = r.to_json()
+    d["inputs"] = _jsonable(d["inputs"])
+    return d
+
+
+def resource_dicts(run: ProgramRun) -> list[dict[str, Any]]:
+    """:func:`resource_dict` of every resource of the run."""
+    return [resource_dict(r) for r in run.resources]
+
+
 def display_name(urn: str) -> str:
     """``name`` of a URN (``(stack)`` for the stack resource)."""
     if f"::{STACK_TYPE}::" in urn:
@@ -165,9 +192,12 @@ def build_report(
     cost: CostReport,
     timings: Mapping[str, float],
     compare_to: CompareResult | None = None,
+    resources: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The §7 contract plus additions (environment, region, outputs, notes, compare, verdict)."""
-    resources = [r.to_json() for r in run.resources]
+    """The §7 contract plus additions (environment, region, outputs, notes, compare, verdict).
+
+    ``resources``: :func:`resource_dicts` of ``run`` when the caller has them already."""
+    resources = resources if resources is not None else resource_dicts(run)
     by_type = dict(sorted(Counter(r.type for r in run.resources).items()))
     violations = [v.to_json() for v in policies.violations]
     levels = Counter(v["level"] for v in violations)
@@ -200,7 +230,7 @@ def build_report(
         },
         "cost": cost_json,
         "timings": {k: round(v, 4) for k, v in timings.items()},
-        "outputs": run.outputs,
+        "outputs": _jsonable(run.outputs),
         "notes": _notes(run, cost, policies, settings),
     }
     if compare_to is not None:
@@ -210,7 +240,7 @@ def build_report(
     if report["policies"]["mandatory"]:
         reasons.append(f"{report['policies']['mandatory']} mandatory violation(s)")
     if cost_json["over_budget"]:
-        reasons.append(f"monthly total {cost.monthly_total:.2f} over budget {budget:.2f}")
+        reasons.append(f"monthly total ${cost.monthly_total:,.2f} over budget ${budget:,.2f}")
     report["verdict"] = {"exit_code": code, "reasons": reasons}
     return report
 
@@ -276,6 +306,8 @@ __all__ = [
     "default_environment",
     "exit_code",
     "load_schema",
+    "resource_dict",
+    "resource_dicts",
     "top_lines",
     "unpriced_reasons",
 ]

@@ -24,7 +24,11 @@ Lifecycle, from ``daily_days`` (7) / ``weekly_days`` (30) / ``monthly_days`` (36
   expiry (``daily_days + 90 + 180 <= monthly_days``); with 7/365 that is day 97;
 * current objects expire at ``monthly_days``; noncurrent versions (overwritten or deleted backups)
   after ``weekly_days``; expired delete markers are removed; incomplete multipart uploads are aborted
-  after 7 days.
+  after 7 days. In a versioned bucket, expiry only makes the object noncurrent: a backup is really
+  gone ``monthly_days + weekly_days`` after it was written (395 days with the defaults).
+
+Restores: STANDARD and GLACIER_IR objects read at once; DEEP_ARCHIVE objects (older than
+``daily_days + 90``) need a restore request first (up to 12 h standard, 48 h bulk).
 
 With object lock, the default retention (``object_lock_days``) keeps every version undeletable for
 that long, whatever the lifecycle says.

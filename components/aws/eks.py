@@ -230,7 +230,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{g.name}-lt",
                 description=f"{args.cluster_name} {g.name} nodes: IMDSv2 only, encrypted gp3 root",
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                    http_endpoint="enabled", http_tokens="optional", http_put_response_hop_limit=2,
+                    http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
                     instance_metadata_tags="disabled",
                 ),
                 block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(

@@ -202,6 +202,8 @@ class Graph(pulumi.ComponentResource):
     bolt_endpoint: pulumi.Output[str]
     members: dict[str, str]
     """``{member name: role}``."""
+    realized: dict[str, str]
+    """``{topology member id: resource name}``, e.g. ``{"graph/primary-1": "graph-primary-1"}``."""
     namespace: str | None
     security_group_id: pulumi.Output[str] | None
     backup_role_arn: pulumi.Output[str]
@@ -216,6 +218,8 @@ class Graph(pulumi.ComponentResource):
         self.enterprise = args.license_agreement in ("yes", "eval")
         self.member_list = graph_members(args.primaries, args.secondaries)
         self.members = {m.name: m.role for m in self.member_list}
+        #: topology member id -> the resource that realizes it (StatefulSet on eks, Instance on ec2)
+        self.realized = {f"graph/{m.name}": f"{name}-{m.name}" for m in self.member_list}
         self.namespace = None
         self.security_group_id = None
         secret, password = generated_secret(self, f"{name}-password", args.secrets_kms_key_arn, dict(args.tags),

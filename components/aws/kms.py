@@ -15,8 +15,8 @@ Key policy (built with ``json.dumps``; the account id from ``account_id`` or sts
 * ``logs``: ``logs.<region>.amazonaws.com`` may use the key only for log groups of this account and
   region (``kms:EncryptionContext:aws:logs:arn``);
 * ``sns``: ``cloudwatch.amazonaws.com`` (alarm actions publishing to an encrypted topic) may
-  ``kms:Decrypt`` / ``kms:GenerateDataKey*`` for this account's alarms, and principals of the
-  account may use the key through SNS;
+  ``kms:Decrypt`` / ``kms:GenerateDataKey*`` (AWS's documented statement, no source condition), and
+  principals of the account may use the key through SNS;
 * ``rds``, ``elasticache``, ``s3``, ``secrets``, ``ebs``, ``eks``: principals of the account may use
   the key only through that service (``kms:ViaService`` + ``kms:CallerAccount``, the shape of AWS's
   own ``aws/<service>`` key policies); grants only for AWS resources;
@@ -130,8 +130,9 @@ def key_policy(purpose: str, account: str, region: str, *, autoscaling_role: boo
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account},
-                          "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:*"}},
+            # AWS's documented statement has no source condition; whether CloudWatch sends aws:SourceArn on
+            # these KMS calls is not documented, and a condition that does not match drops alarms silently.
+            # The topic policy (who may publish) is the guard; the key only covers topics it encrypts.
         })
     service = VIA_SERVICE.get(purpose)
     if service is not None:

@@ -181,6 +181,8 @@ class Vector(pulumi.ComponentResource):
     grpc_endpoint: pulumi.Output[str]
     members: dict[str, str]
     """``{peer name: "peer"}``."""
+    realized: dict[str, str]
+    """``{topology member id: resource name}``; on eks every peer is the StatefulSet ``<name>-peers``."""
     namespace: str | None
     security_group_id: pulumi.Output[str] | None
     backup_role_arn: pulumi.Output[str]
@@ -193,6 +195,9 @@ class Vector(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._fleet: Ec2Fleet | None = None
         self.members = {f"peer-{i}": "peer" for i in range(1, args.peers + 1)}
+        #: topology member id -> the resource that realizes it (the one StatefulSet on eks, pod ordinal i-1)
+        self.realized = {f"vector/{m}": (f"{name}-peers" if args.placement == "eks" else f"{name}-{m}")
+                         for m in self.members}
         self.namespace = None
         self.security_group_id = None
         self.config = render_qdrant_config(

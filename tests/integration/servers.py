@@ -19,6 +19,7 @@ naming the package; tests turn it into ``pytest.fail``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import secrets
@@ -119,6 +120,13 @@ def service_user() -> pwd.struct_passwd | None:
     except KeyError:
         raise MissingBinary(f"user {name!r} does not exist: apt-get install postgresql creates 'postgres', "
                             "or set DP_SERVICE_USER") from None
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it if the harness dies without cleaning up
+    (e.g. the runner is killed), so no server outlives the test run."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _as_service_user() -> dict[str, Any]:
@@ -230,7 +238,8 @@ class Proc:
         self._log = open(log, "ab")  # noqa: SIM115  (closed in stop())
         self.popen = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, env=_env(env), cwd=cwd,
-                                      start_new_session=True, **_as_service_user())
+                                      start_new_session=True, preexec_fn=_die_with_parent,
+                                      **_as_service_user())
 
     @property
     def pid(self) -> int:
@@ -328,7 +337,8 @@ class PgNode:
 
     def query(self, q: str, *params: Any, dbname: str = "postgres") -> list[tuple[Any, ...]]:
         with self.connect(dbname=dbname) as c:
-            return c.execute(q, params or None).fetchall()  # type: ignore[arg-type]
+            cur = c.execute(q, params or None)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT)."""
@@ -385,11 +395,12 @@ def _pg_hba(creds: PgCredentials) -> str:
 
 
 def init_primary(stack: contextlib.ExitStack, root: Path, settings: PostgresSettings, *,
-                 name: str = "primary", synchronous_standby: str | None = None,
-                 creds: PgCredentials | None = None) -> tuple[PgNode, Path]:
+                 name: str = "primary", creds: PgCredentials | None = None) -> tuple[PgNode, Path]:
     """initdb (SCRAM from the start: no trust line is ever needed), write the rendered
     postgresql.conf/pg_hba.conf, start, create the roles and the application database.
 
+    The primary starts without a synchronous standby (commits would wait for a standby that does
+    not exist yet); :func:`make_synchronous` re-renders and reloads once it streams.
     Returns the node and the WAL archive directory."""
     creds = creds or PgCredentials(superuser=settings.master_username, database=settings.database_name)
     make_dir(root / "sock", 0o755)
@@ -401,7 +412,7 @@ def init_primary(stack: contextlib.ExitStack, root: Path, settings: PostgresSett
          "--data-checksums", "--no-sync"], timeout=120)
     pwfile.unlink()
     port = free_port()
-    write_file(datadir / "postgresql.conf", _pg_conf(settings, root, port, name, archive, synchronous_standby))
+    write_file(datadir / "postgresql.conf", _pg_conf(settings, root, port, name, archive, None))
     write_file(datadir / "pg_hba.conf", _pg_hba(creds))
     node = PgNode(name, datadir, port, root / "sock", creds)
     stack.callback(node.stop)
@@ -448,6 +459,18 @@ def add_standby(stack: contextlib.ExitStack, root: Path, settings: PostgresSetti
         "SELECT 1 FROM pg_stat_replication WHERE application_name = %s AND state = 'streaming'", name),
         timeout=30, what=f"{name} to stream from {upstream.name}")
     return node
+
+
+def make_synchronous(primary: PgNode, settings: PostgresSettings, archive: Path, standby: str) -> None:
+    """Re-render the primary's postgresql.conf with ``standby`` as synchronous standby, reload,
+    and wait until pg_stat_replication reports it ``sync``."""
+    root = primary.datadir.parent
+    write_file(primary.datadir / "postgresql.conf",
+               _pg_conf(settings, root, primary.port, primary.name, archive, standby))
+    primary.query("SELECT pg_reload_conf()")
+    wait_until(lambda: primary.query("SELECT 1 FROM pg_stat_replication WHERE application_name = %s"
+                                     " AND sync_state = 'sync'", standby),
+               timeout=20, what=f"{standby} to be synchronous")
 
 
 def start_haproxy(stack: contextlib.ExitStack, root: Path, cluster: PgCluster) -> None:
@@ -510,12 +533,11 @@ def start_pg_cluster(stack: contextlib.ExitStack, root: Path, settings: Postgres
     """Primary + synchronous standby + DR replica cascading from the standby, then HAProxy and
     PgBouncer (``proxies``). Everything is stopped when ``stack`` closes."""
     settings = settings or PostgresSettings()
-    primary, archive = init_primary(stack, root, settings, synchronous_standby="standby")
+    primary, archive = init_primary(stack, root, settings)
     cluster = PgCluster(root, settings, primary.creds, archive, primary)
     primary.query("CHECKPOINT")
     cluster.standby = add_standby(stack, root, settings, primary, archive, name="standby")
-    wait_until(lambda: primary.query("SELECT 1 FROM pg_stat_replication WHERE application_name = 'standby'"
-                                     " AND sync_state = 'sync'"), timeout=20, what="standby to be synchronous")
+    make_synchronous(primary, settings, archive, "standby")
     cluster.dr = add_standby(stack, root, settings, cluster.standby, archive, name="dr_replica")
     if proxies:
         start_haproxy(stack, root, cluster)
@@ -598,6 +620,15 @@ class RedisClusterHandle:
         return out
 
 
+def cluster_info(client: redis.Redis) -> dict[str, str]:
+    """CLUSTER INFO as a dict of strings, whatever redis-py's response callback made of it."""
+    raw = client.execute_command("CLUSTER INFO")
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
 def _pairs(v: Any) -> dict[str, Any]:
     if isinstance(v, dict):
         return v
@@ -636,8 +667,8 @@ def start_redis_cluster(stack: contextlib.ExitStack, root: Path, settings: Redis
 
     def ready() -> bool:
         for n in nodes:
-            info = n.client().execute_command("CLUSTER INFO")
-            if "cluster_state:ok" not in info or f"cluster_known_nodes:{count}" not in info:
+            info = cluster_info(n.client())
+            if info.get("cluster_state") != "ok" or int(info.get("cluster_known_nodes", 0)) != count:
                 return False
         for n in nodes:
             repl = n.client().info("replication")

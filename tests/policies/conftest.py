@@ -22,10 +22,8 @@ _module = importlib.util.module_from_spec(_spec)
 sys.modules["policy_fixtures"] = _module
 _spec.loader.exec_module(_module)
 
-COMMON = {"region": "us-east-1"}
-"""Pack-wide settings the review passes to every policy that declares them."""
-
-STARTUP: dict[str, float] = {}
+COMMON = _module.COMMON
+STARTUP: dict[str, float] = _module.STARTUP
 
 
 @pytest.fixture(scope="session")

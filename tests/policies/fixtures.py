@@ -22,6 +22,11 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 DR_REGION = "us-west-2"
 TAGS = {"team": "data", "environment": "production", "cost-center": "cc-4711"}
+COMMON = {"region": REGION}
+"""Pack-wide settings the review passes (``PolicyAnalyzer.configure(..., common=COMMON)``) to every
+policy that declares them."""
+STARTUP: dict[str, float] = {}
+"""Filled by the session fixture: seconds to start the analyzer."""
 
 Resource = dict[str, Any]
 
@@ -203,7 +208,8 @@ def postgres(stack: list[Resource], net: dict[str, Resource], k: dict[str, Resou
         "backupRetentionPeriod": 7, "skipFinalSnapshot": True,
     }, parent=comp, deps=[primary, k["dr"]])
     backups = res("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
-                  "pg-backups-dr", {"sourceDbInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:data-platform-production-pg",
+                  "pg-backups-dr",
+                  {"sourceDbInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:data-platform-production-pg",
                                     "kmsKeyId": KEY_DR, "retentionPeriod": 14, "region": DR_REGION},
                   parent=comp, deps=[primary, k["dr"]])
     secret = res("aws:secretsmanager/secret:Secret", "pg-app-credentials",
@@ -361,7 +367,8 @@ def statefulset(name: str, image: str, port: int, uid: int, parent: Resource, sc
                                                            "seccompProfile": {"type": "RuntimeDefault"}},
                                        "containers": [container(name, image, port, uid)]}},
                  "volumeClaimTemplates": [{"metadata": {"name": "data"},
-                                           "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encrypted",
+                                           "spec": {"accessModes": ["ReadWriteOnce"],
+                                                    "storageClassName": "gp3-encrypted",
                                                     "resources": {"requests": {"storage": "100Gi"}}}}]},
     }, parent=parent, deps=[sc])
     pdb = res("kubernetes:policy/v1:PodDisruptionBudget", f"{name}-pdb", {

@@ -138,7 +138,8 @@ OK_STATEMENT = {"Effect": "Allow", "Action": ["s3:GetObject"],
 
 CASES: list[Case] = [
     # -- encryption --------------------------------------------------------------------------------
-    Case("rds-storage-encrypted", one(lambda: mut("pg-primary", "storageEncrypted", False)), "storageEncrypted is False",
+    Case("rds-storage-encrypted", one(lambda: mut("pg-primary", "storageEncrypted", False)),
+         "storageEncrypted is False",
          one(lambda: pick("pg-primary"))),
     Case("rds-storage-encrypted", one(lambda: mut("pg-dr-replica", "kmsKeyId")), "kmsKeyId is not set",
          one(lambda: pick("pg-dr-replica")), id="dr-replica-without-key"),
@@ -266,7 +267,8 @@ CASES: list[Case] = [
     Case("rds-backups-replicated", lambda: named("pg-primary"), "has no InstanceAutomatedBackupsReplication",
          lambda: named("pg-primary", "pg-backups-dr")),
     Case("rds-backups-replicated", lambda: [pick("pg-primary"), mut("pg-backups-dr", "kmsKeyId")],
-         "kmsKeyId is not set on aws:rds/instanceAutomatedBackupsReplication", lambda: named("pg-primary", "pg-backups-dr"),
+         "kmsKeyId is not set on aws:rds/instanceAutomatedBackupsReplication",
+         lambda: named("pg-primary", "pg-backups-dr"),
          id="replication-without-key"),
     Case("elasticache-automatic-failover", one(lambda: mut("redis", "automaticFailoverEnabled", False, RG)),
          "automaticFailoverEnabled is False", one(lambda: pick("redis", RG))),
@@ -345,8 +347,9 @@ CASES: list[Case] = [
     Case("kms-key-policy-least-privilege", one(lambda: fx.res("aws:kms/keyPolicy:KeyPolicy", "data-key-policy", {
         "keyId": "1111aaaa", "policy": fx.doc({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt",
                                                "Resource": "*"})})),
-         "allows principal '*' without a condition", one(lambda: fx.res("aws:kms/keyPolicy:KeyPolicy", "data-key-policy",
-                                                                        {"keyId": "1111aaaa", "policy": fx.key_policy()})),
+         "allows principal '*' without a condition",
+         one(lambda: fx.res("aws:kms/keyPolicy:KeyPolicy", "data-key-policy",
+                            {"keyId": "1111aaaa", "policy": fx.key_policy()})),
          id="key-policy-resource"),
     Case("rds-iam-authentication", one(lambda: mut("pg-primary", "iamDatabaseAuthenticationEnabled", False)),
          "iamDatabaseAuthenticationEnabled is False", one(lambda: pick("pg-primary"))),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import conftest
 import policy_fixtures as fx
 import pytest
 
@@ -42,7 +41,7 @@ def _only(pa: PolicyAnalyzer, resources: list, policy: str) -> list:
 def test_enforcement_level_override(pa: PolicyAnalyzer) -> None:
     rs = fx.set_input(fx.set_input(P, "pg-primary", "multiAz", False), "pg-primary", "storageEncrypted", False)
     pa.configure({"rds-multi-az": "mandatory", "rds-storage-encrypted": {"enforcementLevel": "advisory"}},
-                 common=conftest.COMMON)
+                 common=fx.COMMON)
     assert {v.level for v in _only(pa, rs, "rds-multi-az")} == {"mandatory"}
     assert {v.level for v in _only(pa, rs, "rds-storage-encrypted")} == {"advisory"}
     assert pa.levels["rds-deletion-protection"] == "advisory"  # untouched policies keep their default
@@ -50,23 +49,23 @@ def test_enforcement_level_override(pa: PolicyAnalyzer) -> None:
 
 def test_disabled_policy_reports_nothing(pa: PolicyAnalyzer) -> None:
     rs = fx.unencrypted_primary(P)
-    pa.configure({"rds-storage-encrypted": "disabled"}, common=conftest.COMMON)
+    pa.configure({"rds-storage-encrypted": "disabled"}, common=fx.COMMON)
     assert _only(pa, rs, "rds-storage-encrypted") == []
 
 
 def test_all_level(pa: PolicyAnalyzer) -> None:
     rs = fx.set_input(P, "pg-primary", "multiAz", False)
-    pa.configure({"all": "mandatory"}, common=conftest.COMMON)
+    pa.configure({"all": "mandatory"}, common=fx.COMMON)
     assert {v.level for v in _only(pa, rs, "rds-multi-az")} == {"mandatory"}
 
 
 def test_required_tags_from_config(pa: PolicyAnalyzer) -> None:
     rs = [fx.find(P, "pg-primary")]
     pa.configure({"required-tags": {"requiredTags": ["team", "owner", "data-classification"]}},
-                 common=conftest.COMMON)
+                 common=fx.COMMON)
     found = _only(pa, rs, "required-tags")
     assert len(found) == 1 and "tags lacks owner, data-classification" in found[0].message
-    pa.configure({"required-tags": {"requiredTags": ["team"]}}, common=conftest.COMMON)
+    pa.configure({"required-tags": {"requiredTags": ["team"]}}, common=fx.COMMON)
     assert _only(pa, rs, "required-tags") == []
 
 
@@ -74,13 +73,13 @@ def test_provider_default_tags_count(pa: PolicyAnalyzer) -> None:
     provider = fx.res("pulumi:providers:aws", "dr", {"region": "us-west-2", "defaultTags": '{"tags": {"owner": "x"}}'})
     bucket = fx.set_input([fx.find(P, "graph-backups")], "graph-backups", "tags", {"team": "data"})[0]
     bucket["provider"] = provider["urn"]
-    pa.configure({"required-tags": {"requiredTags": ["team", "owner"]}}, common=conftest.COMMON)
+    pa.configure({"required-tags": {"requiredTags": ["team", "owner"]}}, common=fx.COMMON)
     assert _only(pa, [provider, bucket], "required-tags") == []
 
 
 def test_retention_threshold_from_config(pa: PolicyAnalyzer) -> None:
     rs = [fx.find(P, "pg-primary")]  # 14 days
-    pa.configure({"rds-backup-retention": {"minRetentionDays": 30}}, common=conftest.COMMON)
+    pa.configure({"rds-backup-retention": {"minRetentionDays": 30}}, common=fx.COMMON)
     found = _only(pa, rs, "rds-backup-retention")
     assert found and "backupRetentionPeriod is 14" in found[0].message and "at least 30" in found[0].message
 
@@ -89,7 +88,7 @@ def test_allowed_public_ports(pa: PolicyAnalyzer) -> None:
     sg = fx.res("aws:ec2/securityGroup:SecurityGroup", "lb", {"ingress": [
         {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]})
     assert _only(pa, [sg], "security-group-no-world-ingress")
-    pa.configure({"security-group-no-world-ingress": {"allowedPublicPorts": [443]}}, common=conftest.COMMON)
+    pa.configure({"security-group-no-world-ingress": {"allowedPublicPorts": [443]}}, common=fx.COMMON)
     assert _only(pa, [sg], "security-group-no-world-ingress") == []
 
 
@@ -99,10 +98,10 @@ def test_environment_from_config_and_stack_tags(pa: PolicyAnalyzer) -> None:
     cluster["urn"] = fx.urn("aws:eks/cluster:Cluster", "eks", stack="staging")
     cluster["inputs"]["tags"] = fx.tags(environment="staging")
     assert _only(pa, [cluster], "eks-endpoint-private-in-production") == []
-    pa.configure({}, common={**conftest.COMMON, "environment": "production"})
+    pa.configure({}, common={**fx.COMMON, "environment": "production"})
     assert _only(pa, [cluster], "eks-endpoint-private-in-production")
     del cluster["inputs"]["tags"]["environment"]
-    pa.configure({}, common=conftest.COMMON)
+    pa.configure({}, common=fx.COMMON)
     pa.configure_stack(stack="staging", tags={"environment": "production"})
     try:
         assert _only(pa, [cluster], "eks-endpoint-private-in-production")
@@ -129,7 +128,7 @@ def test_startup_is_fast() -> None:
         started = time.perf_counter() - t0
         assert fresh.port
         info = fresh.info()
-    print(f"\nanalyzer startup {started:.3f}s (session start {conftest.STARTUP.get('seconds', 0):.3f}s), "
+    print(f"\nanalyzer startup {started:.3f}s (session start {fx.STARTUP.get('seconds', 0):.3f}s), "
           f"{len(info.policies)} policies")
     assert started < 2.0
 

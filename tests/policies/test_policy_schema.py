@@ -79,5 +79,7 @@ def _aws_fixture_resources() -> list[dict[str, object]]:
 def test_fixture_inputs_are_real_camel_case_names(resource: dict[str, object]) -> None:
     inputs = camel_inputs(str(resource["type"]))
     assert inputs is not None, resource["type"]
-    unknown = set(resource["inputs"]) - inputs  # type: ignore[arg-type]
+    given = resource["inputs"]
+    assert isinstance(given, dict)
+    unknown = set(given) - inputs
     assert not unknown, f"{resource['type']} has no inputs {sorted(unknown)}"

@@ -31,10 +31,11 @@ def reports(review_json: Any, project: Any, fixture_pack: Path) -> dict[str, dic
     out = {}
     _, out["dev"] = review_json("--stack", tight, "--policy-pack", str(fixture_pack))
     _, out["production"] = review_json("--stack", "production", "--compare-to", "dev", "--no-policies")
+    _, out["local"] = review_json("--stack", "local")  # the real pack
     return out
 
 
-STACKS = ("dev", "production")
+STACKS = ("dev", "production", "local")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -93,7 +94,7 @@ def test_resources_reference_each_other(reports: dict[str, Any], stack: str) -> 
     urns = {r["urn"] for r in report["resources"]}
     assert len(urns) == len(report["resources"])
     for r in report["resources"]:
-        assert r["urn"].startswith(f"urn:pulumi:{stack if stack != 'dev' else 'contract'}::data-platform::")
+        assert r["urn"].startswith(f"urn:pulumi:{report['stack']}::data-platform::")
         assert r["urn"].endswith("::" + r["name"])
         assert r["parent"] is None or r["parent"] in urns
         assert set(r["dependencies"]) <= urns
@@ -154,8 +155,7 @@ def test_secrets_stay_masked(reports: dict[str, Any]) -> None:
     from review.program import run_program
 
     for stack, report in reports.items():
-        name = "contract" if stack == "dev" else stack
-        run = run_program(Path(__file__).resolve().parents[2], "dev" if name == "contract" else name)
+        run = run_program(Path(__file__).resolve().parents[2], stack)
         text = json.dumps(report)
         for r in run.resources:
             for path in r.secret_paths:

@@ -37,6 +37,14 @@ def test_bad_stack_file_exits_2_with_only_its_one_line(cli: Any, project: Any, f
     assert r.stderr == f"Pulumi.{name}.yaml: {NS}:redis.shards: 0 is not allowed (1..500)\n"
 
 
+def test_bad_stack_file_with_the_real_pack_prints_one_line(cli: Any, project: Any) -> None:
+    """The real pack is started before the program; a bad stack file still prints only its line."""
+    name = project.write_stack("prod-bad", {f"{NS}:postgres": {"multiAz": False}}, base="production")
+    r = cli("--stack", name)
+    assert (r.code, r.stdout) == (2, "")
+    assert r.stderr == f"Pulumi.{name}.yaml: {NS}:postgres.multiAz: false is not allowed (true in production)\n"
+
+
 def test_bad_stack_file_is_reported_before_the_pack(cli: Any, project: Any, tmp_path: Path) -> None:
     """Even with a pack that does not exist, the stack file's problem is the one line shown."""
     name = project.write_stack("badregion", {f"{NS}:drRegion": "us-east-1"}, base="production")
@@ -199,8 +207,8 @@ def test_markdown_is_a_pr_comment(cli: Any, review_json: Any, project: Any, fixt
     assert headings[0].startswith("❌ Review of `mdtight`")
     assert headings[1:5] == ["Policy violations", "Cost by component (USD/month)", "Unpriced", "Notes"] \
         or headings[1:4] == ["Policy violations", "Cost by component (USD/month)", "Unpriced"]
-    summary = md.splitlines()[1]
-    assert re.search(r"\*\*\d+ resources\*\*", summary)
+    summary = md.splitlines()[2]
+    assert re.search(r"\*\*\d+ resources?\*\*", summary)
     assert re.search(r"\*\*[1-9]\d* mandatory\*\* / \d+ advisory violations", summary)
     assert "/month** (budget $" in summary and "over by" in summary
     assert "| Level | Policy | Resource | Message |" in md
@@ -348,7 +356,7 @@ def test_exit_code_rules() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["dev", "production"])
+@pytest.mark.parametrize("stack", ["dev", "production", "local"])
 def test_shipped_stacks_are_clean_under_the_real_pack(review_json: Any, stack: str) -> None:
     code, report = review_json("--stack", stack)
     assert report["policies"]["pack"] == "data-platform"
@@ -372,3 +380,21 @@ def test_real_budget_policy_gets_the_stack_budget(review_json: Any, project: Any
     v = budget_violations[0]
     assert (v["level"], v["urn"]) == ("mandatory", "")
     assert f"${budget:,.2f}" in v["message"] and f"${report['cost']['monthly_total']:,.2f}" in v["message"]
+
+
+def test_unknown_inputs_become_the_contract_marker() -> None:
+    """An output not known at preview (``pulumi.output.Unknown`` left in inputs) is "[unknown]" in
+    the report and in what the pack receives, never a Python repr."""
+    from pulumi.output import Unknown
+
+    from review.report import resource_dicts
+
+    r = _res("docker:index/container:Container", "c", inputs={"image": Unknown(), "ports": [{"x": Unknown()}]})
+    run = ProgramRun("data-platform", STACK, [r], {"o": Unknown()}, 0.1, None, _stack_config(STACK))
+    (d,) = resource_dicts(run)
+    assert d["inputs"] == {"image": "[unknown]", "ports": [{"x": "[unknown]"}]}
+    assert r.inputs["image"] is not None  # the recorded resource itself is left alone
+    report = build_report(run, StackSettings(STACK, "us-east-1", "local", None), PolicyResult(None),
+                          estimate([d], region="us-east-1"), {"program_s": 0.1, "policies_s": 0, "cost_s": 0.1})
+    assert report["outputs"] == {"o": "[unknown]"}
+

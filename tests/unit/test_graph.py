@@ -38,6 +38,7 @@ def _run(placement: str, **kw: Any) -> ProgramRun:
             ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("graph", "r7g.xlarge", 5)],
         )) if placement == "eks" else None
         g = Graph("graph", _args(placement, cluster, **kw))
+        pulumi.export("realized", g.realized)
         pulumi.export("graph", {"bolt": g.bolt_endpoint, "members": g.members, "role": g.backup_role_arn,
                                 "sg": g.security_group_id, "ns": g.namespace})
 
@@ -287,6 +288,13 @@ def test_placement_switch_changes_only_realization(eks: ProgramRun, ec2: Program
     assert not any(t.startswith("kubernetes:") for t in types(ec2))
     assert not any(t.startswith("aws:ec2/") for t in types(eks))
     assert eks.outputs["graph"]["members"] == ec2.outputs["graph"]["members"]
+
+
+def test_realized_members_are_recorded(eks: ProgramRun, ec2: ProgramRun) -> None:
+    for run, typ in ((eks, STS), (ec2, "aws:ec2/instance:Instance")):
+        names = {r.name for r in run.by_type(typ)}
+        assert set(run.outputs["realized"]) == {f"graph/{m}" for m in run.outputs["graph"]["members"]}
+        assert set(run.outputs["realized"].values()) == names
 
 
 def test_community_single_server() -> None:
