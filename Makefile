@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= production
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup system-deps review review-json review-markdown test lint unit policies integration ops \
         bench drill config-reference coverage preview up clean

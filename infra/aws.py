@@ -120,6 +120,7 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             instance_type=g.instance_type, secondary_instance_type=g.secondary_instance_type,
             protect=s.protect, tags=tags))
         real.members.update(graph.realized)
+        real.links.update((lk.source, lk.target, lk.mode) for lk in graph_store.links)
     if vector_store is not None:
         v = s.vector
         vector = Vector("vector", VectorArgs(
@@ -132,6 +133,7 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg.id,
             instance_type=v.instance_type, protect=s.protect, tags=tags))
         real.members.update(vector.realized)
+        real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
 
     alarms = Alarms("alarms", AlarmsArgs(
         kms_key_arn=keys.arn("sns"), name_prefix=name,

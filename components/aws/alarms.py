@@ -306,10 +306,11 @@ class Alarms(pulumi.ComponentResource):
     """Alarm resources by resource name (``<alert>-<target key>``)."""
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        # Validate before registering anything: a half-registered component leaves the engine waiting.
         problems = validate_alarms_args(args)
         if problems:
             raise AlarmsError(f"Alarms {name!r}: " + "; ".join(problems))
+        super().__init__(TYPE_TOKEN, name, None, opts)
         specs = alarm_specs(args)
         tags = dict(args.tags)
         rds_events = args.subscribe_rds_events and bool(rds_event_categories(args.alerts))

@@ -36,15 +36,15 @@ class LocalGraph(pulumi.ComponentResource):
                                          opts=pulumi.ResourceOptions(parent=self))
         members = [(m, "primary") for m in args.primaries] + [(m, "secondary") for m in args.secondaries]
         hosts = [f"{name}-{m.split('/')[1]}" for m, _ in members]
-        discovery = [h for h, (_, role) in zip(hosts, members, strict=True) if role == "primary"]
         envs: dict[str, pulumi.Input[str]] = {"NEO4J_AUTH": pulumi.Output.concat("neo4j/", password.result)}
         if enterprise:
             envs["NEO4J_ACCEPT_LICENSE_AGREEMENT"] = args.license_agreement
         self.members: dict[str, str] = {}
         for i, ((member, role), host) in enumerate(zip(members, hosts, strict=True)):
+            index = i + 1 if role == "primary" else i + 1 - len(args.primaries)
             conf = render_neo4j_conf(
                 member_role=role,  # type: ignore[arg-type]
-                member_index=i + 1, advertised_host=host, discovery_hosts=discovery,
+                member_index=index, advertised_host=host, discovery_hosts=hosts,
                 primaries=len(args.primaries), secondaries=len(args.secondaries),
                 heap_size="1g", pagecache_size="512m") if enterprise else \
                 "server.default_listen_address=0.0.0.0\nserver.memory.heap.max_size=1g\n" \

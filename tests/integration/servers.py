@@ -216,7 +216,8 @@ def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str, 
         except Exception as err:  # the thing polled is not up yet
             last = err
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last})" if last else ""))
+    detail = f" (last error: {last})" if last else ""
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
 
 
 def run(argv: Sequence[str], *, timeout: float = 60, env: dict[str, str] | None = None,

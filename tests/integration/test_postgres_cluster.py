@@ -31,7 +31,7 @@ def _require() -> None:
         servers.require(*BINARIES)
         servers.service_user()
     except servers.MissingBinary as err:
-        pytest.fail(str(err))
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError, ResponseError
+from redis.retry import Retry
 
 try:
     from tests.integration import servers
@@ -28,7 +30,7 @@ def rc() -> Iterator[servers.RedisClusterHandle]:
         servers.require("redis-server", "redis-cli")
         servers.service_user()
     except servers.MissingBinary as err:
-        pytest.fail(str(err))
+        pytest.fail(str(err), pytrace=False)
     with contextlib.ExitStack() as stack:
         root = stack.enter_context(servers.workdir("dp-redis-"))
         yield servers.start_redis_cluster(stack, root)
@@ -68,11 +70,13 @@ def test_acl_users(rc: servers.RedisClusterHandle) -> None:
     with pytest.raises(NoPermissionError):
         ro.set("app:acl:1", "v2")
     assert app.get("app:acl:1") == "v1"
-    anonymous = redis.Redis(host=servers.HOST, port=rc.nodes[0].port, socket_timeout=3)
+    no_retry = Retry(NoBackoff(), 0)  # fail fast: redis-py retries failed handshakes with backoff
+    anonymous = redis.Redis(host=servers.HOST, port=rc.nodes[0].port, socket_timeout=3, retry=no_retry)
     with pytest.raises((redis.AuthenticationError, ResponseError)):
         anonymous.get("app:acl:1")  # user default is off
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host=servers.HOST, port=rc.nodes[0].port, username=c.app_user, password="wrong").ping()
+        redis.Redis(host=servers.HOST, port=rc.nodes[0].port, username=c.app_user, password="wrong",
+                    retry=no_retry).ping()
     acl = rc.nodes[0].client().execute_command("ACL LIST")
     text = "\n".join(acl)
     for secret in (c.app_password, c.readonly_password, c.admin_password, c.replication_password):

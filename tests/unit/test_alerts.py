@@ -370,3 +370,43 @@ def test_cloudwatch_spec_expression_needs_m1() -> None:
     with pytest.raises(CatalogueError, match="must use m1"):
         dataclasses.replace(BY_NAME["PostgresFreeStorageLow"], cloudwatch=dataclasses.replace(cw, expression="1"))
     assert isinstance(BY_NAME["RedisEvictions"].promql, PromQLSpec)
+
+
+# --- every args/spec field is documented (aesthetics: attribute docstrings with a Default: line) --
+
+def _field_docs(module_path: str) -> dict[str, dict[str, tuple[bool, str | None]]]:
+    """class -> field -> (has a default, docstring) for every annotated class attribute."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(module_path).read_text())
+    out: dict[str, dict[str, tuple[bool, str | None]]] = {}
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        fields: dict[str, tuple[bool, str | None]] = {}
+        body = cls.body
+        for i, node in enumerate(body):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                nxt = body[i + 1] if i + 1 < len(body) else None
+                doc = (nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                       and isinstance(nxt.value.value, str) else None)
+                fields[node.target.id] = (node.value is not None, doc)
+        if fields:
+            out[cls.name] = fields
+    return out
+
+
+@pytest.mark.parametrize(("module", "classes"), [
+    ("components/aws/alarms.py", ["AlarmsArgs", "RdsTarget", "RedisTargets", "AlarmSpec"]),
+    ("components/alerts.py", ["Alert", "CloudWatchSpec", "PromQLSpec"]),
+    ("components/render/alertmanager.py", ["EmailReceiver", "SlackReceiver"]),
+])
+def test_fields_documented_with_defaults(module: str, classes: list[str]) -> None:
+    from pathlib import Path
+
+    docs = _field_docs(str(Path(__file__).resolve().parents[2] / module))
+    for cls in classes:
+        assert docs.get(cls), f"{module}: {cls} has no annotated fields"
+        for name, (has_default, doc) in docs[cls].items():
+            assert doc, f"{module}: {cls}.{name} has no docstring"
+            if has_default:
+                assert "Default:" in doc, f"{module}: {cls}.{name} has a default but no 'Default:' line"

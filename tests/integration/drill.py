@@ -1,0 +1,197 @@
+"""Failover and pooling drill on real servers (a benchmark, not a test).
+
+Run from the repository root::
+
+    python -m tests.integration.drill            # or: python tests/integration/drill.py
+    python -m tests.integration.drill --json
+
+Boots the same rendered topology as the integration tier (``servers.py``) and prints four figures:
+
+1. Redis failover: a shard primary is SIGKILLed -> its replica accepts writes.
+2. PostgreSQL promotion: ``pg_promote()`` on the standby -> first committed write on it.
+3. Replication lag under a bounded write load (default 5,000 inserts paced over 5 s), in bytes,
+   sampled from ``pg_stat_replication`` (primary -> standby, standby -> cascading DR replica).
+4. Short-transaction throughput (connect + SELECT 1 + disconnect), direct vs through PgBouncer.
+
+Failure detection is not part of figure 2: the local stack has no failover manager, so the clock
+starts at the promote call. Figure 1 includes detection (``cluster-node-timeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script path: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from psycopg.errors import ReadOnlySqlTransaction  # noqa: E402
+from redis.exceptions import ResponseError  # noqa: E402
+
+from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS  # noqa: E402
+from tests.integration import servers  # noqa: E402
+
+
+def redis_failover() -> dict[str, Any]:
+    """Seconds from SIGKILL of a shard primary until its replica accepts a write."""
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-drill-redis-"))
+        rc = servers.start_redis_cluster(stack, root)
+        c = rc.creds
+        app = rc.cluster_client(c.app_user, c.app_password)
+        key = "app:{drill}:probe"
+        app.set(key, "before")
+        victim = app.get_node_from_key(key)
+        shard = next(s for s in rc.shards() if any(n["port"] == victim.port and n["role"] == "master"
+                                                     for n in s["nodes"]))
+        replica_port = next(n["port"] for n in shard["nodes"] if n["role"] == "replica")
+        replica = rc.node_by_port(replica_port).client(c.app_user, c.app_password)
+        rc.node_by_port(victim.port).kill()
+        start = time.monotonic()
+
+        def takes_writes() -> bool:
+            try:
+                return bool(replica.set(key, "after"))
+            except ResponseError as err:
+                if "MOVED" in str(err) or "CLUSTERDOWN" in str(err):
+                    return False
+                raise
+
+        servers.wait_until(takes_writes, timeout=60, what="redis replica promotion", interval=0.02)
+        return {"seconds": round(time.monotonic() - start, 3),
+                "cluster_node_timeout_ms": REDIS_CLUSTER_NODE_TIMEOUT_MS}
+
+
+def _throughput(cluster: servers.PgCluster, port: int, n: int) -> float:
+    start = time.monotonic()
+    for _ in range(n):
+        with cluster.app(port, prepare_threshold=None) as conn:
+            conn.execute("SELECT 1").fetchone()
+    return n / (time.monotonic() - start)
+
+
+def _lag_under_load(cluster: servers.PgCluster, inserts: int, seconds: float, writers: int) -> dict[str, Any]:
+    assert cluster.standby is not None
+    samples: dict[str, list[int]] = {"standby": [], "dr_replica": []}
+    stop = threading.Event()
+
+    def sample() -> None:
+        assert cluster.standby is not None
+        with cluster.primary.connect() as p, cluster.standby.connect() as s:
+            q = ("SELECT application_name, pg_wal_lsn_diff({}, replay_lsn)::bigint FROM pg_stat_replication "
+                 "WHERE replay_lsn IS NOT NULL")
+            while not stop.is_set():
+                for conn, pos in ((p, "pg_current_wal_lsn()"), (s, "pg_last_wal_replay_lsn()")):
+                    for name, lag in conn.execute(q.format(pos)).fetchall():  # type: ignore[arg-type]
+                        samples.setdefault(name, []).append(int(lag))
+                time.sleep(0.01)
+
+    with cluster.app(cluster.primary.port) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS drill_load (id bigserial PRIMARY KEY, payload text)")
+
+    def write(share: range) -> None:
+        # Each commit waits for the synchronous standby, so one connection cannot reach 1,000/s:
+        # several writers, each paced to its share of the schedule.
+        with cluster.app(cluster.primary.port) as conn:
+            for i in share:
+                conn.execute("INSERT INTO drill_load (payload) VALUES (repeat(md5(%s::text), 8))", (i,))
+                ahead = start + (i + 1) * interval - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    interval = seconds / inserts
+    start = time.monotonic()
+    threads = [threading.Thread(target=write, args=(range(w, inserts, writers),)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    time.sleep(0.2)
+    stop.set()
+    sampler.join(5)
+    return {
+        "inserts": inserts, "writers": writers, "seconds": round(elapsed, 2), "inserts_per_s": round(inserts / elapsed),
+        "lag_bytes": {name: {"max": max(v), "avg": round(statistics.fmean(v)), "samples": len(v)}
+                      for name, v in samples.items() if v},
+    }
+
+
+def _promote(cluster: servers.PgCluster) -> dict[str, Any]:
+    standby = cluster.standby
+    assert standby is not None
+    cluster.primary.kill()
+    start = time.monotonic()
+    standby.query("SELECT pg_promote(false)")
+
+    def writable() -> bool:
+        try:
+            with cluster.app(standby.port) as conn:
+                conn.execute("INSERT INTO drill_load (payload) VALUES ('after promotion')")
+            return True
+        except ReadOnlySqlTransaction:
+            return False
+
+    servers.wait_until(writable, timeout=60, what="promoted standby to take writes", interval=0.01)
+    return {"seconds": round(time.monotonic() - start, 3)}
+
+
+def postgres_figures(inserts: int, seconds: float, txns: int, writers: int = 4) -> dict[str, Any]:
+    """Throughput, lag under load and promotion time on one primary/standby/DR cluster."""
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-drill-pg-"))
+        cluster = servers.start_pg_cluster(stack, root)
+        _throughput(cluster, cluster.pgbouncer_port, 20)  # warm the pool
+        direct = _throughput(cluster, cluster.primary.port, txns)
+        pooled = _throughput(cluster, cluster.pgbouncer_port, txns)
+        lag = _lag_under_load(cluster, inserts, seconds, writers)
+        promote = _promote(cluster)
+        return {"throughput_tx_per_s": {"transactions": txns, "direct": round(direct),
+                                        "pgbouncer": round(pooled)},
+                "replication_lag": lag, "promotion": promote}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--inserts", type=int, default=5000, help="inserts of the lag load (default 5000)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="duration of the lag load (default 5)")
+    ap.add_argument("--txns", type=int, default=500, help="short transactions per throughput run (default 500)")
+    ap.add_argument("--writers", type=int, default=4, help="concurrent writer connections (default 4)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    args = ap.parse_args(argv)
+    try:
+        servers.require("postgres", "initdb", "pg_basebackup", "psql", "pgbouncer", "haproxy",
+                        "redis-server", "redis-cli")
+    except servers.MissingBinary as err:
+        print(f"drill: {err}", file=sys.stderr)
+        return 2
+    result = {"redis_failover": redis_failover(), **postgres_figures(args.inserts, args.seconds, args.txns, args.writers)}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    lag = result["replication_lag"]
+    tp = result["throughput_tx_per_s"]
+    print(f"1. Redis failover (primary SIGKILL -> replica takes writes): {result['redis_failover']['seconds']:.2f} s"
+          f" (cluster-node-timeout {result['redis_failover']['cluster_node_timeout_ms']} ms)")
+    print(f"2. PostgreSQL promotion (pg_promote -> first write): {result['promotion']['seconds']:.3f} s")
+    print(f"3. Replication lag, {lag['inserts']} inserts by {lag['writers']} writers in {lag['seconds']} s"
+          f" ({lag['inserts_per_s']}/s):")
+    for name, v in lag["lag_bytes"].items():
+        print(f"     {name:<11} max {v['max']:>9,} B   avg {v['avg']:>9,} B   ({v['samples']} samples)")
+    print(f"4. Short transactions (connect + SELECT 1 + disconnect, N={tp['transactions']}):"
+          f" direct {tp['direct']} tx/s, PgBouncer {tp['pgbouncer']} tx/s"
+          f" ({tp['pgbouncer'] / tp['direct']:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
