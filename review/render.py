@@ -179,12 +179,12 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
         groups = violation_groups(report)
         if groups:
             # One row per policy (each violation is in the tree, under its resource).
-            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-            table.add_column("Level", no_wrap=True)
-            table.add_column("Policy", no_wrap=True, style="bold")
-            table.add_column("Count", justify="right", no_wrap=True)
-            table.add_column("Resource (first)", no_wrap=True, overflow="ellipsis", max_width=48)
-            table.add_column("Message (first)", no_wrap=True, overflow="ellipsis")
+            table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+            table.add_column("Level", no_wrap=True, min_width=9)
+            table.add_column("Policy", no_wrap=True, style="bold", min_width=max(len(g["policy"]) for g in groups))
+            table.add_column("Count", justify="right", no_wrap=True, min_width=5)
+            table.add_column("Resource (first)", overflow="fold", ratio=1)
+            table.add_column("Message (first)", overflow="fold", ratio=3)
             for g in groups:
                 table.add_row(Text(g["level"], style=level_style[g["level"]]), g["policy"], str(g["count"]),
                               _resource_label(g["urn"], types), _one_line(g["message"]))
@@ -219,9 +219,14 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
 
     reasons = unpriced_reasons(report)
     if reasons:
-        console.print(Text(f"Unpriced: {len(cost['unpriced'])} line(s), not in the total", style="yellow"))
+        utable = Table(title=f"Unpriced: {len(cost['unpriced'])} line(s), not in the total", title_justify="left",
+                       title_style="yellow", box=box.SIMPLE_HEAD, expand=True)
+        utable.add_column("Count", justify="right", no_wrap=True)
+        utable.add_column("Type", overflow="fold", ratio=1)
+        utable.add_column("Reason", overflow="fold", ratio=3)
         for type_, basis, n in reasons:
-            console.print(Text(f"  {n} × {type_}: {_one_line(basis)}"), soft_wrap=False)
+            utable.add_row(str(n), type_, _one_line(basis))
+        console.print(utable)
     else:
         console.print(Text("Unpriced: none", style="dim"))
     console.print()

@@ -32,11 +32,11 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script path: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from psycopg.errors import ReadOnlySqlTransaction  # noqa: E402
-from redis.exceptions import ResponseError  # noqa: E402
+from psycopg.errors import ReadOnlySqlTransaction
+from redis.exceptions import ResponseError
 
-from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS  # noqa: E402
-from tests.integration import servers  # noqa: E402
+from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS
+from tests.integration import servers
 
 
 def redis_failover() -> dict[str, Any]:
@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     except servers.MissingBinary as err:
         print(f"drill: {err}", file=sys.stderr)
         return 2
-    result = {"redis_failover": redis_failover(), **postgres_figures(args.inserts, args.seconds, args.txns, args.writers)}
+    result = {"redis_failover": redis_failover(),
+              **postgres_figures(args.inserts, args.seconds, args.txns, args.writers)}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

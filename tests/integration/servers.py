@@ -58,7 +58,7 @@ T = TypeVar("T")
 PACKAGES: dict[str, str] = {
     "postgres": "postgresql", "initdb": "postgresql", "pg_basebackup": "postgresql", "pg_ctl": "postgresql",
     "psql": "postgresql-client", "pgbouncer": "pgbouncer", "haproxy": "haproxy",
-    "redis-server": "redis-server", "redis-cli": "redis-tools",
+    "redis-server": "redis-server", "redis-cli": "redis-tools", "openssl": "openssl",
 }
 _PG_TOOLS = {"postgres", "initdb", "pg_basebackup", "pg_ctl", "psql"}
 
@@ -333,8 +333,9 @@ class PgNode:
     def connect(self, *, user: str | None = None, password: str | None = None, dbname: str = "postgres",
                 port: int | None = None) -> psycopg.Connection[Any]:
         """Autocommit connection over TCP (superuser unless ``user`` is given)."""
-        return connect(port or self.port, user or self.creds.superuser,
-                       password if user else self.creds.superuser_password, dbname)
+        if user is None:
+            user, password = self.creds.superuser, self.creds.superuser_password
+        return connect(port or self.port, user, password or "", dbname)
 
     def query(self, q: str, *params: Any, dbname: str = "postgres") -> list[tuple[Any, ...]]:
         with self.connect(dbname=dbname) as c:
@@ -353,11 +354,11 @@ class PgNode:
 
 
 def connect(port: int, user: str, password: str, dbname: str, *, host: str = HOST,
-            prepare_threshold: int | None = 5) -> psycopg.Connection[Any]:
+            prepare_threshold: int | None = 5, sslmode: str = "disable") -> psycopg.Connection[Any]:
     """psycopg connection, autocommit, short connect timeout. Pass ``prepare_threshold=None``
     through PgBouncer in transaction mode (1.18 has no prepared-statement support)."""
     conn = psycopg.connect(host=host, port=port, user=user, password=password, dbname=dbname,
-                           connect_timeout=3, autocommit=True, sslmode="disable")
+                           connect_timeout=3, autocommit=True, sslmode=sslmode)
     conn.prepare_threshold = prepare_threshold
     return conn
 

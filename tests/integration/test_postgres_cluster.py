@@ -18,7 +18,7 @@ try:
 except ImportError:  # pytest "prepend" import of tests/integration without __init__.py
     import servers  # type: ignore[no-redef]
 
-from components.render.postgres import pitr_files, render_postgresql_conf
+from components.render.postgres import TlsFiles, pitr_files, render_pg_hba_conf, render_postgresql_conf
 from infra.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration
@@ -102,15 +102,22 @@ def test_writes_through_pgbouncer_and_haproxy_are_read_on_the_read_port(pg: serv
 
 
 def test_replication_lag_is_reported_in_bytes(pg: servers.PgCluster) -> None:
-    assert pg.standby
+    primary, standby = pg.primary, pg.standby
+    assert standby
+
+    def lag() -> dict[str, int]:
+        return {**servers.lag_bytes(primary), **servers.lag_bytes(standby)}
+
+    servers.wait_until(lambda: not any(lag().values()), timeout=20, what="replicas to be caught up before the load")
+    before = primary.query("SELECT pg_current_wal_lsn()")[0][0]
     with pg.app(pg.haproxy_write_port) as c:
         c.execute("INSERT INTO events (via, token) SELECT 'bulk', md5(g::text) FROM generate_series(1, 20000) g")
-    lag = {**servers.lag_bytes(pg.primary), **servers.lag_bytes(pg.standby)}
-    print(f"replication lag right after a 20,000-row insert (bytes): {lag}")
-    assert set(lag) == {"standby", "dr_replica"}
-    assert all(isinstance(v, int) and v >= 0 for v in lag.values())
-    servers.wait_until(lambda: not any({**servers.lag_bytes(pg.primary), **servers.lag_bytes(pg.standby)}.values()),
-                       timeout=20, what="replicas to catch up (lag 0 bytes)")
+    now = lag()
+    written = primary.query("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)::bigint", before)[0][0]
+    print(f"replication lag right after a 20,000-row insert ({written:,} bytes of WAL): {now}")
+    assert set(now) == {"standby", "dr_replica"}
+    assert all(isinstance(v, int) and 0 <= v <= written for v in now.values())
+    servers.wait_until(lambda: not any(lag().values()), timeout=20, what="replicas to catch up (lag 0 bytes)")
 
 
 def test_pitr_restores_exactly_to_a_timestamp() -> None:
@@ -147,6 +154,41 @@ def test_pitr_restores_exactly_to_a_timestamp() -> None:
                            what="recovery to reach the target and promote")
         assert restored.query("SELECT id, note FROM ledger ORDER BY id", dbname=db) == [(1, "first")]
         assert "recovery stopping before commit" in Path(root / "pitr_restore.log").read_text()
+
+
+def test_tls_member_refuses_plaintext() -> None:
+    """ssl on + hostssl-only pg_hba.conf, rendered with a throwaway self-signed certificate."""
+    _require()
+    try:
+        openssl = servers.binary("openssl")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    settings = PostgresSettings()
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-tls-"))
+        node, archive = servers.init_primary(stack, root, settings, name="tls_primary")
+        tls = servers.make_dir(root / "tls")
+        servers.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                     "/CN=127.0.0.1", "-keyout", str(tls / "server.key"), "-out", str(tls / "server.crt")])
+        (tls / "server.key").chmod(0o600)
+        servers.write_file(node.datadir / "postgresql.conf", render_postgresql_conf(
+            settings, listen_addresses=servers.HOST, port=node.port, archive_dir=str(archive),
+            cluster_name="tls_primary", unix_socket_directory=str(root / "sock"),
+            tls=TlsFiles(str(tls / "server.crt"), str(tls / "server.key"))))
+        servers.write_file(node.datadir / "pg_hba.conf", render_pg_hba_conf(
+            client_cidrs=["127.0.0.1/32"], replication_user=node.creds.replication_user,
+            replication_cidrs=["127.0.0.1/32"], tls=True))
+        node.query("SELECT pg_reload_conf()")
+        c = node.creds
+
+        def tls_session() -> tuple[object, ...] | None:
+            with servers.connect(node.port, c.app_user, c.app_password, c.database, sslmode="require") as conn:
+                return conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+
+        ssl, version = servers.wait_until(tls_session, timeout=10, what="a TLS session")
+        assert ssl is True and version in ("TLSv1.2", "TLSv1.3")
+        with pytest.raises(psycopg.OperationalError, match="no pg_hba.conf entry"):
+            servers.connect(node.port, c.app_user, c.app_password, c.database, sslmode="disable")
 
 
 def test_standby_promotion_takes_writes_and_the_endpoints_follow(pg: servers.PgCluster) -> None:
