@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from components.aws.alarms import Alarms, AlarmsArgs, RdsTarget, RedisTargets
 from components.aws.backups import Backups, BackupsArgs
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import Graph, GraphArgs
+from components.aws.graph import Graph, GraphArgs, neo4j_sizing
 from components.aws.kms import Keys, KeysArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.postgres import Postgres, PostgresArgs
@@ -108,6 +108,7 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
     graph = vector = None
     if graph_store is not None:
         g = s.graph
+        sizing = neo4j_sizing(g.instance_type)
         graph = Graph("graph", GraphArgs(
             backup_bucket_name=backups.buckets["graph"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
@@ -118,6 +119,8 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             app_namespace=s.eks.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
             subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg.id,
             instance_type=g.instance_type, secondary_instance_type=g.secondary_instance_type,
+            cpu=sizing[0], memory=sizing[1], heap_size=sizing[2], pagecache_size=sizing[3],
+            secondary_sizing=neo4j_sizing(g.secondary_instance_type) if _smaller_secondaries(s) else None,
             protect=s.protect, tags=tags))
         real.members.update(graph.realized)
         real.links.update((lk.source, lk.target, lk.mode) for lk in graph_store.links)
@@ -156,7 +159,13 @@ def _eks(s: Settings, topo: Topology, name: str, net: Network, keys: Keys, tags:
     groups: list[WorkloadNodeGroup] = []
     graph_store, vector_store = topo.store("graph"), topo.store("vector")
     if graph_store is not None and s.graph.placement == "eks":
-        groups.append(WorkloadNodeGroup("graph", s.graph.instance_type, len(graph_store.members)))
+        primaries, secondaries = len(graph_store.by_role("graph-primary")), len(graph_store.by_role("graph-secondary"))
+        if _smaller_secondaries(s) and secondaries:
+            # Secondaries only serve reads: their own, smaller node group.
+            groups.append(WorkloadNodeGroup("graph", s.graph.instance_type, primaries))
+            groups.append(WorkloadNodeGroup("graph-secondary", str(s.graph.secondary_instance_type), secondaries))
+        else:
+            groups.append(WorkloadNodeGroup("graph", s.graph.instance_type, primaries + secondaries))
     if vector_store is not None and s.vector.placement == "eks":
         groups.append(WorkloadNodeGroup("vector", s.vector.instance_type, len(vector_store.members)))
     e = s.eks
@@ -167,6 +176,11 @@ def _eks(s: Settings, topo: Topology, name: str, net: Network, keys: Keys, tags:
         system_instance_type=e.system_instance_type, system_nodes=e.system_nodes,
         workload_node_groups=tuple(groups), storage_reclaim_policy="Retain" if s.production else "Delete",
         protect=s.protect, tags=tags))
+
+
+def _smaller_secondaries(s: Settings) -> bool:
+    g = s.graph
+    return g.secondary_instance_type is not None and g.secondary_instance_type != g.instance_type
 
 
 def _realize_managed(real: Realization, topo: Topology, pg: Postgres, redis: Redis) -> None:

@@ -285,6 +285,18 @@ def _random_id(name: str, inputs: dict[str, Any], region: str, rid: str) -> tupl
                  "b64Url": base64.urlsafe_b64encode(raw).decode().rstrip("="), "dec": str(int(raw.hex(), 16))}
 
 
+def _route53_zone(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
+    zone_id = "Z" + _h(name, n=20).upper()
+    return zone_id, {"zoneId": zone_id, "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+                     "nameServers": [f"ns-{_h(name, str(i), n=3)}.awsdns-00.com" for i in range(4)]}
+
+
+def _ec2_instance(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
+    digest = hashlib.sha1(name.encode()).digest()
+    return f"i-{_h(name, region, n=17)}", {"privateIp": f"10.40.{digest[0] % 16 + 32}.{digest[1] % 250 + 4}",
+                                          "publicIp": "", "privateDns": f"ip-{_h(name, n=8)}.ec2.internal"}
+
+
 def _k8s(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
     meta = inputs.get("metadata") or {}
     ns = meta.get("namespace")
@@ -313,7 +325,8 @@ _TYPE_STATE = {
     "aws:ec2/natGateway:NatGateway": _prefixed("nat"),
     "aws:ec2/eip:Eip": _prefixed("eipalloc"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": _prefixed("vpce"),
-    "aws:ec2/instance:Instance": _prefixed("i"),
+    "aws:ec2/instance:Instance": _ec2_instance,
+    "aws:route53/zone:Zone": _route53_zone,
     "aws:ec2/launchTemplate:LaunchTemplate": _prefixed("lt"),
     "aws:ebs/volume:Volume": _prefixed("vol"),
     "random:index/randomPassword:RandomPassword": _random_password,

@@ -1,5 +1,8 @@
 """Neo4j 5 (Enterprise cluster, or one Community server) on EKS or on EC2.
 
+Community (``license_agreement="no"``, dev only) is one server without the Enterprise-only online
+backup and metrics: no backup CronJob or timer is created for it.
+
 ``Graph`` (type ``data-platform:aws:Graph``) realizes ``primaries`` + ``secondaries`` servers named
 ``primary-1..N`` and ``secondary-1..M`` (the topology's ``graph/primary-1`` ...). Each server's
 ``neo4j.conf`` comes from :func:`components.render.neo4j.render_neo4j_conf`: primaries and
@@ -105,6 +108,9 @@ class GraphArgs:
     """JVM heap (initial = max). Default: 8g."""
     pagecache_size: str = "16g"
     """Page cache. Default: 16g (r7g.xlarge: 32 GiB)."""
+    secondary_sizing: tuple[str, str, str, str] | None = None
+    """Secondaries' ``(cpu, memory, heap_size, pagecache_size)`` when they run on a smaller type; on EKS
+    they then get their own node group (``workload=graph-secondary``). Default: the primaries' sizing."""
     cpu: str = "3"
     """EKS CPU request and limit per server. Default: 3 (of 4 vCPU)."""
     memory: str = "27Gi"
@@ -275,8 +281,9 @@ class Graph(pulumi.ComponentResource):
         for m in self.member_list:
             conf = render_neo4j_conf(
                 member_role=m.role, member_index=m.index, advertised_host=fqdn[m.name], discovery_hosts=hosts,
-                primaries=a.primaries, secondaries=a.secondaries, version=a.version, heap_size=a.heap_size,
-                pagecache_size=a.pagecache_size, bolt_tls_level=a.bolt_tls_level,
+                primaries=a.primaries, secondaries=a.secondaries, version=a.version, heap_size=_size(a, m.role)[2],
+                pagecache_size=_size(a, m.role)[3], bolt_tls_level=a.bolt_tls_level,
+                edition="enterprise" if self.enterprise else "community",
                 data_directory="/data", logs_directory="/logs")
             mlabels = {**labels, "graph.data-platform/role": m.role, "graph.data-platform/member": m.name}
             cm = k8s.core.v1.ConfigMap(
@@ -294,7 +301,8 @@ class Graph(pulumi.ComponentResource):
                 name="neo4j", image=image, env=env,
                 ports=[k8s.core.v1.ContainerPortArgs(name=n[:15], container_port=p) for n, p in all_ports],
                 resources=k8s.core.v1.ResourceRequirementsArgs(
-                    requests={"cpu": a.cpu, "memory": a.memory}, limits={"cpu": a.cpu, "memory": a.memory}),
+                    requests={"cpu": _size(a, m.role)[0], "memory": _size(a, m.role)[1]},
+                    limits={"cpu": _size(a, m.role)[0], "memory": _size(a, m.role)[1]}),
                 security_context=container_security_context(read_only_root=False),
                 volume_mounts=[
                     k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data"),
@@ -329,7 +337,7 @@ class Graph(pulumi.ComponentResource):
                             topology_spread_constraints=zone_spread(labels),
                             termination_grace_period_seconds=3600,
                             automount_service_account_token=False,
-                            **workload_scheduling("graph"),
+                            **workload_scheduling(graph_workload(a, m.role)),
                         ),
                     ),
                     volume_claim_templates=[_pvc_template("data", cluster, a.volume_gb)],
@@ -368,6 +376,10 @@ class Graph(pulumi.ComponentResource):
         work = [k8s.core.v1.VolumeMountArgs(name="backups", mount_path="/backups")]
         lic = [k8s.core.v1.EnvVarArgs(name="NEO4J_ACCEPT_LICENSE_AGREEMENT", value=a.license_agreement)] \
             if self.enterprise else []
+        if not self.enterprise:  # Community has no online backup (dev only): no CronJob
+            self.bolt_endpoint = pulumi.Output.from_input(
+                f"neo4j://graph-bolt.{ns}.svc.cluster.local:{PORTS['bolt']}")
+            return
         _cron_job(
             self, f"{name}-backup", "graph-backup", ns, a.backup_schedule, backup_labels, sa, after_ns,
             init_containers=[k8s.core.v1.ContainerArgs(
@@ -410,10 +422,11 @@ class Graph(pulumi.ComponentResource):
             conf = render_neo4j_conf(
                 member_role=m.role, member_index=m.index, advertised_host=hosts[m.name],
                 discovery_hosts=list(hosts.values()), primaries=a.primaries, secondaries=a.secondaries,
-                version=a.version, heap_size=a.heap_size, pagecache_size=a.pagecache_size,
-                bolt_tls_level=a.bolt_tls_level)
+                version=a.version, heap_size=_size(a, m.role)[2], pagecache_size=_size(a, m.role)[3],
+                bolt_tls_level=a.bolt_tls_level, edition="enterprise" if self.enterprise else "community")
             itype = a.instance_type if m.role == "primary" else (a.secondary_instance_type or a.instance_type)
-            backup_from = from_addresses if m.name == backup_member else None
+            # Community has no online backup: no timer (dev only; settings forbid Community elsewhere).
+            backup_from = from_addresses if m.name == backup_member and self.enterprise else None
             user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn).apply(
                 functools.partial(_neo4j_user_data, a, conf, backup_from, self.enterprise))
             fleet.member(m.name, i, itype, a.subnet_ids, a.availability_zones, a.ami_id, a.volume_gb,
@@ -734,3 +747,37 @@ def _instance_policy(bucket: str, prefix: str, backup_kms: str, secret_arn: str,
     ]
     return json.dumps(doc)
 
+
+
+def _size(a: GraphArgs, role: str) -> tuple[str, str, str, str]:
+    """``(cpu, memory, heap, page cache)`` of a member: secondaries may run smaller (``secondary_sizing``)."""
+    if role == "secondary" and a.secondary_sizing is not None:
+        return a.secondary_sizing
+    return (a.cpu, a.memory, a.heap_size, a.pagecache_size)
+
+
+def graph_workload(a: GraphArgs, role: str) -> str:
+    """The node-group workload label a member schedules on: secondaries get their own group when sized apart."""
+    return "graph-secondary" if role == "secondary" and a.secondary_sizing is not None else "graph"
+
+
+#: ``(cpu, memory, heap, page cache)`` of one Neo4j server per node type: the request leaves ~1 vCPU and
+#: ~2.5 GiB to the kubelet, the VPC CNI, kube-proxy and the EBS CSI node; heap + page cache + ~3 GiB of
+#: native memory fit in the request.
+NEO4J_SIZING: dict[str, tuple[str, str, str, str]] = {
+    "m7g.large": ("1500m", "6Gi", "2g", "2g"),
+    "m7g.xlarge": ("3", "13Gi", "4g", "6g"),
+    "r7g.large": ("1500m", "13Gi", "4g", "6g"),
+    "r7g.xlarge": ("3", "27Gi", "8g", "16g"),
+    "r7g.2xlarge": ("7", "56Gi", "16g", "36g"),
+    "r6i.large": ("1500m", "13Gi", "4g", "6g"),
+    "r6i.xlarge": ("3", "27Gi", "8g", "16g"),
+    "r6i.2xlarge": ("7", "56Gi", "16g", "36g"),
+}
+
+
+def neo4j_sizing(instance_type: str) -> tuple[str, str, str, str]:
+    """Sizing of a Neo4j server on ``instance_type`` (see :data:`NEO4J_SIZING`)."""
+    if instance_type not in NEO4J_SIZING:
+        raise ArgsError("GraphArgs", "instance_type", instance_type, ", ".join(NEO4J_SIZING))
+    return NEO4J_SIZING[instance_type]

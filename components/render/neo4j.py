@@ -74,6 +74,7 @@ def render_neo4j_conf(
     backup_listen_address: str = "0.0.0.0:6362",
     metrics_endpoint: str = "0.0.0.0:2004",
     bolt_tls_level: BoltTls = "DISABLED",
+    edition: Literal["enterprise", "community"] = "enterprise",
     data_directory: str | None = None,
     logs_directory: str | None = None,
     extra: Mapping[str, str] | None = None,
@@ -84,7 +85,9 @@ def render_neo4j_conf(
     included), without ports. A single server (``primaries == 1`` and ``secondaries == 0``) gets no
     cluster settings (it also runs on Community edition). ``bolt_tls_level`` other than DISABLED
     turns on the ``bolt`` SSL policy (certificates under ``certificates/bolt``). ``extra`` is
-    appended last and may not contain line breaks.
+    appended last and may not contain line breaks. ``edition="community"`` (one server only) leaves
+    out the Enterprise-only online backup and metrics settings, which Community's strict config
+    validation would reject.
     """
     if member_role not in ("primary", "secondary"):
         raise ValueError(f"member_role {member_role!r} is not allowed (primary, secondary)")
@@ -106,6 +109,8 @@ def render_neo4j_conf(
     if bolt_tls_level not in ("DISABLED", "OPTIONAL", "REQUIRED"):
         raise ValueError(f"bolt_tls_level {bolt_tls_level!r} is not allowed (DISABLED, OPTIONAL, REQUIRED)")
     clustered = primaries + secondaries > 1
+    if edition == "community" and clustered:
+        raise ValueError("edition 'community' runs one server (primaries 1, secondaries 0)")
     if clustered and len(discovery_hosts) != primaries + secondaries:
         raise ValueError(f"discovery_hosts has {len(discovery_hosts)} hosts, expected {primaries + secondaries}")
     mode = "PRIMARY" if member_role == "primary" else "SECONDARY"
@@ -130,17 +135,20 @@ def render_neo4j_conf(
         f"server.memory.heap.initial_size={heap_size}",
         f"server.memory.heap.max_size={heap_size}",
         f"server.memory.pagecache.size={pagecache_size}",
-        "",
-        "# Online backup (not authenticated: reachable only from the cluster's own network rules)",
-        "server.backup.enabled=true",
-        f"server.backup.listen_address={backup_listen_address}",
-        "",
-        "# Metrics",
-        "server.metrics.enabled=true",
-        "server.metrics.prometheus.enabled=true",
-        f"server.metrics.prometheus.endpoint={metrics_endpoint}",
-        "server.metrics.csv.enabled=false",
     ]
+    if edition == "enterprise":
+        lines += [
+            "",
+            "# Online backup (not authenticated: reachable only from the cluster's own network rules)",
+            "server.backup.enabled=true",
+            f"server.backup.listen_address={backup_listen_address}",
+            "",
+            "# Metrics",
+            "server.metrics.enabled=true",
+            "server.metrics.prometheus.enabled=true",
+            f"server.metrics.prometheus.endpoint={metrics_endpoint}",
+            "server.metrics.csv.enabled=false",
+        ]
     if bolt_tls_level != "DISABLED":
         lines += [
             "",

@@ -622,6 +622,25 @@ class RedisClusterHandle:
         return out
 
 
+def wait_failed_over(handle: RedisClusterHandle, dead_port: int, timeout: float = 30) -> None:
+    """Wait until every live node flags ``dead_port`` as failed, sees it own no slot, and reports
+    ``cluster_state:ok`` (clients reading slot maps from any node then route to the new primary)."""
+    def converged() -> bool:
+        for n in handle.nodes:
+            if n.port == dead_port or not (n.proc and n.proc.alive()):
+                continue
+            client = n.client()
+            view = client.execute_command("CLUSTER NODES")
+            dead = view.get(f"{HOST}:{dead_port}") if isinstance(view, dict) else None
+            if dead is None or "fail" not in dead["flags"].split(",") or dead["slots"]:
+                return False
+            if cluster_info(client).get("cluster_state") != "ok":
+                return False
+        return True
+
+    wait_until(converged, timeout=timeout, what=f"all nodes to agree that :{dead_port} failed over", interval=0.1)
+
+
 def cluster_info(client: redis.Redis) -> dict[str, str]:
     """CLUSTER INFO as a dict of strings, whatever redis-py's response callback made of it."""
     raw = client.execute_command("CLUSTER INFO")

@@ -303,6 +303,9 @@ def test_community_single_server() -> None:
     (c,) = s.inputs["spec"]["template"]["spec"]["containers"]
     assert c["image"] == "neo4j:5.26.12"
     assert "NEO4J_ACCEPT_LICENSE_AGREEMENT" not in {e["name"] for e in c["env"]}
+    conf = parse_neo4j_conf(run.by_type("kubernetes:core/v1:ConfigMap")[0].inputs["data"]["neo4j.conf"])
+    assert not any(k.startswith(("server.backup", "server.metrics", "dbms.cluster")) for k in conf)
+    assert run.by_type("kubernetes:batch/v1:CronJob") == []
 
 
 @pytest.mark.parametrize(("kw", "field"), [

@@ -65,6 +65,15 @@ def test_single_server_has_no_cluster_settings() -> None:
     assert "initial.server.mode_constraint" not in text and "dbms.cluster" not in text
 
 
+def test_community_edition_leaves_out_enterprise_settings() -> None:
+    text = render_neo4j_conf(member_role="primary", member_index=1, advertised_host="h1", discovery_hosts=["h1"],
+                             primaries=1, secondaries=0, edition="community")
+    assert "server.backup" not in text and "server.metrics" not in text
+    with pytest.raises(ValueError, match="community"):
+        render_neo4j_conf(member_role="primary", member_index=1, advertised_host="h1", discovery_hosts=HOSTS,
+                          primaries=3, secondaries=2, edition="community")
+
+
 def test_bolt_tls_required_turns_on_policy() -> None:
     c = _conf("primary", 1, bolt_tls_level="REQUIRED")
     assert c["server.bolt.tls_level"] == "REQUIRED" and c["dbms.ssl.policy.bolt.enabled"] == "true"
