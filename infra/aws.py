@@ -7,6 +7,8 @@ exports the stack outputs contract that ``ops`` reads (README "Stack outputs").
 
 from __future__ import annotations
 
+import operator
+
 import pulumi
 import pulumi_aws as aws
 
@@ -120,7 +122,7 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg.id,
             instance_type=g.instance_type, secondary_instance_type=g.secondary_instance_type,
             cpu=sizing[0], memory=sizing[1], heap_size=sizing[2], pagecache_size=sizing[3],
-            secondary_sizing=neo4j_sizing(g.secondary_instance_type) if _smaller_secondaries(s) else None,
+            secondary_sizing=neo4j_sizing(str(g.secondary_instance_type)) if _smaller_secondaries(s) else None,
             protect=s.protect, tags=tags))
         real.members.update(graph.realized)
         real.links.update((lk.source, lk.target, lk.mode) for lk in graph_store.links)
@@ -141,7 +143,7 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
     alarms = Alarms("alarms", AlarmsArgs(
         kms_key_arn=keys.arn("sns"), name_prefix=name,
         postgres_primary=RdsTarget("pg-primary", pg.primary_identifier, p.storage_gb),
-        postgres_replicas=tuple(RdsTarget(f"pg-replica-{i + 1}", pg.replica_identifiers.apply(lambda ids, i=i: ids[i]),
+        postgres_replicas=tuple(RdsTarget(f"pg-replica-{i + 1}", pg.replica_identifiers.apply(operator.itemgetter(i)),
                                           p.storage_gb) for i in range(p.read_replicas)),
         postgres_dr_replica=RdsTarget("pg-dr", pg.dr_replica_identifier, p.storage_gb)
         if pg.dr_replica_identifier is not None else None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components.alerts import Store as AlertStore
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
 from components.render.alertmanager import render_alertmanager_config
 from components.render.prometheus import render_prometheus_config, render_rules
@@ -20,7 +21,7 @@ from components.render.prometheus import render_prometheus_config, render_rules
 class LocalMonitoringArgs:
     network: docker.Network
     """The local stack's private network."""
-    stores: Sequence[str]
+    stores: Sequence[AlertStore]
     """Names of the stores whose alert rules are loaded (postgres, redis, graph, vector)."""
     scrape_targets: Mapping[str, Sequence[str]]
     """Scrape jobs of the data stores' own endpoints (job -> host:port)."""
