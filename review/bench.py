@@ -77,8 +77,9 @@ from pathlib import Path
 from review.program import run_program
 run_program(Path(sys.argv[1]), sys.argv[2])
 roots = ("pulumi_aws", "pulumi_kubernetes", "pulumi_random", "pulumi_docker", "pulumi_tls")
-print(json.dumps(sorted(m for m, mod in list(sys.modules.items())
-                        if m.split(".")[0] in roots and str(getattr(mod, "__file__", "")).endswith("__init__.py"))))
+print(json.dumps(sorted(m for m, mod in list(sys.modules.items())  # executed packages, not lazy stubs
+                        if m.split(".")[0] in roots and type(mod).__name__ == "module"
+                        and str(getattr(mod, "__file__", "")).endswith("__init__.py"))))
 """
 
 
@@ -90,7 +91,9 @@ def sdk_floor(project_dir: Path, stack: str, out: Callable[[str], None]) -> None
         out(f"  (could not list the SDK packages the program imports: {proc.stderr.strip().splitlines()[-1:]})")
         return
     packages = json.loads(proc.stdout.strip().splitlines()[-1])
-    code = "import pulumi, grpc" + "".join(f", {m}" for m in packages)
+    # pulumi SDKs register subpackages lazily: touch each one so that it really executes
+    code = ("import importlib, pulumi, grpc\n"
+            f"for m in {packages!r}:\n    getattr(importlib.import_module(m), \"_review_touch\", None)\n")
     walls: list[float] = []
     cpus: list[float] = []
     for _ in range(3):

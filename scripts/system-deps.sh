@@ -13,6 +13,9 @@ declare -A BIN_PKG=(
   [/usr/bin/amtool]=prometheus-alertmanager
   [/usr/bin/prometheus-postgres-exporter]=prometheus-postgres-exporter
   [/usr/bin/prometheus-redis-exporter]=prometheus-redis-exporter
+  [/usr/bin/openssl]=openssl
+  [/usr/bin/psql]=postgresql-client
+  [/usr/bin/redis-cli]=redis-tools
 )
 missing=()
 for bin in "${!BIN_PKG[@]}"; do

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import pwd
 import secrets
@@ -304,8 +305,13 @@ class PgCredentials:
     check_password: str = field(default_factory=_password)
     database: str = "app"
 
-    def verifier(self, password: str) -> str:
-        return scram_sha256_verifier(password, salt=secrets.token_bytes(16))
+    @functools.cached_property
+    def verifiers(self) -> dict[str, str]:
+        """SCRAM-SHA-256 secrets computed here (random salt, once per run): the same string goes to
+        ``CREATE ROLE ... PASSWORD`` and to PgBouncer's userlist."""
+        return {role: scram_sha256_verifier(pw, salt=secrets.token_bytes(16)) for role, pw in (
+            (self.replication_user, self.replication_password), (self.app_user, self.app_password),
+            (self.check_user, self.check_password))}
 
 
 @dataclass
@@ -419,13 +425,10 @@ def init_primary(stack: contextlib.ExitStack, root: Path, settings: PostgresSett
     node = PgNode(name, datadir, port, root / "sock", creds)
     stack.callback(node.stop)
     node.start()
-    v = creds.verifier
     with node.connect() as c:
-        for role, pw, extra in ((creds.replication_user, creds.replication_password, "REPLICATION"),
-                                (creds.app_user, creds.app_password, ""),
-                                (creds.check_user, creds.check_password, "")):
+        for role, extra in ((creds.replication_user, "REPLICATION"), (creds.app_user, ""), (creds.check_user, "")):
             c.execute(sql.SQL("CREATE ROLE {} WITH LOGIN {} PASSWORD {}").format(
-                sql.Identifier(role), sql.SQL(extra), sql.Literal(v(pw))))
+                sql.Identifier(role), sql.SQL(extra), sql.Literal(creds.verifiers[role])))
         c.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
             sql.Identifier(creds.database), sql.Identifier(creds.app_user)))
     with node.connect(dbname=creds.database) as c:
@@ -511,8 +514,7 @@ def start_pgbouncer(stack: contextlib.ExitStack, root: Path, cluster: PgCluster)
     """PgBouncer with the rendered ini and SCRAM userlist, pointed at HAProxy's write port."""
     d = make_dir(root / "pgbouncer")
     creds = cluster.creds
-    secret = cluster.primary.query("SELECT rolpassword FROM pg_authid WHERE rolname = %s", creds.app_user)[0][0]
-    userlist = write_file(d / "userlist.txt", render_userlist({creds.app_user: secret}))
+    userlist = write_file(d / "userlist.txt", render_userlist({creds.app_user: creds.verifiers[creds.app_user]}))
     port = free_port()
     ini = write_file(d / "pgbouncer.ini", render_pgbouncer_ini(
         cluster.settings.pooling, databases=[creds.database], write_host=HOST,

@@ -214,6 +214,10 @@ def test_markdown_is_a_pr_comment(cli: Any, review_json: Any, project: Any, fixt
     assert "| Level | Policy | Resource | Message |" in md
     assert "| Component | Type | Monthly | Share |" in md
     assert "`fixture-budget`" in md
+    # advisories are grouped per policy in a collapsed block
+    assert re.search(r"<details><summary>🟡 \d+ advisory violation\(s\) of 1 policies</summary>", md)
+    assert "| Policy | Count | Resource (first) | Message (first) |" in md
+    assert "`fixture-owner-tag`" in md
     assert re.search(r"^\| \*\*total\*\* \|  \| \*\*\$[\d,]+\.\d\d\*\* \|", md, flags=re.M)
     # every table row has as many cells as its header
     for block in re.findall(r"((?:^\|.*\|\n)+)", md, flags=re.M):
