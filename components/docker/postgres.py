@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_docker as docker
@@ -16,16 +17,16 @@ import pulumi_random as random
 
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
 from components.render.haproxy import PgServer, render_haproxy_cfg
-from components.render.pgbouncer import render_pgbouncer_ini, render_userlist
+from components.render.pgbouncer import PoolingParams, render_pgbouncer_ini, render_userlist
 from components.render.postgres import (
     REPLICATION_INCLUDE,
+    PostgresParams,
     render_pg_hba_conf,
     render_pgpass,
     render_postgresql_conf,
     scram_sha256_verifier,
     standby_files,
 )
-from infra.settings import PostgresSettings
 
 CONF_DIR = "/etc/postgresql"
 ARCHIVE_DIR = "/var/lib/postgresql/archive"
@@ -34,10 +35,28 @@ REPLICATION_USER = "replicator"
 APP_USER = "app"
 
 
+class LocalPostgresParams(PostgresParams, Protocol):
+    """What :class:`LocalPostgres` reads from the stack's PostgreSQL settings: the renderer's
+    ``port`` and ``max_connections``, plus the database name and the PgBouncer settings.
+
+    The frozen ``infra.settings.PostgresSettings`` satisfies it structurally.
+    """
+
+    @property
+    def database_name(self) -> str:
+        """Initial database; PgBouncer serves it."""
+        ...
+
+    @property
+    def pooling(self) -> PoolingParams:
+        """PgBouncer settings."""
+        ...
+
+
 @dataclass(frozen=True)
 class LocalPostgresArgs:
-    settings: PostgresSettings
-    """PostgreSQL settings of the stack (pooling, max_connections, retention)."""
+    settings: LocalPostgresParams
+    """PostgreSQL settings of the stack (port, max_connections, database name, pooling)."""
     network: docker.Network
     """The local stack's private network."""
     network_cidr: str

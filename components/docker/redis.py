@@ -10,22 +10,40 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
-from components.render.redis import render_redis_conf, render_users_acl
-from infra.settings import RedisSettings
+from components.render.redis import RedisParams, render_redis_conf, render_users_acl
 
 ADMIN_USER = "cluster_admin"
 REPLICATION_USER = "replicator"
 
 
+class LocalRedisParams(RedisParams, Protocol):
+    """What :class:`LocalRedis` reads from the stack's Redis settings: the renderer's ``port`` and
+    ``maxmemory_policy``, plus the engine and the replicas per shard.
+
+    The frozen ``infra.settings.RedisSettings`` satisfies it structurally.
+    """
+
+    @property
+    def engine(self) -> str:
+        """``valkey`` or ``redis``: picks the image and the server/cli binaries."""
+        ...
+
+    @property
+    def replicas_per_shard(self) -> int:
+        """Replicas per shard (``redis-cli --cluster create --cluster-replicas``)."""
+        ...
+
+
 @dataclass(frozen=True)
 class LocalRedisArgs:
-    settings: RedisSettings
+    settings: LocalRedisParams
     """Redis settings of the stack (engine, shards, replicas, eviction policy)."""
     network: docker.Network
     """The local stack's private network."""
@@ -100,7 +118,7 @@ class LocalRedis(pulumi.ComponentResource):
         self.register_outputs({"members": self.members, "ports": [args.base_port + i for i in range(len(nodes))]})
 
 
-def _node_conf(s: RedisSettings, replication_password: str, *, port: int, maxmemory_bytes: int) -> str:
+def _node_conf(s: LocalRedisParams, replication_password: str, *, port: int, maxmemory_bytes: int) -> str:
     return render_redis_conf(s, data_dir="/data", aclfile="/etc/redis/users.acl", maxmemory_bytes=maxmemory_bytes,
                              replication_user=REPLICATION_USER, replication_password=replication_password,
                              bind="0.0.0.0", port=port)

@@ -19,12 +19,35 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from components.render.postgres import SCRAM_VERIFIER, conninfo_quote
-from infra.settings import PoolingSettings
 
 _MD5 = re.compile(r"^md5[0-9a-f]{32}$")
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class PoolingParams(Protocol):
+    """What :func:`render_pgbouncer_ini` reads from the stack's pooling settings.
+
+    Read-only properties, so the frozen ``infra.settings.PoolingSettings`` satisfies it
+    structurally; components never import ``infra``.
+    """
+
+    @property
+    def pool_mode(self) -> str:
+        """``pool_mode``: transaction, session or statement."""
+        ...
+
+    @property
+    def default_pool_size(self) -> int:
+        """``default_pool_size``: server connections per user/database pair."""
+        ...
+
+    @property
+    def max_client_connections(self) -> int:
+        """``max_client_conn``: client connections PgBouncer accepts."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +61,7 @@ class ClientTls:
 
 
 def render_pgbouncer_ini(
-    pooling: PoolingSettings,
+    pooling: PoolingParams,
     *,
     databases: Mapping[str, str] | Sequence[str],
     write_host: str,

@@ -29,9 +29,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
-
-from infra.settings import PostgresSettings
+from typing import Literal, Protocol
 
 #: File the rendered postgresql.conf includes last, so replica/recovery settings override it.
 REPLICATION_INCLUDE = "replication.conf"
@@ -40,6 +38,24 @@ SCRAM_ITERATIONS = 4096
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ConfValue = str | int | bool
+
+
+class PostgresParams(Protocol):
+    """What :func:`render_postgresql_conf` reads from the stack's PostgreSQL settings.
+
+    Read-only properties, so any object with these attributes satisfies it structurally (the
+    frozen ``infra.settings.PostgresSettings`` does); components never import ``infra``.
+    """
+
+    @property
+    def port(self) -> int:
+        """Listener port."""
+        ...
+
+    @property
+    def max_connections(self) -> int:
+        """Server ``max_connections``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,7 @@ def _role_name(name: str) -> str:
 
 
 def render_postgresql_conf(
-    settings: PostgresSettings,
+    settings: PostgresParams,
     *,
     listen_addresses: str = "*",
     port: int | None = None,

@@ -26,9 +26,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from infra.settings import RedisSettings
-from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS
+from typing import Protocol
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./:@+=,-]+$")
 _USER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -42,6 +40,28 @@ CLUSTER_CLIENT_COMMANDS: tuple[str, ...] = (
 
 #: The seeds' RDB snapshot points: (seconds, changes).
 DEFAULT_SAVE: tuple[tuple[int, int], ...] = ((3600, 1), (300, 100), (60, 10000))
+
+#: The seeds' ``cluster-node-timeout``. ``infra.topology.REDIS_CLUSTER_NODE_TIMEOUT_MS`` carries the
+#: same number for the topology; tests/unit/test_render_local.py asserts the two are equal.
+DEFAULT_CLUSTER_NODE_TIMEOUT_MS = 5000
+
+
+class RedisParams(Protocol):
+    """What :func:`render_redis_conf` reads from the stack's Redis settings.
+
+    Read-only properties, so the frozen ``infra.settings.RedisSettings`` satisfies it structurally;
+    components never import ``infra``.
+    """
+
+    @property
+    def port(self) -> int:
+        """Client port (the cluster bus is port + 10000)."""
+        ...
+
+    @property
+    def maxmemory_policy(self) -> str:
+        """``maxmemory-policy``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +83,7 @@ def redis_quote(value: str) -> str:
 
 
 def render_redis_conf(
-    settings: RedisSettings,
+    settings: RedisParams,
     *,
     data_dir: str,
     aclfile: str,
@@ -72,7 +92,7 @@ def render_redis_conf(
     replication_password: str,
     bind: str = "127.0.0.1",
     port: int | None = None,
-    cluster_node_timeout_ms: int = REDIS_CLUSTER_NODE_TIMEOUT_MS,
+    cluster_node_timeout_ms: int = DEFAULT_CLUSTER_NODE_TIMEOUT_MS,
     cluster_config_file: str = "nodes.conf",
     save: Sequence[tuple[int, int]] = DEFAULT_SAVE,
     tls: RedisTls | None = None,
