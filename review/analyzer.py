@@ -6,7 +6,7 @@ prints the port on stdout. :class:`PolicyAnalyzer` does the same and talks to it
 ``pulumi.runtime.proto.analyzer_pb2_grpc.AnalyzerStub``::
 
     with PolicyAnalyzer() as pa:                      # starts `python -u policies` (cwd policies/)
-        pa.configure({"rds-multi-az": "mandatory", "required-tags": {"tags": ["team"]}},
+        pa.configure({"rds-multi-az": "mandatory", "required-tags": {"requiredTags": ["team"]}},
                      common={"environment": "production", "region": "us-east-1"})
         pa.configure_stack(stack="production", project="data-platform", tags={})
         violations = pa.analyze_all(resources)        # Analyze per resource + AnalyzeStack

@@ -16,6 +16,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import rpc
+from pulumi.output import Unknown
 from pulumi.runtime.mocks import MockMonitor
 
 ACCOUNT_ID = "123456789012"
@@ -55,6 +56,7 @@ class RecordedResource:
             "retainOnDelete": self.retain_on_delete,
             "provider": self.provider,
             "dependencies": sorted(self.dependencies),
+            "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())},
         }
 
 
@@ -72,7 +74,7 @@ def _unwrap(value: Any, path: str, secrets: list[str]) -> tuple[Any, Any]:
     if isinstance(value, list):
         pairs = [_unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
         return [p[0] for p in pairs], [p[1] for p in pairs]
-    if value == rpc.UNKNOWN:
+    if isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
         return UNKNOWN, UNKNOWN
     if isinstance(value, pulumi.Resource):  # resource references
         return str(value), str(value)

@@ -656,7 +656,8 @@ class Ec2Fleet:
             tags=merge_tags(tags, Name=f"{name}-members"), opts=child_opts(parent))
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-egress", security_group_id=self.security_group.id, ip_protocol="-1", cidr_ipv4="0.0.0.0/0",
-            description="package repositories and AWS APIs (through NAT / VPC endpoints)", opts=child_opts(parent))
+            description="package repositories and AWS APIs (through NAT / VPC endpoints)", tags=tags,
+            opts=child_opts(parent))
         assert vpc_id is not None
         self.zone = aws.route53.Zone(
             f"{name}-zone", name=zone_name, comment=f"{description}: member names",
@@ -668,7 +669,7 @@ class Ec2Fleet:
             aws.vpc.SecurityGroupIngressRule(
                 f"{self.name}-self-{p}", security_group_id=self.security_group.id, ip_protocol="tcp",
                 from_port=p, to_port=p, referenced_security_group_id=self.security_group.id,
-                description=f"members to members :{p}", opts=child_opts(self.parent))
+                description=f"members to members :{p}", tags=self.tags, opts=child_opts(self.parent))
 
     def ingress_from(self, sg_id: pulumi.Input[str], ports: Sequence[int], description: str) -> None:
         self._rules += 1
@@ -676,7 +677,7 @@ class Ec2Fleet:
             aws.vpc.SecurityGroupIngressRule(
                 f"{self.name}-from-{self._rules}-{p}", security_group_id=self.security_group.id, ip_protocol="tcp",
                 from_port=p, to_port=p, referenced_security_group_id=sg_id, description=f"{description} :{p}",
-                opts=child_opts(self.parent))
+                tags=self.tags, opts=child_opts(self.parent))
 
     def instance_role(self, bucket: pulumi.Input[str], prefix: str, backup_kms: pulumi.Input[str],
                       secret_arn: pulumi.Input[str], secrets_kms: pulumi.Input[str]) -> aws.iam.Role:

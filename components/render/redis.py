@@ -16,6 +16,17 @@ ACL users (``default`` is off, so every connection authenticates):
     ``PSYNC``/``REPLCONF``/``PING`` only: the user a replica logs in to its primary with
     (``masteruser``/``masterauth``). ``masterauth`` is the one plaintext secret ``redis.conf`` has to
     carry, so it belongs to a user that can do nothing but replicate. Write the file mode 0600.
+``monitor_user`` (only when ``monitor_password`` is given)
+    What redis_exporter (oliver006, 1.45 in Debian 12) runs on every scrape, nothing more:
+    ``INFO``, ``CLUSTER INFO``, ``SLOWLOG LEN``, ``LATENCY LATEST`` (:data:`MONITOR_COMMANDS`) plus
+    the ``@connection`` basics (``AUTH``/``HELLO``/``PING``/``CLIENT SETNAME``); no keys, no channels.
+    ``readonly_user`` cannot serve the exporter: ``INFO`` is ``@dangerous`` in Redis 7, so every
+    scrape fails with NOPERM and ``redis_up`` is 0. Withheld on purpose, although the exporter asks
+    for them: ``CONFIG GET`` (``CONFIG GET masterauth`` returns the replicator's plaintext password,
+    and the replicator can ``PSYNC`` the whole dataset; Redis 7.0 cannot allow ``CONFIG GET`` for
+    single parameters) and ``SLOWLOG GET`` (entries carry command arguments, i.e. application
+    data). Every metric the alert catalogue uses comes from ``INFO``; run the exporter with
+    ``--config-command=-`` so it does not ask for ``CONFIG`` at all.
 
 Passwords appear in ``users.acl`` only as ``#<sha256 hex>``.
 """
@@ -37,6 +48,9 @@ CLUSTER_CLIENT_COMMANDS: tuple[str, ...] = (
     "cluster|slots", "cluster|shards", "cluster|nodes", "cluster|info", "cluster|myid", "cluster|keyslot",
     "readonly", "readwrite", "asking",
 )
+
+#: Commands redis_exporter needs beyond ``@connection`` (see ``monitor_user`` above).
+MONITOR_COMMANDS: tuple[str, ...] = ("info", "cluster|info", "slowlog|len", "latency|latest")
 
 #: The seeds' RDB snapshot points: (seconds, changes).
 DEFAULT_SAVE: tuple[tuple[int, int], ...] = ((3600, 1), (300, 100), (60, 10000))
@@ -220,6 +234,8 @@ def render_users_acl(
     admin_user: str = "cluster_admin",
     replication_user: str = "replicator",
     key_patterns: Sequence[str] = ("app:*",),
+    monitor_password: str | None = None,
+    monitor_user: str = "monitor_user",
 ) -> str:
     """Render ``users.acl`` (the ``aclfile``); ACL files take no comments, so this has none.
 
@@ -229,10 +245,16 @@ def render_users_acl(
     :param replication_password: password of ``replicator`` (the ``masterauth`` of redis.conf).
     :param key_patterns: glob patterns of the application's keys; channels get the same patterns.
         Default: ``app:*``. Use hash tags inside them (``app:{user42}:cart``) for multi-key commands.
+    :param monitor_password: password of ``monitor_user``, the metrics exporter's login.
+        Default: None (no monitoring user is rendered).
+    :param monitor_user: name of the monitoring user. Default: ``monitor_user``.
     """
-    for name in (app_user, readonly_user, admin_user, replication_user):
+    names = [app_user, readonly_user, admin_user, replication_user]
+    if monitor_password is not None:
+        names.append(monitor_user)
+    for name in names:
         _user(name)
-    if len({app_user, readonly_user, admin_user, replication_user, "default"}) != 5:
+    if len({*names, "default"}) != len(names) + 1:
         raise ValueError("user names must be distinct and not 'default'")
     if not key_patterns:
         raise ValueError("at least one key pattern")
@@ -252,6 +274,10 @@ def render_users_acl(
         f"user {replication_user} on {acl_password_hash(replication_password)} resetkeys resetchannels "
         "-@all +psync +replconf +ping",
     ]
+    if monitor_password is not None:
+        monitor = " ".join(f"+{c}" for c in MONITOR_COMMANDS)
+        rows.append(f"user {monitor_user} on {acl_password_hash(monitor_password)} resetkeys resetchannels "
+                    f"-@all +@connection -@dangerous -@admin {monitor}")
     return "\n".join(rows) + "\n"
 
 

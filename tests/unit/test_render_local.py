@@ -8,6 +8,7 @@ import base64
 import configparser
 import hashlib
 import hmac
+import inspect
 import shlex
 import subprocess
 from datetime import UTC, datetime
@@ -26,7 +27,12 @@ from components.render.postgres import (
     scram_sha256_verifier,
     standby_files,
 )
-from components.render.redis import acl_password_hash, render_redis_conf, render_users_acl
+from components.render.redis import (
+    DEFAULT_CLUSTER_NODE_TIMEOUT_MS,
+    acl_password_hash,
+    render_redis_conf,
+    render_users_acl,
+)
 from infra.settings import PoolingSettings, PostgresSettings, RedisSettings
 from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS
 
@@ -229,6 +235,12 @@ def test_redis_conf_cluster_persistence_memory() -> None:
                                      maxmemory_bytes=2 * 1024**3, replication_password='pa ss"word')
     with pytest.raises(ValueError):
         render_redis_conf(s, data_dir="/d", aclfile="/a", maxmemory_bytes=2**30, replication_password="x", port=60000)
+
+
+def test_redis_renderer_default_node_timeout_equals_topology_constant() -> None:
+    """components/ may not import infra, so the renderer keeps its own copy of the seeds' 5000 ms."""
+    default = inspect.signature(render_redis_conf).parameters["cluster_node_timeout_ms"].default
+    assert DEFAULT_CLUSTER_NODE_TIMEOUT_MS == default == REDIS_CLUSTER_NODE_TIMEOUT_MS == 5000
 
 
 def test_users_acl_hashes_passwords_and_scopes_users() -> None:

@@ -1,0 +1,94 @@
+"""Whole-stack verdicts: every resource of dev, production and local through the real analyzer."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from review.analyzer import PolicyAnalyzer, Violation
+from review.program import run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Advisory findings each stack may carry, with the reason its cost or scope choice explains them.
+EXPLAINED_ADVISORIES: dict[str, dict[str, str]] = {
+    "production": {
+        "s3-bucket-access-logging": "backup buckets are written by one role each; CloudTrail data events "
+                                    "audit them instead of a second log bucket per region",
+        "k8s-read-only-root-filesystem": "the Neo4j image writes its conf at start (entrypoint)",
+        "rds-non-default-port": "5432 is kept: a changed port is obscurity, the SG admits only clients",
+        "rds-event-subscriptions": "failure/failover/low-storage/availability are subscribed; "
+                                   "maintenance/configuration-change events are not paged",
+    },
+    "dev": {
+        "s3-bucket-access-logging": "as production",
+        "rds-non-default-port": "as production",
+        "rds-event-subscriptions": "as production",
+        "rds-multi-az": "dev runs single-AZ PostgreSQL (Pulumi.dev.yaml: postgres.multiAz false)",
+        "rds-cross-region-backups": "dev has no DR region (postgres.drReplica false)",
+        "s3-bucket-replication": "dev keeps backups in one region (backups.crossRegion false)",
+        "ec2-detailed-monitoring": "dev members are single EC2 instances watched by their own metrics",
+    },
+    "local": {},
+}
+
+
+def _config(stack: str, run: Any) -> dict[str, Any]:
+    env = {"production": "production", "dev": "dev", "local": "local"}[stack]
+    return {"region": run.config.region, "environment": env}
+
+
+@pytest.fixture(scope="module")
+def verdicts(analyzer: PolicyAnalyzer) -> dict[str, tuple[list[dict[str, Any]], list[Violation]]]:
+    out: dict[str, tuple[list[dict[str, Any]], list[Violation]]] = {}
+    for stack in ("production", "dev", "local"):
+        run = run_program(ROOT, stack)
+        assert run.error is None, run.error
+        resources = [r.to_json() for r in run.resources]
+        analyzer.configure({"monthly-budget": "disabled"}, common=_config(stack, run))
+        out[stack] = (resources, analyzer.analyze_all(resources))
+    return out
+
+
+def test_production_has_no_mandatory_violation(verdicts: dict[str, Any]) -> None:
+    _, violations = verdicts["production"]
+    mandatory = [v for v in violations if v.level == "mandatory"]
+    assert not mandatory, "\n".join(f"{v.policy}: {v.message}" for v in mandatory)
+
+
+@pytest.mark.parametrize("stack", ["production", "dev", "local"])
+def test_only_explained_advisories(verdicts: dict[str, Any], stack: str) -> None:
+    _, violations = verdicts[stack]
+    assert not [v for v in violations if v.level == "mandatory"], stack
+    unexplained = sorted({v.policy for v in violations} - set(EXPLAINED_ADVISORIES[stack]))
+    assert not unexplained, f"{stack}: advisories without a stated reason: {unexplained}"
+
+
+def test_dev_carries_the_advisories_of_its_cost_choices(verdicts: dict[str, Any]) -> None:
+    _, violations = verdicts["dev"]
+    policies = {v.policy for v in violations}
+    assert "rds-multi-az" in policies, "dev's single-AZ PostgreSQL must be flagged (advisory)"
+
+
+@pytest.mark.parametrize(
+    ("type_", "mutate", "policy_fragment", "prop"),
+    [
+        ("aws:rds/instance:Instance", lambda i: i.update(storageEncrypted=False), "", "storageEncrypted"),
+        ("aws:rds/instance:Instance", lambda i: i.update(publiclyAccessible=True), "", "publiclyAccessible"),
+        ("aws:ec2/securityGroup:SecurityGroup",
+         lambda i: i.update(ingress=[{"protocol": "tcp", "fromPort": 6379, "toPort": 6379,
+                                      "cidrBlocks": ["0.0.0.0/0"]}]), "", "6379"),
+    ],
+)
+def test_a_production_resource_with_one_protection_removed_fails(
+        analyzer: PolicyAnalyzer, verdicts: dict[str, Any], type_: str, mutate: Any, policy_fragment: str,
+        prop: str) -> None:
+    resources, _ = verdicts["production"]
+    target = copy.deepcopy(next(r for r in resources if r["type"] == type_ and r["inputs"].get("storageEncrypted", True)))
+    mutate(target["inputs"])
+    analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1", "environment": "production"})
+    found = [v for v in analyzer.analyze(target) if v.level == "mandatory"]
+    assert found and any(prop in v.message for v in found), found
