@@ -74,20 +74,19 @@ def test_dev_carries_the_advisories_of_its_cost_choices(verdicts: dict[str, Any]
 
 
 @pytest.mark.parametrize(
-    ("type_", "mutate", "policy_fragment", "prop"),
+    ("type_", "mutate", "prop"),
     [
-        ("aws:rds/instance:Instance", lambda i: i.update(storageEncrypted=False), "", "storageEncrypted"),
-        ("aws:rds/instance:Instance", lambda i: i.update(publiclyAccessible=True), "", "publiclyAccessible"),
+        ("aws:rds/instance:Instance", lambda i: i.update(storageEncrypted=False), "storageEncrypted"),
+        ("aws:rds/instance:Instance", lambda i: i.update(publiclyAccessible=True), "publiclyAccessible"),
         ("aws:ec2/securityGroup:SecurityGroup",
          lambda i: i.update(ingress=[{"protocol": "tcp", "fromPort": 6379, "toPort": 6379,
-                                      "cidrBlocks": ["0.0.0.0/0"]}]), "", "6379"),
+                                      "cidrBlocks": ["0.0.0.0/0"]}]), "6379"),
     ],
 )
 def test_a_production_resource_with_one_protection_removed_fails(
-        analyzer: PolicyAnalyzer, verdicts: dict[str, Any], type_: str, mutate: Any, policy_fragment: str,
-        prop: str) -> None:
+        analyzer: PolicyAnalyzer, verdicts: dict[str, Any], type_: str, mutate: Any, prop: str) -> None:
     resources, _ = verdicts["production"]
-    target = copy.deepcopy(next(r for r in resources if r["type"] == type_ and r["inputs"].get("storageEncrypted", True)))
+    target = copy.deepcopy(next(r for r in resources if r["type"] == type_))
     mutate(target["inputs"])
     analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1", "environment": "production"})
     found = [v for v in analyzer.analyze(target) if v.level == "mandatory"]
