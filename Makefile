@@ -1,6 +1,8 @@
 # data-platform — one command per job. Each target sets up what it needs (virtualenv; Debian
 # packages when run as root). STACK selects the stack for review/preview/up (default production).
 SHELL := /bin/bash
+# Let Python cache bytecode of the project (some environments set this; every run would recompile).
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

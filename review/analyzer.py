@@ -214,9 +214,8 @@ class PolicyAnalyzer:
         return b"".join(self._stderr).decode(errors="replace")
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        # Stop the pack before closing the channel: closing a channel whose server is still up
+        # waits ~0.2 s for its streams; a channel to a stopped server closes at once.
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.terminate()
@@ -226,6 +225,9 @@ class PolicyAnalyzer:
                     self._proc.kill()
                     self._proc.wait()
             self._proc = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
         self._stub = None
 
     @property

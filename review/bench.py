@@ -176,11 +176,10 @@ def scaling(project_dir: Path, stack: str, scales: Sequence[int], out: Callable[
             pack_dir: Path | None = None) -> list[dict[str, float]]:
     from cost.model import estimate
     from review.analyzer import PolicyAnalyzer
-    from review.cli import _analyzer_resources, _skip_stack_traces
+    from review.cli import _analyzer_resources
     from review.program import load_stack_config, run_program
     from review.report import StackSettings, resource_dicts
 
-    _skip_stack_traces()  # as the CLI does
     sc = load_stack_config(project_dir, stack)
     rows: list[dict[str, float]] = []
     analyzer = PolicyAnalyzer(pack_dir or project_dir / "policies")

@@ -150,19 +150,6 @@ def _analyzer_resources(run: ProgramRun, resources: list[dict[str, Any]] | None 
     return out
 
 
-def _skip_stack_traces() -> None:
-    """Registering a resource makes the Python SDK walk the call stack for source positions
-    (``pulumi.runtime.resource._get_stack_trace``, ~0.5 ms per resource); the mock monitor never
-    reads them, so the review sends an empty trace. No-op when the SDK has no such function."""
-    from pulumi.runtime import resource as sdk_resource
-
-    if hasattr(sdk_resource, "_get_stack_trace") and not getattr(sdk_resource, "_review_no_traces", False):
-        from pulumi.runtime.proto import source_pb2
-
-        sdk_resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
-        sdk_resource._review_no_traces = True  # type: ignore[attr-defined]
-
-
 def _load_config(project_dir: Path, stack: str, overrides: Mapping[str, Any] | None) -> StackConfig:
     from review.program import UsageError, load_stack_config
 
@@ -254,7 +241,6 @@ def run_review(
         # in the stack file. (An unknown stack or unreadable file stops here, exit 2.)
         sc = _load_config(project_dir, stack, overrides)
         background = _BackgroundAnalyzer(pack, StackSettings.from_config(sc), sc.project)
-    _skip_stack_traces()
     closing: list[threading.Thread] = []
     phase: _PolicyPhase | None = None
     try:

@@ -140,6 +140,18 @@ def _program_cwd(main: Path) -> Iterator[None]:
         sys.path[:] = old_path
 
 
+def _skip_stack_traces() -> None:
+    """Registering a resource makes the Python SDK walk the call stack for the engine's source
+    positions (``pulumi.runtime.resource._get_stack_trace``, ~0.5 ms per resource). No monitor here
+    reads them, so offline runs send an empty trace; inputs, options and dependencies are untouched.
+    A no-op when the SDK has no such function."""
+    from pulumi.runtime import resource as sdk_resource
+    from pulumi.runtime.proto import source_pb2
+
+    if hasattr(sdk_resource, "_get_stack_trace"):
+        sdk_resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
+
+
 def record(
     fn: Callable[[], Any],
     *,
@@ -156,6 +168,7 @@ def record(
     """
     cfg = dict(config or {})
     cfg.setdefault("aws:region", region)
+    _skip_stack_traces()
     error: str | None = None
     started = time.perf_counter()
     # The loop must exist before set_mocks: set_mocks schedules the root Stack's registration on

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.render.haproxy import PgServer, render_haproxy_cfg, render_pg_role_check
 from components.render.pgbouncer import render_pgbouncer_ini, render_userlist
@@ -27,8 +28,10 @@ from components.render.postgres import (
     scram_sha256_verifier,
     standby_files,
 )
+from components.render.prometheus import RenderError, render_prometheus_config, render_rules
 from components.render.redis import (
     DEFAULT_CLUSTER_NODE_TIMEOUT_MS,
+    MONITOR_COMMANDS,
     acl_password_hash,
     render_redis_conf,
     render_users_acl,
@@ -260,3 +263,52 @@ def test_users_acl_hashes_passwords_and_scopes_users() -> None:
     with pytest.raises(ValueError):
         render_users_acl(app_password="a", readonly_password="b", admin_password="c", replication_password="d",
                          app_user="default")
+
+
+def test_users_acl_monitor_user_is_opt_in_and_serves_the_exporter_only() -> None:
+    base = {"app_password": "app-pw", "readonly_password": "ro-pw", "admin_password": "admin-pw",
+            "replication_password": "repl-pw"}
+    assert "monitor_user" not in render_users_acl(**base)  # unchanged unless asked for
+    text = render_users_acl(**base, monitor_password="mon-pw")
+    assert "mon-pw" not in text and acl_password_hash("mon-pw") in text
+    users = {line.split()[1]: line.split()[2:] for line in text.splitlines()}
+    mon = users["monitor_user"]
+    assert mon[:2] == ["on", acl_password_hash("mon-pw")]
+    # no keys or channels; @connection without its dangerous/admin members; then exactly the exporter's commands
+    assert mon[2:] == ["resetkeys", "resetchannels", "-@all", "+@connection", "-@dangerous", "-@admin",
+                       *(f"+{c}" for c in MONITOR_COMMANDS)]
+    assert set(MONITOR_COMMANDS) == {"info", "cluster|info", "slowlog|len", "latency|latest"}
+    assert not any("config" in r or "slowlog|get" in r for r in mon)  # CONFIG GET reveals masterauth
+    assert render_users_acl(**base, monitor_password="m", monitor_user="metrics").splitlines()[-1].startswith(
+        "user metrics on ")
+    with pytest.raises(ValueError, match="distinct"):
+        render_users_acl(**base, monitor_password="m", monitor_user="readonly_user")
+
+
+def test_prometheus_for_scale_is_a_drill_knob() -> None:
+    def fors(text: str) -> dict[str, str | None]:
+        return {r["alert"]: r.get("for") for g in yaml.safe_load(text)["groups"] for r in g["rules"]}
+
+    prod, drill = fors(render_rules()), fors(render_rules(for_scale=0.05))
+    assert render_rules(for_scale=1.0) == render_rules()
+    assert prod["InstanceDown"] == "1m" and drill["InstanceDown"] == "3s"
+    assert prod["RedisCPUHigh"] == "15m" and drill["RedisCPUHigh"] == "45s"
+    assert fors(render_rules(for_scale=0.001))["InstanceDown"] == "1s"  # never 0: the rule keeps a 'for'
+    assert set(prod) == set(drill)
+    strip = [{k: v for k, v in r.items() if k != "for"} for g in yaml.safe_load(render_rules())["groups"]
+             for r in g["rules"]]
+    assert strip == [{k: v for k, v in r.items() if k != "for"}
+                     for g in yaml.safe_load(render_rules(for_scale=0.05))["groups"] for r in g["rules"]]
+    for bad in (0, -1, 1.5):
+        with pytest.raises(RenderError, match=r"'for_scale' must be in \(0, 1\]"):
+            render_rules(for_scale=bad)
+
+
+def test_prometheus_one_second_evaluation_needs_the_lower_bound() -> None:
+    with pytest.raises(RenderError, match=r"between 5 and 600 \(got 1\)"):
+        render_prometheus_config({"redis": ["127.0.0.1:9121"]}, evaluation_interval_seconds=1)
+    doc = yaml.safe_load(render_prometheus_config({"redis": ["127.0.0.1:9121"]}, evaluation_interval_seconds=1,
+                                                  min_evaluation_interval_seconds=1))
+    assert doc["global"] == {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    with pytest.raises(RenderError, match=r"'min_evaluation_interval_seconds' must be between 1 and 5 \(got 0\)"):
+        render_prometheus_config({"redis": ["127.0.0.1:9121"]}, min_evaluation_interval_seconds=0)
