@@ -173,6 +173,10 @@ def record(
     started = time.perf_counter()
     # The loop must exist before set_mocks: set_mocks schedules the root Stack's registration on
     # the current loop, and run_in_stack waits for every outstanding registration.
+    try:
+        previous: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        previous = None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     set_all_config(cfg, secret_keys or [])
@@ -186,7 +190,10 @@ def record(
         error = str(err)
     finally:
         loop.close()
-        asyncio.set_event_loop(None)
+        # Leave the thread with a usable current loop, as it was before (other code, e.g. a test's
+        # own set_mocks, expects one).
+        asyncio.set_event_loop(previous if previous is not None and not previous.is_closed()
+                               else asyncio.new_event_loop())
     seconds = time.perf_counter() - started
     resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
     if error is not None:

@@ -52,6 +52,11 @@ class AlarmsError(pulumi.RunError):
     """Invalid ``AlarmsArgs``; the message names the component, each field, value and what is allowed."""
 
 
+#: Event categories FSBP RDS.20 expects on a db-instance subscription, and RDS.21 on a parameter group.
+FSBP_INSTANCE_EVENT_CATEGORIES = ("configuration change", "failure", "maintenance")
+FSBP_PARAMETER_GROUP_EVENT_CATEGORIES = ("configuration change",)
+
+
 @dataclass(frozen=True)
 class RdsTarget:
     """One RDS instance to alarm on."""
@@ -333,7 +338,9 @@ class Alarms(pulumi.ComponentResource):
         self.alarm_names = pulumi.Output.all(*[a.name for a in self.alarms.values()]).apply(list)
 
         if rds_events:
-            categories = list(rds_event_categories(args.alerts))
+            # The catalogue's categories (failover, failure, low storage, availability) plus what
+            # FSBP RDS.20 asks of every instance subscription (configuration change, maintenance).
+            categories = sorted({*rds_event_categories(args.alerts), *FSBP_INSTANCE_EVENT_CATEGORIES})
             local_ids = [t.identifier for t in (args.postgres_primary, *args.postgres_replicas) if t]
             if local_ids:
                 aws.rds.EventSubscription(
@@ -341,6 +348,15 @@ class Alarms(pulumi.ComponentResource):
                     name=f"{args.name_prefix}-rds-events",
                     sns_topic=topic.arn, source_type="db-instance", source_ids=local_ids,
                     event_categories=categories, enabled=True, tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+                )
+            if local_ids:
+                # FSBP RDS.21: parameter-group changes reach the on-call topic too.
+                aws.rds.EventSubscription(
+                    f"{name}-rds-parameter-group-events",
+                    name=f"{args.name_prefix}-rds-parameter-group-events",
+                    sns_topic=topic.arn, source_type="db-parameter-group",
+                    event_categories=list(FSBP_PARAMETER_GROUP_EVENT_CATEGORIES), enabled=True, tags=tags,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
                 )
             if args.postgres_dr_replica is not None and dr_topic is not None:

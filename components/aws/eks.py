@@ -166,6 +166,10 @@ class EksCluster(pulumi.ComponentResource):
             name=args.cluster_name,
             version=args.version,
             role_arn=cluster_role.arn,
+            # STANDARD: at the end of standard support EKS upgrades the control plane instead of moving
+            # it to extended support at 6x the hourly price (0.60 vs 0.10 USD/h). Upgrades are planned
+            # work anyway; an unplanned 6x bill is not.
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=list(args.subnet_ids),
                 endpoint_private_access=True,

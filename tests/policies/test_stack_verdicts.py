@@ -20,13 +20,10 @@ EXPLAINED_ADVISORIES: dict[str, dict[str, str]] = {
                                     "audit them instead of a second log bucket per region",
         "k8s-read-only-root-filesystem": "the Neo4j image writes its conf at start (entrypoint)",
         "rds-non-default-port": "5432 is kept: a changed port is obscurity, the SG admits only clients",
-        "rds-event-subscriptions": "failure/failover/low-storage/availability are subscribed; "
-                                   "maintenance/configuration-change events are not paged",
     },
     "dev": {
         "s3-bucket-access-logging": "as production",
         "rds-non-default-port": "as production",
-        "rds-event-subscriptions": "as production",
         "rds-multi-az": "dev runs single-AZ PostgreSQL (Pulumi.dev.yaml: postgres.multiAz false)",
         "rds-cross-region-backups": "dev has no DR region (postgres.drReplica false)",
         "s3-bucket-replication": "dev keeps backups in one region (backups.crossRegion false)",

@@ -182,3 +182,16 @@ def test_ami_type() -> None:
     assert ami_type("r7g.xlarge") == "AL2023_ARM_64_STANDARD"
     assert ami_type("c7gn.large") == "AL2023_ARM_64_STANDARD"
     assert ami_type("m7i.large") == "AL2023_x86_64_STANDARD"
+
+
+def test_the_control_plane_stays_on_standard_support() -> None:
+    """Extended support bills 6x per hour; the cluster must upgrade instead of drifting into it."""
+    from components.aws.eks import EksCluster, EksClusterArgs
+    from review.program import record
+
+    run = record(lambda: EksCluster("eks", EksClusterArgs(
+        cluster_name="c", region="us-east-1", subnet_ids=["subnet-1", "subnet-2"],
+        secrets_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/a",
+        ebs_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/b")))
+    (cluster,) = run.by_type("aws:eks/cluster:Cluster")
+    assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}
