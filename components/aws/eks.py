@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -476,6 +476,20 @@ def container_security_context(read_only_root: bool) -> k8s.core.v1.SecurityCont
         run_as_non_root=True,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
     )
+
+
+def workload_namespace(owner: pulumi.Resource, name: str, namespace: str, workload: str, cluster: EksCluster,
+                       *, protect: bool) -> tuple[k8s.core.v1.Namespace, Callable[[], pulumi.ResourceOptions]]:
+    """The namespace of a stateful workload (protected in production) and a factory of child options
+    that put an object in it: parented to ``owner``, through the cluster's provider, after the namespace."""
+    ns = k8s.core.v1.Namespace(
+        f"{name}-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels={"workload": workload}),
+        opts=child_opts(owner, stateful=True, protect=protect, provider=cluster.provider))
+
+    def after_ns() -> pulumi.ResourceOptions:
+        return child_opts(owner, provider=cluster.provider, depends_on=[ns])
+
+    return ns, after_ns
 
 
 def workload_scheduling(workload: str) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from components.aws.eks import (
     backup_bucket_policy,
     container_security_context,
     pod_security_context,
+    workload_namespace,
     workload_scheduling,
     zone_spread,
 )
@@ -251,12 +252,7 @@ class Graph(pulumi.ComponentResource):
         cluster, ns = a.cluster, a.namespace
         self.namespace = ns
         labels = {"app.kubernetes.io/name": "graph", "app.kubernetes.io/part-of": "data-platform"}
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={"workload": "graph"}),
-            opts=child_opts(self, stateful=True, protect=a.protect, provider=cluster.provider))
-
-        def after_ns() -> pulumi.ResourceOptions:
-            return child_opts(self, provider=cluster.provider, depends_on=[namespace])
+        namespace, after_ns = workload_namespace(self, name, ns, "graph", cluster, protect=a.protect)
 
         headless = "graph-cluster"
         fqdn = {m.name: f"graph-{m.name}-0.{headless}.{ns}.svc.cluster.local" for m in self.member_list}

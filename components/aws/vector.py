@@ -40,6 +40,7 @@ from components.aws.eks import (
     EksCluster,
     container_security_context,
     pod_security_context,
+    workload_namespace,
     workload_scheduling,
     zone_spread,
 )
@@ -226,12 +227,7 @@ class Vector(pulumi.ComponentResource):
         cluster, ns = a.cluster, a.namespace
         self.namespace = ns
         labels = {"app.kubernetes.io/name": "vector", "app.kubernetes.io/part-of": "data-platform"}
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={"workload": "vector"}),
-            opts=child_opts(self, stateful=True, protect=a.protect, provider=cluster.provider))
-
-        def after_ns() -> pulumi.ResourceOptions:
-            return child_opts(self, provider=cluster.provider, depends_on=[namespace])
+        namespace, after_ns = workload_namespace(self, name, ns, "vector", cluster, protect=a.protect)
 
         headless = "vector-headless"
         sts = "vector"
