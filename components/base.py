@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+
+#: ``hh24:mi-hh24:mi`` (UTC), the format of RDS backup and ElastiCache snapshot windows.
+WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+#: ``ddd:hh24:mi-ddd:hh24:mi`` (UTC), the format of maintenance windows.
+DAY_WINDOW_RE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
+                           r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$")
+#: Lower-case, dash-separated resource name prefixes.
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+#: Runs of characters a slug replaces with '-'.
+SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
 class ArgsError(ValueError):

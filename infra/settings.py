@@ -35,6 +35,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.base import DAY_WINDOW_RE, WINDOW_RE
+
 PROJECT = "data-platform"
 
 #: Regions the program knows the availability-zone letters of (used to name AZs without an
@@ -52,10 +54,6 @@ KNOWN_AZ_LETTERS: dict[str, str] = {
     "ap-northeast-1": "acd",
 }
 
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-_DAY_WINDOW = re.compile(
-    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
-)
 
 
 class ConfigError(pulumi.RunError):
@@ -89,13 +87,13 @@ def _show(value: Any) -> str:
 
 
 def _window(v: str) -> str:
-    if not _WINDOW.match(v):
+    if not WINDOW_RE.match(v):
         raise ValueError("hh24:mi-hh24:mi, UTC")
     return v
 
 
 def _day_window(v: str) -> str:
-    if not _DAY_WINDOW.match(v):
+    if not DAY_WINDOW_RE.match(v):
         raise ValueError("ddd:hh24:mi-ddd:hh24:mi, UTC")
     return v
 

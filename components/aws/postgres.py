@@ -52,7 +52,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.base import ArgsError, child_opts, merge_tags
+from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Postgres"
 ENGINE_FAMILIES = {"16": "postgres16", "17": "postgres17"}
@@ -67,15 +67,10 @@ PASSWORD_SPECIALS = "!*()-_=+[]{}<>"
 in libpq connection URIs, so they are left out too."""
 MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _USER = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-_DAY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
-                         r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$")
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -176,7 +171,7 @@ def _allowed_pi_retention(days: int) -> bool:
 def validate_postgres_args(args: PostgresArgs) -> None:
     """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
     t = "PostgresArgs"
-    if not (_NAME.match(args.name) and len(args.name) <= 40):
+    if not (NAME_RE.match(args.name) and len(args.name) <= 40):
         raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
     if args.engine_version not in ENGINE_FAMILIES:
         raise ArgsError(t, "engine_version", args.engine_version, " or ".join(ENGINE_FAMILIES))
@@ -199,9 +194,9 @@ def validate_postgres_args(args: PostgresArgs) -> None:
         raise ArgsError(t, "read_replicas", args.read_replicas, "0..5")
     if not 1 <= args.backup_retention_days <= 35:
         raise ArgsError(t, "backup_retention_days", args.backup_retention_days, "1..35")
-    if not _WINDOW.match(args.backup_window):
+    if not WINDOW_RE.match(args.backup_window):
         raise ArgsError(t, "backup_window", args.backup_window, "hh:mm-hh:mm, UTC")
-    if not _DAY_WINDOW.match(args.maintenance_window):
+    if not DAY_WINDOW_RE.match(args.maintenance_window):
         raise ArgsError(t, "maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
     if args.monitoring_interval not in MONITORING_INTERVALS:
         raise ArgsError(t, "monitoring_interval", args.monitoring_interval,
@@ -449,7 +444,7 @@ class Postgres(pulumi.ComponentResource):
         """
         if dr and self._dr_sg is None:
             raise ArgsError("Postgres.allow_from", "dr", dr, "False: this Postgres has no DR replica")
-        slug = _SLUG.sub("-", description.lower()).strip("-") or "rule"
+        slug = SLUG_RE.sub("-", description.lower()).strip("-") or "rule"
         key = f"{'dr-' if dr else ''}{slug}"
         if key in self._rule_keys:
             raise ArgsError("Postgres.allow_from", "description", description, "unique per security group")

@@ -38,7 +38,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.base import ArgsError, child_opts, merge_tags
+from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Redis"
 ENGINE_VERSIONS: dict[str, dict[str, str]] = {
@@ -58,12 +58,7 @@ DEFAULT_ACCESS = "off -@all"
 LOG_TYPES = ("slow-log", "engine-log")
 MAX_NODES = 500
 
-_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-_DAY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
-                         r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$")
-_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -122,7 +117,7 @@ class RedisArgs:
 def validate_redis_args(args: RedisArgs) -> None:
     """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
     t = "RedisArgs"
-    if not (_NAME.match(args.name) and len(args.name) <= 30):
+    if not (NAME_RE.match(args.name) and len(args.name) <= 30):
         raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 30 characters")
     if args.engine not in ENGINE_VERSIONS:
         raise ArgsError(t, "engine", args.engine, " or ".join(ENGINE_VERSIONS))
@@ -145,9 +140,9 @@ def validate_redis_args(args: RedisArgs) -> None:
         raise ArgsError(t, "transit_encryption", args.transit_encryption, "True: ElastiCache RBAC users need TLS")
     if not 0 <= args.snapshot_retention_days <= 35:
         raise ArgsError(t, "snapshot_retention_days", args.snapshot_retention_days, "0..35")
-    if not _WINDOW.match(args.snapshot_window):
+    if not WINDOW_RE.match(args.snapshot_window):
         raise ArgsError(t, "snapshot_window", args.snapshot_window, "hh:mm-hh:mm, UTC")
-    if not _DAY_WINDOW.match(args.maintenance_window):
+    if not DAY_WINDOW_RE.match(args.maintenance_window):
         raise ArgsError(t, "maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
     if not 1024 <= args.port <= 65535:
         raise ArgsError(t, "port", args.port, "1024..65535")
@@ -293,7 +288,7 @@ class Redis(pulumi.ComponentResource):
     def allow_from(self, security_group_id: pulumi.Input[str], description: str) -> aws.vpc.SecurityGroupIngressRule:
         """Allow TCP on the cache port from ``security_group_id``. The resource name comes from
         ``description`` (stable across runs), so descriptions must be unique."""
-        key = _SLUG.sub("-", description.lower()).strip("-") or "rule"
+        key = SLUG_RE.sub("-", description.lower()).strip("-") or "rule"
         if key in self._rule_keys:
             raise ArgsError("Redis.allow_from", "description", description, "unique per component")
         self._rule_keys.add(key)
