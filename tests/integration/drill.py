@@ -48,12 +48,9 @@ def redis_failover() -> dict[str, Any]:
         app = rc.cluster_client(c.app_user, c.app_password)
         key = "app:{drill}:probe"
         app.set(key, "before")
-        victim = app.get_node_from_key(key)
-        shard = next(s for s in rc.shards() if any(n["port"] == victim.port and n["role"] == "master"
-                                                     for n in s["nodes"]))
-        replica_port = next(n["port"] for n in shard["nodes"] if n["role"] == "replica")
-        replica = rc.node_by_port(replica_port).client(c.app_user, c.app_password)
-        rc.node_by_port(victim.port).kill()
+        victim, replica_node = rc.primary_and_replica_of(key, c.app_user, c.app_password)
+        replica = replica_node.client(c.app_user, c.app_password)
+        victim.kill()
         start = time.monotonic()
 
         def takes_writes() -> bool:

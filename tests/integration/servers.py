@@ -613,6 +613,15 @@ class RedisClusterHandle:
     def node_by_port(self, port: int) -> RedisNode:
         return next(n for n in self.nodes if n.port == port)
 
+    def primary_and_replica_of(self, key: str, user: str, password: str) -> tuple[RedisNode, RedisNode]:
+        """The node serving ``key`` as primary (found through a cluster client as ``user``) and that
+        shard's replica."""
+        owner = self.cluster_client(user, password).get_node_from_key(key)
+        shard = next(s for s in self.shards()
+                     if any(n["port"] == owner.port and n["role"] == "master" for n in s["nodes"]))
+        replica_port = next(n["port"] for n in shard["nodes"] if n["role"] == "replica")
+        return self.node_by_port(owner.port), self.node_by_port(replica_port)
+
     def shards(self) -> list[dict[str, Any]]:
         """CLUSTER SHARDS from a live node, as ``[{"slots": [...], "nodes": [{"port", "role", "health"}]}]``."""
         node = next(n for n in self.nodes if n.proc and n.proc.alive())

@@ -104,13 +104,10 @@ def test_primary_loss_fails_over_and_keeps_acknowledged_writes(rc: servers.Redis
         assert all(oks) and acked >= 1, f"{name}: WAIT 1 acknowledged by {acked} replicas"
 
     victim_key = "app:{failover}:probe"
-    victim = app.get_node_from_key(victim_key)
-    shard = next(s for s in rc.shards() if any(n["port"] == victim.port and n["role"] == "master"
-                                                 for n in s["nodes"]))
-    replica_port = next(n["port"] for n in shard["nodes"] if n["role"] == "replica")
-    replica = rc.node_by_port(replica_port).client(c.app_user, c.app_password)
+    victim, replica_node = rc.primary_and_replica_of(victim_key, c.app_user, c.app_password)
+    replica = replica_node.client(c.app_user, c.app_password)
 
-    rc.node_by_port(victim.port).kill()
+    victim.kill()
     start = time.monotonic()
 
     def replica_takes_writes() -> bool:
@@ -126,7 +123,7 @@ def test_primary_loss_fails_over_and_keeps_acknowledged_writes(rc: servers.Redis
     print(f"redis failover: primary killed -> replica serving writes in {failover_s:.2f}s "
           f"(cluster-node-timeout {REDIS_CLUSTER_NODE_TIMEOUT_MS} ms)")
     assert failover_s < 30
-    assert rc.node_by_port(replica_port).client().execute_command("ROLE")[0] == "master"
+    assert replica_node.client().execute_command("ROLE")[0] == "master"
 
     servers.wait_failed_over(rc, victim.port)
     after = rc.cluster_client(c.app_user, c.app_password)
