@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
@@ -81,6 +82,20 @@ def _unwrap(value: Any, path: str, secrets: list[str]) -> tuple[Any, Any]:
     return value, value
 
 
+def _mark_secret_outputs(state: struct_pb2.Struct, keys: Any) -> None:
+    """Wrap the outputs a resource declares secret (``additionalSecretOutputs``, e.g. a
+    RandomPassword's ``result``) as secrets, as the engine does; the stock MockMonitor does not, and
+    values derived from them would otherwise show in plain text."""
+    for key in keys:
+        if key not in state.fields or (state.fields[key].HasField("struct_value") and \
+                state.fields[key].struct_value.fields[rpc._special_sig_key].string_value == rpc._special_secret_sig):
+            continue
+        wrapped = struct_pb2.Struct()
+        wrapped.fields[rpc._special_sig_key].string_value = rpc._special_secret_sig
+        wrapped.fields["value"].CopyFrom(state.fields[key])
+        state.fields[key].struct_value.CopyFrom(wrapped)
+
+
 def _provider_urn(ref: str) -> str | None:
     return ref.split("::" + ref.rsplit("::", 1)[-1])[0] if ref else None
 
@@ -114,6 +129,7 @@ class RecordingMonitor(MockMonitor):
         secrets: list[str] = []
         masked, revealed = _unwrap(inputs, "", secrets)
         response = super().RegisterResource(request)
+        _mark_secret_outputs(response.object, request.additionalSecretOutputs)
         parent = request.parent or None
         if parent is not None and parent == self.stack_urn:
             parent = None

@@ -171,8 +171,7 @@ class LocalPostgres(pulumi.ComponentResource):
             ports={5000: 5000 + off, 5001: 5001 + off},
             files={"/usr/local/etc/haproxy/haproxy.cfg": render_haproxy_cfg(
                 primary=PgServer("primary", f"{name}-primary", s.port),
-                replicas=[PgServer(r.rsplit("-", 1)[-1] if r.endswith("standby") else r.removeprefix(f"{name}-"),
-                                   r, s.port) for r in readers],
+                replicas=[PgServer(r.removeprefix(f"{name}-"), r, s.port) for r in readers],
                 bind_address="0.0.0.0", health_check="pgsql", check_user="haproxy_check")},
         ), args.network, parent=self, depends_on=[primary])
         self.write_port = 5000 + off
