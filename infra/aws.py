@@ -17,6 +17,7 @@ from components.aws.backups import Backups, BackupsArgs
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
 from components.aws.graph import Graph, GraphArgs, neo4j_sizing
 from components.aws.kms import Keys, KeysArgs
+from components.aws.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.postgres import Postgres, PostgresArgs
 from components.aws.redis import Redis, RedisArgs
@@ -100,6 +101,19 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         maxmemory_policy=r.maxmemory_policy, protect=s.protect, tags=tags))
     redis.allow_from(app_sg.id, "app clients")
 
+    # The alarm topic exists before the in-cluster Alertmanager, which publishes to it as well.
+    alarms = Alarms("alarms", AlarmsArgs(
+        kms_key_arn=keys.arn("sns"), name_prefix=name,
+        postgres_primary=RdsTarget("pg-primary", pg.primary_identifier, p.storage_gb),
+        postgres_replicas=tuple(RdsTarget(f"pg-replica-{i + 1}", pg.replica_identifiers.apply(operator.itemgetter(i)),
+                                          p.storage_gb) for i in range(p.read_replicas)),
+        postgres_dr_replica=RdsTarget("pg-dr", pg.dr_replica_identifier, p.storage_gb)
+        if pg.dr_replica_identifier is not None else None,
+        redis=RedisTargets(redis.replication_group_id, r.shards, r.replicas_per_shard),
+        alert_email=s.alerts.email, region=s.region, dr_region=dr if dr_net else None,
+        dr_kms_key_arn=dr_keys.arn("sns") if (dr_net and dr_keys) else None,
+        replica_lag_threshold_seconds=p.replica_lag_alarm_seconds, tags=tags))
+
     cluster = _eks(s, topo, name, net, keys, tags) if s.uses_eks else None
     if cluster is not None:
         # Applications running in the cluster reach the managed stores through the node security group.
@@ -140,17 +154,23 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         real.members.update(vector.realized)
         real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
 
-    alarms = Alarms("alarms", AlarmsArgs(
-        kms_key_arn=keys.arn("sns"), name_prefix=name,
-        postgres_primary=RdsTarget("pg-primary", pg.primary_identifier, p.storage_gb),
-        postgres_replicas=tuple(RdsTarget(f"pg-replica-{i + 1}", pg.replica_identifiers.apply(operator.itemgetter(i)),
-                                          p.storage_gb) for i in range(p.read_replicas)),
-        postgres_dr_replica=RdsTarget("pg-dr", pg.dr_replica_identifier, p.storage_gb)
-        if pg.dr_replica_identifier is not None else None,
-        redis=RedisTargets(redis.replication_group_id, r.shards, r.replicas_per_shard),
-        alert_email=s.alerts.email, region=s.region, dr_region=dr if dr_net else None,
-        dr_kms_key_arn=dr_keys.arn("sns") if (dr_net and dr_keys) else None,
-        replica_lag_threshold_seconds=p.replica_lag_alarm_seconds, tags=tags))
+    if cluster is not None:
+        # Prometheus + Alertmanager in the cluster scrape the stores that run there (Community Neo4j has no
+        # metrics). Qdrant's /metrics is behind its API key, handed over by the store as a Pulumi secret.
+        # Critical and warning alerts go to the alarm SNS topic (Alertmanager's IRSA role may publish there).
+        eks_graph = tuple(graph.members) if graph is not None and s.graph.placement == "eks" \
+            and s.graph_enterprise else ()
+        eks_vector = vector if vector is not None and s.vector.placement == "eks" else None
+        if eks_graph or eks_vector is not None:
+            ClusterMonitoring("monitoring", ClusterMonitoringArgs(
+                cluster=cluster, graph_members=eks_graph,
+                vector_peers=len(eks_vector.members) if eks_vector is not None else 0,
+                vector_api_key=eks_vector.api_key if eks_vector is not None else None,
+                evaluation_interval_seconds=s.alerts.evaluation_interval_seconds,
+                slack_webhook_url=pulumi.Output.secret(s.alerts.slack_webhook_url.get_secret_value())
+                if s.alerts.slack_webhook_url is not None else None,
+                alarm_topic_arn=alarms.topic_arn, sns_kms_key_arn=keys.arn("sns"),
+                protect=s.protect))
 
     _realize_managed(real, topo, pg, redis)
     _export(s, topo, pg, redis, backups, keys, dr_keys, alarms, cluster)

@@ -20,7 +20,11 @@
 * the ``aws-ebs-csi-driver`` add-on with an IRSA role (``AmazonEBSCSIDriverPolicy`` + a grant on
   the EBS key), a ``kubernetes.Provider`` bound to this cluster (kubeconfig with an ``aws eks
   get-token`` exec plugin: no token is stored in state) and the default StorageClass
-  ``encrypted-gp3`` (gp3, KMS, WaitForFirstConsumer, expansion on).
+  ``encrypted-gp3`` (gp3, KMS, WaitForFirstConsumer, expansion on);
+* the ``vpc-cni`` add-on as an EKS managed add-on with ``enableNetworkPolicy: "true"``, so the
+  stores' NetworkPolicies are enforced (the network policy agent runs beside ``aws-node``); it
+  keeps the node role's ``AmazonEKS_CNI_Policy`` (no IRSA role of its own). CoreDNS and
+  kube-proxy stay self-managed.
 
 Every Kubernetes object of the stores must use :attr:`EksCluster.provider`.
 """
@@ -51,6 +55,9 @@ NODE_POLICIES: tuple[str, ...] = (
     "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore",
 )
+#: ``configuration_values`` of the managed ``vpc-cni`` add-on: enforce NetworkPolicies (the add-on's
+#: schema takes the flag as the string "true").
+VPC_CNI_CONFIGURATION: dict[str, str] = {"enableNetworkPolicy": "true"}
 
 
 def is_graviton(instance_type: str) -> bool:
@@ -227,6 +234,21 @@ class EksCluster(pulumi.ComponentResource):
                                          opts=child_opts(self))
             for p in NODE_POLICIES
         ]
+        # ---- VPC CNI as a managed add-on, with NetworkPolicy enforcement -----------------------
+        # Without the CNI's network policy agent, NetworkPolicy objects are accepted but not enforced.
+        # Created before the node groups (nodes come up with enforcement on); OVERWRITE adopts the
+        # self-managed aws-node DaemonSet EKS bootstrapped. No IRSA role: aws-node keeps using the node
+        # role, which has AmazonEKS_CNI_Policy (NODE_POLICIES).
+        vpc_cni = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=cluster.name,
+            addon_name="vpc-cni",
+            configuration_values=json.dumps(VPC_CNI_CONFIGURATION),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=child_opts(self),
+        )
         groups = [WorkloadNodeGroup("system", args.system_instance_type, args.system_nodes), *args.workload_node_groups]
         node_groups: list[aws.eks.NodeGroup] = []
         for g in groups:
@@ -272,7 +294,7 @@ class EksCluster(pulumi.ComponentResource):
                 taints=[aws.eks.NodeGroupTaintArgs(key="workload", value=g.name, effect="NO_SCHEDULE")]
                 if workload else None,
                 tags=tags,
-                opts=child_opts(self, depends_on=node_attachments),
+                opts=child_opts(self, depends_on=[*node_attachments, vpc_cni]),
             ))
 
         # ---- EBS CSI driver (IRSA) -----------------------------------------------------------

@@ -188,6 +188,8 @@ class Vector(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str] | None
     backup_role_arn: pulumi.Output[str]
     api_key_secret_arn: pulumi.Output[str]
+    api_key: pulumi.Output[str]
+    """Qdrant's API key, a Pulumi secret (what in-cluster clients such as Prometheus send as bearer token)."""
 
     def __init__(self, name: str, args: VectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         errs = validate_vector_args(args)
@@ -208,6 +210,7 @@ class Vector(pulumi.ComponentResource):
         secret, api_key = generated_secret(self, f"{name}-api-key", args.secrets_kms_key_arn, dict(args.tags),
                                            args.protect, description="Qdrant API key", length=48)
         self.api_key_secret_arn = secret.arn
+        self.api_key = pulumi.Output.secret(api_key)
         if args.placement == "eks":
             self._on_eks(name, args, api_key)
         else:

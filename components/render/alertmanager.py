@@ -6,13 +6,18 @@ Pure function; YAML from ``yaml.safe_dump``. Checked by ``amtool check-config`` 
 
 Routing (labels come from ``components/render/prometheus.py``: ``severity``, ``store``):
 
-``severity="critical"`` → receiver ``critical`` (e-mail and Slack when configured): group_wait 10s,
+``severity="critical"`` → receiver ``critical`` (SNS, e-mail and Slack when configured): group_wait 10s,
 group_interval 1m, repeat_interval 1h.
-``severity="warning"`` → receiver ``warning`` (e-mail when configured): group_wait 1m,
+``severity="warning"`` → receiver ``warning`` (SNS and e-mail when configured): group_wait 1m,
 group_interval 10m, repeat_interval 12h.
 Anything else → ``default`` (no integrations: such alerts are visible in the UI only).
 
 A receiver with no integrations is valid, so the file is accepted with no e-mail and no Slack.
+
+SNS (``sns_configs``, Alertmanager's native notifier): publishes to the alarm topic with SigV4
+signing in the topic's region. Credentials come from the AWS SDK's default chain (on EKS: IRSA's
+web-identity token), so the file holds no key. The topic's subscribers (e-mail, chat, paging) are
+the same as for the CloudWatch alarms.
 
 Inhibition: a ``critical`` alert mutes ``warning`` alerts with the same ``alertname`` and
 ``instance``; ``InstanceDown`` mutes every other alert of its ``instance`` (a dead target's other
@@ -24,6 +29,7 @@ enters the rendered text); ``api_url`` puts it in the file, which must then be w
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,8 @@ import yaml
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_TOPIC_ARN = re.compile(r"^arn:[a-z-]+:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 
 class RenderError(ValueError):
@@ -69,9 +77,31 @@ class SlackReceiver:
     """Channel override, e.g. ``#data-oncall``. Default: None (the webhook's channel)."""
 
 
-def validate(email: EmailReceiver | None, slack: SlackReceiver | None, resolve_timeout_minutes: int) -> list[str]:
+@dataclass(frozen=True)
+class SnsReceiver:
+    """Amazon SNS topic for critical and warning alerts (Alertmanager's ``sns_configs``)."""
+
+    topic_arn: str
+    """ARN of the (standard) SNS topic, ``arn:<partition>:sns:<region>:<account>:<name>``."""
+    region: str
+    """Region of the SigV4 signature: the topic's region, e.g. ``us-east-1``."""
+
+
+#: SNS subjects are limited to 100 characters (Alertmanager truncates longer ones).
+SNS_SUBJECT = '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.store }})'
+SNS_MESSAGE = ('{{ range .Alerts }}[{{ .Labels.severity }}] {{ .Annotations.summary }}\n'
+               '{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook }}\n\n{{ end }}')
+
+
+def validate(email: EmailReceiver | None, slack: SlackReceiver | None, resolve_timeout_minutes: int,
+             sns: SnsReceiver | None = None) -> list[str]:
     """Every problem with the receivers (empty when valid). Pure."""
     p: list[str] = []
+    if sns is not None:
+        if not _TOPIC_ARN.match(sns.topic_arn):
+            p.append(f"'sns.topic_arn' must be an SNS topic ARN (got {sns.topic_arn!r})")
+        if not _REGION.match(sns.region):
+            p.append(f"'sns.region' must be an AWS region such as us-east-1 (got {sns.region!r})")
     if email is not None:
         if not _EMAIL.match(email.to):
             p.append(f"'email.to' must be an e-mail address (got {email.to!r})")
@@ -97,10 +127,11 @@ def alertmanager_config(
     *,
     email: EmailReceiver | None = None,
     slack: SlackReceiver | None = None,
+    sns: SnsReceiver | None = None,
     resolve_timeout_minutes: int = 5,
 ) -> dict[str, Any]:
     """The Alertmanager configuration as data (see :func:`render_alertmanager_config`)."""
-    problems = validate(email, slack, resolve_timeout_minutes)
+    problems = validate(email, slack, resolve_timeout_minutes, sns)
     if problems:
         raise RenderError("; ".join(problems))
 
@@ -129,14 +160,22 @@ def alertmanager_config(
                         'Runbook: {{ .Annotations.runbook }}\n{{ end }}')
         slack_configs.append(scfg)
 
+    sns_configs: list[dict[str, Any]] = []
+    if sns is not None:
+        sns_configs.append({
+            "send_resolved": True, "topic_arn": sns.topic_arn, "sigv4": {"region": sns.region},
+            "subject": SNS_SUBJECT, "message": SNS_MESSAGE,
+        })
+
     critical: dict[str, Any] = {"name": "critical"}
-    if email_configs:
-        critical["email_configs"] = email_configs
+    warning: dict[str, Any] = {"name": "warning"}
+    for receiver in (critical, warning):
+        if sns_configs:
+            receiver["sns_configs"] = copy.deepcopy(sns_configs)  # no YAML anchors: each receiver spelled out
+        if email_configs:
+            receiver["email_configs"] = copy.deepcopy(email_configs)
     if slack_configs:
         critical["slack_configs"] = slack_configs
-    warning: dict[str, Any] = {"name": "warning"}
-    if email_configs:
-        warning["email_configs"] = email_configs
 
     return {
         "global": {"resolve_timeout": f"{resolve_timeout_minutes}m"},
@@ -167,13 +206,15 @@ def render_alertmanager_config(
     *,
     email: EmailReceiver | None = None,
     slack: SlackReceiver | None = None,
+    sns: SnsReceiver | None = None,
     resolve_timeout_minutes: int = 5,
 ) -> str:
     """``alertmanager.yml`` text.
 
     ``email``: where critical and warning alerts are mailed. Default: None (no e-mail).
     ``slack``: where critical alerts are posted. Default: None (no Slack).
+    ``sns``: the SNS topic critical and warning alerts are published to. Default: None (no SNS).
     ``resolve_timeout_minutes``: 1..1440. Default: 5.
     """
-    data = alertmanager_config(email=email, slack=slack, resolve_timeout_minutes=resolve_timeout_minutes)
+    data = alertmanager_config(email=email, slack=slack, sns=sns, resolve_timeout_minutes=resolve_timeout_minutes)
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)

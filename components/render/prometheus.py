@@ -105,6 +105,7 @@ def render_prometheus_config(
     rule_files: Sequence[str] = ("rules.yml",),
     metrics_paths: Mapping[str, str] | None = None,
     min_evaluation_interval_seconds: int = 5,
+    bearer_token_files: Mapping[str, str] | None = None,
 ) -> str:
     """``prometheus.yml``: one scrape job per entry of ``scrape_targets`` (job -> ``host:port`` list).
 
@@ -117,6 +118,10 @@ def render_prometheus_config(
     ``min_evaluation_interval_seconds``: lower bound for ``evaluation_interval_seconds`` (1..5).
     Test/drill knob: integration tests pass 1 to evaluate the rules every second. Default: 5
     (production: the catalogue's shortest ``for`` is a minute; faster evaluation only costs CPU).
+    ``bearer_token_files``: job -> absolute path of a file whose content Prometheus sends as
+    ``Authorization: Bearer <content>`` (``authorization.credentials_file``, re-read at every scrape,
+    so the secret never enters the rendered text and a rotated file needs no reload; e.g. Qdrant's
+    API key on EKS, mounted from a Kubernetes Secret). Default: none (no credentials).
     """
     problems: list[str] = []
     floor = min_evaluation_interval_seconds
@@ -144,6 +149,11 @@ def render_prometheus_config(
                  if job not in scrape_targets]
     problems += [f"'metrics_paths[{job!r}]' must start with / (got {p!r})" for job, p in paths.items()
                  if not p.startswith("/")]
+    tokens = dict(bearer_token_files or {})
+    problems += [f"'bearer_token_files[{job!r}]' names no job in 'scrape_targets'" for job in tokens
+                 if job not in scrape_targets]
+    problems += [f"'bearer_token_files[{job!r}]' must be an absolute path (got {p!r})" for job, p in tokens.items()
+                 if not p.startswith("/")]
     if problems:
         raise RenderError("; ".join(problems))
 
@@ -161,6 +171,8 @@ def render_prometheus_config(
         entry: dict[str, Any] = {"job_name": job}
         if job in paths:
             entry["metrics_path"] = paths[job]
+        if job in tokens:
+            entry["authorization"] = {"type": "Bearer", "credentials_file": tokens[job]}
         entry["static_configs"] = [{"targets": list(targets)}]
         jobs.append(entry)
     config["scrape_configs"] = jobs

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from components.alerts import Alert, alerts_by_name, format_number, prometheus_alerts
-from components.render.alertmanager import EmailReceiver, SlackReceiver, render_alertmanager_config
+from components.render.alertmanager import EmailReceiver, SlackReceiver, SnsReceiver, render_alertmanager_config
 from components.render.prometheus import render_prometheus_config, render_rules
 
 pytestmark = pytest.mark.integration
@@ -278,7 +278,11 @@ def test_promtool_rule_unit_tests_can_fail(promtool: str, tmp_path: Path) -> Non
     assert "PostgresConnectionsHigh" in res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("receivers", ["none", "email+slack-file", "slack-url"])
+SNS = SnsReceiver(topic_arn="arn:aws:sns:us-east-1:123456789012:data-platform-production-alarms",
+                  region="us-east-1")
+
+
+@pytest.mark.parametrize("receivers", ["none", "email+slack-file", "slack-url", "sns", "sns+slack-file"])
 def test_amtool_check_config(amtool: str, tmp_path: Path, receivers: str) -> None:
     url_file = tmp_path / "slack_url"
     url_file.write_text("https://hooks.slack.com/services/T000/B000/XXXX\n")
@@ -289,6 +293,10 @@ def test_amtool_check_config(amtool: str, tmp_path: Path, receivers: str) -> Non
                   "slack": SlackReceiver(api_url_file=str(url_file), channel="#data-oncall")}
     elif receivers == "slack-url":
         kwargs = {"slack": SlackReceiver(api_url="https://hooks.slack.com/services/T000/B000/XXXX")}
+    elif receivers == "sns":
+        kwargs = {"sns": SNS}
+    elif receivers == "sns+slack-file":
+        kwargs = {"sns": SNS, "slack": SlackReceiver(api_url_file=str(url_file), channel="#data-oncall")}
     (tmp_path / "alertmanager.yml").write_text(render_alertmanager_config(**kwargs))
     res = _run([amtool, "check-config", "alertmanager.yml"], tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -300,8 +308,20 @@ def test_amtool_check_config(amtool: str, tmp_path: Path, receivers: str) -> Non
     (["severity=warning", "store=redis"], "warning"),
     (["store=graph"], "default"),
 ])
-def test_amtool_routes(amtool: str, tmp_path: Path, labels: list[str], receiver: str) -> None:
-    (tmp_path / "alertmanager.yml").write_text(render_alertmanager_config())
+@pytest.mark.parametrize("sns", [None, SNS])
+def test_amtool_routes(amtool: str, tmp_path: Path, labels: list[str], receiver: str, sns: SnsReceiver | None) -> None:
+    (tmp_path / "alertmanager.yml").write_text(render_alertmanager_config(sns=sns))
     res = _run([amtool, "config", "routes", "test", "--config.file=alertmanager.yml", *labels], tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.strip() == receiver
+
+
+def test_amtool_rejects_an_sns_receiver_without_a_target(amtool: str, tmp_path: Path) -> None:
+    """amtool really validates sns_configs (so the SNS case above means something)."""
+    doc = yaml.safe_load(render_alertmanager_config(sns=SNS))
+    for r in doc["receivers"]:
+        for c in r.get("sns_configs", []):
+            del c["topic_arn"]
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = _run([amtool, "check-config", "alertmanager.yml"], tmp_path)
+    assert res.returncode != 0

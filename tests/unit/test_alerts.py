@@ -33,6 +33,7 @@ from components.aws.alarms import (
 from components.render.alertmanager import (
     EmailReceiver,
     SlackReceiver,
+    SnsReceiver,
     alertmanager_config,
     render_alertmanager_config,
 )
@@ -308,6 +309,18 @@ def test_prometheus_config() -> None:
     assert doc["rule_files"] == ["rules.yml"]
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
     assert [j["job_name"] for j in doc["scrape_configs"]] == ["postgres", "neo4j"]
+    assert all("authorization" not in j for j in doc["scrape_configs"])
+
+
+def test_prometheus_config_bearer_token_file() -> None:
+    """Qdrant's API key reaches Prometheus as a mounted file: only its path is in the rendered text."""
+    doc = yaml.safe_load(render_prometheus_config(
+        {"qdrant": ["vector-0.vector-headless.vector.svc.cluster.local:6333"], "neo4j": ["n:2004"]},
+        bearer_token_files={"qdrant": "/etc/prometheus/secrets/qdrant-api-key"}))
+    jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
+    assert jobs["qdrant"]["authorization"] == {"type": "Bearer",
+                                               "credentials_file": "/etc/prometheus/secrets/qdrant-api-key"}
+    assert "authorization" not in jobs["neo4j"]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -318,6 +331,9 @@ def test_prometheus_config() -> None:
     ({"scrape_targets": {"pg": "h:1"}}, "must be a non-empty list"),
     ({"scrape_targets": {"pg": ["h:1"]}, "evaluation_interval_seconds": 1}, "between 5 and 600 (got 1)"),
     ({"scrape_targets": {"pg": ["h:1"]}, "metrics_paths": {"qdrant": "/metrics"}}, "names no job"),
+    ({"scrape_targets": {"pg": ["h:1"]}, "bearer_token_files": {"qdrant": "/s/key"}},
+     "names no job in 'scrape_targets'"),
+    ({"scrape_targets": {"pg": ["h:1"]}, "bearer_token_files": {"pg": "s/key"}}, "must be an absolute path"),
 ])
 def test_prometheus_config_validation(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(RenderError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -344,6 +360,24 @@ def test_alertmanager_routes_and_inhibition() -> None:
     assert receivers["warning"]["email_configs"][0]["to"] == "oncall@example.com"
 
 
+SNS = SnsReceiver(topic_arn="arn:aws:sns:us-east-1:123456789012:dp-alarms", region="us-east-1")
+
+
+def test_alertmanager_sns_receives_critical_and_warning() -> None:
+    cfg = alertmanager_config(sns=SNS, slack=SlackReceiver(api_url_file="/run/secrets/slack"))
+    receivers = {r["name"]: r for r in cfg["receivers"]}
+    for name in ("critical", "warning"):
+        (sns,) = receivers[name]["sns_configs"]
+        assert sns["topic_arn"] == SNS.topic_arn and sns["sigv4"] == {"region": "us-east-1"}
+        assert "{{" in sns["subject"] and "{{ .Annotations.runbook }}" in sns["message"]
+        assert sns["send_resolved"] is True
+    assert "sns_configs" not in receivers["default"]
+    assert "slack_configs" in receivers["critical"] and "slack_configs" not in receivers["warning"]
+    text = render_alertmanager_config(sns=SNS)
+    assert "&id" not in text and "*id" not in text  # every receiver spelled out, no YAML anchors
+    assert text.count(SNS.topic_arn) == 2
+
+
 def test_alertmanager_without_receivers_is_still_complete() -> None:
     doc = yaml.safe_load(render_alertmanager_config())
     assert [r["name"] for r in doc["receivers"]] == ["default", "critical", "warning"]
@@ -356,6 +390,10 @@ def test_alertmanager_without_receivers_is_still_complete() -> None:
     ({"email": dataclasses.replace(EMAIL, smarthost="smtp")}, "'email.smarthost' must be host:port (got 'smtp')"),
     ({"email": dataclasses.replace(EMAIL, to="x")}, "'email.to' must be an e-mail address (got 'x')"),
     ({"resolve_timeout_minutes": 0}, "between 1 and 1440 (got 0)"),
+    ({"sns": SnsReceiver(topic_arn="arn:aws:sqs:us-east-1:123456789012:q", region="us-east-1")},
+     "'sns.topic_arn' must be an SNS topic ARN"),
+    ({"sns": SnsReceiver(topic_arn="arn:aws:sns:us-east-1:123456789012:t", region="useast1")},
+     "'sns.region' must be an AWS region"),
 ])
 def test_alertmanager_validation(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(AmRenderError) as err:
@@ -398,7 +436,7 @@ def _field_docs(module_path: str) -> dict[str, dict[str, tuple[bool, str | None]
 @pytest.mark.parametrize(("module", "classes"), [
     ("components/aws/alarms.py", ["AlarmsArgs", "RdsTarget", "RedisTargets", "AlarmSpec"]),
     ("components/alerts.py", ["Alert", "CloudWatchSpec", "PromQLSpec"]),
-    ("components/render/alertmanager.py", ["EmailReceiver", "SlackReceiver"]),
+    ("components/render/alertmanager.py", ["EmailReceiver", "SlackReceiver", "SnsReceiver"]),
 ])
 def test_fields_documented_with_defaults(module: str, classes: list[str]) -> None:
     from pathlib import Path

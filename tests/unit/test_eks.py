@@ -111,8 +111,9 @@ def test_oidc_and_ebs_csi_irsa(run: ProgramRun) -> None:
     (oidc,) = run.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     issuer = run.outputs["eks"]["issuer"]
     assert oidc.inputs["url"] == issuer and oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
-    (addon,) = run.by_type("aws:eks/addon:Addon")
-    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    addons = {a.inputs["addonName"]: a for a in run.by_type("aws:eks/addon:Addon")}
+    assert set(addons) == {"aws-ebs-csi-driver", "vpc-cni"}
+    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"]
     role = next(r for r in run.by_type("aws:iam/role:Role") if r.name == "eks-ebs-csi-irsa")
     trust = json.loads(role.inputs["assumeRolePolicy"])
     cond = trust["Statement"][0]["Condition"]["StringEquals"]
@@ -195,3 +196,20 @@ def test_the_control_plane_stays_on_standard_support() -> None:
         ebs_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/b")))
     (cluster,) = run.by_type("aws:eks/cluster:Cluster")
     assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+
+
+def test_vpc_cni_managed_addon_enforces_network_policies(run: ProgramRun) -> None:
+    """NetworkPolicies only take effect when the VPC CNI's policy agent runs (enableNetworkPolicy)."""
+    (cni,) = [a for a in run.by_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"]
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert cni.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
+    assert cni.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
+    (cluster,) = run.by_type("aws:eks/cluster:Cluster")
+    assert cni.inputs["clusterName"] == cluster.inputs["name"]
+    # aws-node keeps the node role's CNI policy (no IRSA role of its own) ...
+    assert "serviceAccountRoleArn" not in cni.inputs
+    arns = {r.inputs["policyArn"] for r in run.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy" in arns
+    # ... and every node group comes up after the add-on (policy agent present from the first pod).
+    for ng in run.by_type("aws:eks/nodeGroup:NodeGroup"):
+        assert cni.urn in ng.dependencies, ng.name

@@ -182,3 +182,24 @@ def test_validation(kw: dict[str, Any], field: str) -> None:
     assert validate_vector_args(args)[0][0] == field
     with pytest.raises(ArgsError, match=field):
         record(lambda: Vector("vector", args))
+
+
+@pytest.mark.parametrize("placement", ["eks", "ec2"])
+def test_api_key_exposed_as_a_secret(placement: str) -> None:
+    """``Vector.api_key`` is the value in Secrets Manager, and a Pulumi secret (ClusterMonitoring takes it)."""
+    def program() -> None:
+        cluster = EksCluster("eks", EksClusterArgs(
+            cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
+            ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("vector", "r7g.large", 3)],
+        )) if placement == "eks" else None
+        v = Vector("vector", _args(cluster, placement=placement))
+        pulumi.export("api_key", v.api_key)
+        pulumi.export("api_key_revealed", pulumi.Output.unsecret(v.api_key))
+
+    run = record(program, stack="production")
+    assert run.error is None, run.error
+    assert run.outputs["api_key"] == "[secret]"
+    (ver,) = run.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    revealed = run.outputs["api_key_revealed"]
+    assert isinstance(revealed, str) and revealed
+    assert revealed == ver.raw_inputs["secretString"]
