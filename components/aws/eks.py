@@ -290,7 +290,7 @@ class EksCluster(pulumi.ComponentResource):
                     desired_size=g.nodes, min_size=g.nodes, max_size=g.nodes + 1),
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
                 launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
-                labels={"workload": g.name} if workload else {"workload": "system"},
+                labels={"workload": g.name},  # "system" for the untainted group
                 taints=[aws.eks.NodeGroupTaintArgs(key="workload", value=g.name, effect="NO_SCHEDULE")]
                 if workload else None,
                 tags=tags,
