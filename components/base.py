@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,3 +54,17 @@ def child_opts(
 def merge_tags(base: Mapping[str, str], **extra: str) -> dict[str, str]:
     """``{**base, **extra}``; extra keys in snake_case become kebab-case tag keys."""
     return {**base, **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+
+def fit_name(name: str, limit: int, *, hash_length: int = 6) -> str:
+    """``name`` if it has at most ``limit`` characters; otherwise its first characters, a '-' and a short
+    hash of the whole name, exactly ``limit`` long. Never ends in '-' nor holds '--' (AWS rejects both in
+    ElastiCache ids, RDS identifiers and many other names), and two long names that share a prefix still
+    differ. ``name`` must be a lower-case dash-separated name (:data:`NAME_RE`)."""
+    if len(name) <= limit:
+        return name
+    if limit < hash_length + 2:
+        raise ValueError(f"fit_name: limit {limit} leaves no room for a {hash_length}-character hash")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:hash_length]
+    head = name[:limit - hash_length - 1].rstrip("-")
+    return f"{head}-{digest}"

@@ -10,18 +10,22 @@ from __future__ import annotations
 import operator
 
 import pulumi
-import pulumi_aws as aws
 
 from components.aws.alarms import Alarms, AlarmsArgs, RdsTarget, RedisTargets
 from components.aws.backups import Backups, BackupsArgs
+from components.aws.clients import AppClients, AppClientsArgs
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
+from components.aws.graph import CLIENT_PORTS as GRAPH_CLIENT_PORTS
 from components.aws.graph import Graph, GraphArgs, neo4j_sizing
 from components.aws.kms import Keys, KeysArgs
 from components.aws.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.postgres import Postgres, PostgresArgs
+from components.aws.redis import NAME_MAX as REDIS_NAME_MAX
 from components.aws.redis import Redis, RedisArgs
+from components.aws.vector import CLIENT_PORTS as VECTOR_CLIENT_PORTS
 from components.aws.vector import Vector, VectorArgs
+from components.base import fit_name
 from infra.settings import PROJECT, Settings
 from infra.topology import Realization, Topology
 
@@ -39,8 +43,11 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
     tags = s.resource_tags()
     dr = s.dr_region if (s.postgres.dr_replica or s.backups.cross_region) else None
 
+    # The EBS key admits the Auto Scaling service-linked role only where EKS managed node groups launch
+    # encrypted volumes through it (dev on EC2 has no Auto Scaling group).
     keys = Keys("keys", KeysArgs(region=s.region, purposes=PRIMARY_KEYS + (("eks",) if s.uses_eks else ()),
-                                 alias_prefix=name, protect=s.protect, tags=tags))
+                                 alias_prefix=name, autoscaling_service_linked_role=s.uses_eks,
+                                 protect=s.protect, tags=tags))
     dr_keys = Keys("dr-keys", KeysArgs(region=dr, purposes=DR_KEYS, alias_prefix=f"{name}-dr", protect=s.protect,
                                        tags=tags)) if dr else None
 
@@ -54,11 +61,10 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         flow_log_retention_days=s.network.flow_log_retention_days, tags=tags)) \
         if dr and dr_keys and s.postgres.dr_replica else None
 
-    # Clients of the data stores attach this group; every store admits it on its own port only.
-    app_sg = aws.ec2.SecurityGroup(
-        "app-clients", vpc_id=net.vpc_id, name_prefix=f"{name}-app-",
-        description="Application clients of the data stores (attach to app instances and pods)",
-        tags={**tags, "Name": f"{name}-app-clients"})
+    # Clients of the data stores attach this group; every store admits it on its own port only, and the
+    # group's egress reaches each store's group on that port (the provider drops AWS's default egress).
+    app_clients = AppClients("app-clients", AppClientsArgs(name=name, vpc_id=net.vpc_id, tags=tags))
+    app_sg_id = app_clients.security_group_id
 
     b = s.backups
     backups = Backups("backups", BackupsArgs(
@@ -88,18 +94,28 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         performance_insights_retention_days=p.performance_insights_retention_days,
         database_name=p.database_name, master_username=p.master_username, port=p.port,
         max_connections=p.max_connections, protect=s.protect, tags=tags))
-    pg.allow_from(app_sg.id, "app clients")
+    pg.allow_from(app_sg_id, "app clients")
+    app_clients.reach("postgres", pg.security_group_id, [p.port])
+    if dr_net is not None:
+        # Pre-created for a promotion: the DR region's clients group already reaches the DR replica, so a
+        # promoted database takes connections without a security-group change during the incident.
+        dr_clients = AppClients("dr-app-clients", AppClientsArgs(name=f"{name}-dr", vpc_id=dr_net.vpc_id,
+                                                                 region=dr, tags=tags))
+        pg.allow_from(dr_clients.security_group_id, "dr app clients", dr=True)
+        dr_clients.reach("postgres", pg.dr_security_group_id or "", [p.port])
 
     r = s.redis
     redis = Redis("redis", RedisArgs(
-        name=name[:30], vpc_id=net.vpc_id, data_subnet_ids=net.data_subnet_ids, kms_key_arn=keys.arn("elasticache"),
+        name=fit_name(name, REDIS_NAME_MAX), vpc_id=net.vpc_id, data_subnet_ids=net.data_subnet_ids,
+        kms_key_arn=keys.arn("elasticache"),
         secrets_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"), engine=r.engine,
         engine_version=r.engine_version, node_type=r.node_type, shards=r.shards,
         replicas_per_shard=r.replicas_per_shard, multi_az=r.multi_az, transit_encryption=r.transit_encryption,
         at_rest_encryption=r.at_rest_encryption, snapshot_retention_days=r.snapshot_retention_days,
         snapshot_window=r.snapshot_window, maintenance_window=r.maintenance_window, port=r.port,
         maxmemory_policy=r.maxmemory_policy, protect=s.protect, tags=tags))
-    redis.allow_from(app_sg.id, "app clients")
+    redis.allow_from(app_sg_id, "app clients")
+    app_clients.reach("redis", redis.security_group_id, [r.port])
 
     # The alarm topic exists before the in-cluster Alertmanager, which publishes to it as well.
     alarms = Alarms("alarms", AlarmsArgs(
@@ -133,12 +149,14 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             secondaries=len(graph_store.by_role("graph-secondary")), version=g.version, volume_gb=g.volume_gb,
             backup_schedule=g.backup_schedule, cluster=cluster if g.placement == "eks" else None,
             app_namespace=s.eks.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
-            subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg.id,
+            subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg_id,
             instance_type=g.instance_type, secondary_instance_type=g.secondary_instance_type,
             cpu=sizing[0], memory=sizing[1], heap_size=sizing[2], pagecache_size=sizing[3],
             secondary_sizing=neo4j_sizing(str(g.secondary_instance_type)) if _smaller_secondaries(s) else None,
             protect=s.protect, tags=tags))
         real.members.update(graph.realized)
+        if graph.security_group_id is not None:
+            app_clients.reach("graph", graph.security_group_id, GRAPH_CLIENT_PORTS)
         real.links.update((lk.source, lk.target, lk.mode) for lk in graph_store.links)
     if vector_store is not None:
         v = s.vector
@@ -149,9 +167,11 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             write_consistency_factor=v.write_consistency_factor, version=v.version, volume_gb=v.volume_gb,
             snapshot_interval_hours=v.snapshot_interval_hours, cluster=cluster if v.placement == "eks" else None,
             app_namespace=s.eks.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
-            subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg.id,
+            subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg_id,
             instance_type=v.instance_type, protect=s.protect, tags=tags))
         real.members.update(vector.realized)
+        if vector.security_group_id is not None:
+            app_clients.reach("vector", vector.security_group_id, VECTOR_CLIENT_PORTS)
         real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
 
     if cluster is not None:

@@ -255,6 +255,14 @@ def _named_arn(service: str, kind: str, key: str = "name"):  # type: ignore[no-u
     return build
 
 
+def _secret(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
+    # As the provider does: ``namePrefix`` plus a 26-character unique suffix; Secrets Manager appends
+    # six random characters to the ARN. The id is the ARN.
+    value = inputs.get("name") or f"{inputs.get('namePrefix', name)}{_h(name, region, n=26)}"
+    arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{value}-{_h(value, n=6)}"
+    return arn, {"name": value, "arn": arn}
+
+
 def _iam(kind: str):  # type: ignore[no-untyped-def]
     def build(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
         value = inputs.get("name") or rid
@@ -327,7 +335,7 @@ _TYPE_STATE = {
     "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
     "aws:kms/key:Key": _kms_key,
     "aws:s3/bucket:Bucket": _bucket,
-    "aws:secretsmanager/secret:Secret": _named_arn("secretsmanager", "secret:"),
+    "aws:secretsmanager/secret:Secret": _secret,
     "aws:sns/topic:Topic": _named_arn("sns", ""),
     "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group:"),
     "aws:iam/role:Role": _iam("role"),

@@ -55,6 +55,8 @@ class AlarmsError(pulumi.RunError):
 #: Event categories FSBP RDS.20 expects on a db-instance subscription, and RDS.21 on a parameter group.
 FSBP_INSTANCE_EVENT_CATEGORIES = ("configuration change", "failure", "maintenance")
 FSBP_PARAMETER_GROUP_EVENT_CATEGORIES = ("configuration change",)
+#: RDS ARN resource kinds of the event sources the subscriptions name: DB instances and parameter groups.
+RDS_EVENT_SOURCE_KINDS = ("db", "pg")
 
 
 @dataclass(frozen=True)
@@ -253,9 +255,15 @@ def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
 
 
 def topic_policy_document(topic_arn: str, *, alarm_name_prefix: str, rds_events: bool) -> str:
-    """SNS topic policy: this account's CloudWatch alarms (named ``<prefix>-*``) and RDS event
-    subscriptions may publish; publishing without TLS is denied. The account, region and partition
-    come from the topic ARN (``arn:<partition>:sns:<region>:<account>:<name>``)."""
+    """SNS topic policy: this account's CloudWatch alarms (named ``<prefix>-*``) and RDS events of its
+    DB instances and parameter groups (named ``<prefix>-*``) may publish; publishing without TLS is
+    denied. The account, region and partition come from the topic ARN
+    (``arn:<partition>:sns:<region>:<account>:<name>``).
+
+    RDS sends the ARN of the event's *source* as ``aws:SourceArn`` (``…:db:<instance>``,
+    ``…:pg:<parameter group>``; AWS RDS User Guide, "Granting permissions to publish notifications to
+    an Amazon SNS topic"), never the subscription's ``…:es:…`` ARN: a condition on ``es`` matches no
+    event and every notification is denied."""
     partition, region, account = _arn_parts(topic_arn)
     statements: list[dict[str, Any]] = [{
         "Sid": "AllowCloudWatchAlarms",
@@ -277,7 +285,8 @@ def topic_policy_document(topic_arn: str, *, alarm_name_prefix: str, rds_events:
             "Resource": topic_arn,
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": account},
-                "ArnLike": {"aws:SourceArn": f"arn:{partition}:rds:{region}:{account}:es:*"},
+                "ArnLike": {"aws:SourceArn": [f"arn:{partition}:rds:{region}:{account}:{kind}:{alarm_name_prefix}-*"
+                                              for kind in RDS_EVENT_SOURCE_KINDS]},
             },
         })
     statements.append({

@@ -324,7 +324,10 @@ class Backups(pulumi.ComponentResource):
             id="to-dr",
             status="Enabled",
             priority=1,
-            filter=s3.BucketReplicationConfigRuleFilterArgs(),
+            # A V2 rule (delete-marker replication needs one) with an empty filter block is sent without a
+            # prefix and reads back differently, planning a change on every `up`
+            # (terraform-provider-aws #23487, #10235): state the empty prefix.
+            filter=s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
             delete_marker_replication=s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Enabled"),
             source_selection_criteria=s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
                 sse_kms_encrypted_objects=s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(

@@ -14,16 +14,18 @@ Key policy (built with ``json.dumps``; the account id from ``account_id`` or sts
   default key policy does, and keeps the key manageable;
 * ``logs``: ``logs.<region>.amazonaws.com`` may use the key only for log groups of this account and
   region (``kms:EncryptionContext:aws:logs:arn``);
-* ``sns``: ``cloudwatch.amazonaws.com`` (alarm actions publishing to an encrypted topic) may
-  ``kms:Decrypt`` / ``kms:GenerateDataKey*`` (AWS's documented statement, no source condition), and
-  principals of the account may use the key through SNS;
+* ``sns``: ``cloudwatch.amazonaws.com`` (alarm actions) and ``events.rds.amazonaws.com`` (RDS event
+  subscriptions) publish to encrypted topics, so each may ``kms:Decrypt`` / ``kms:GenerateDataKey*``
+  (AWS's documented statement, no source condition): without its statement a service's messages to
+  an encrypted topic are dropped silently. Principals of the account may use the key through SNS;
 * ``rds``, ``elasticache``, ``s3``, ``secrets``, ``ebs``, ``eks``: principals of the account may use
   the key only through that service (``kms:ViaService`` + ``kms:CallerAccount``, the shape of AWS's
   own ``aws/<service>`` key policies); grants only for AWS resources;
-* ``ebs`` also admits the EC2 Auto Scaling service-linked role (EKS managed node groups launch
-  encrypted volumes through it). That role must exist before the key policy is set (a policy naming
-  a missing principal is rejected): ``aws iam create-service-linked-role --aws-service-name
-  autoscaling.amazonaws.com`` once per account, or ``autoscaling_service_linked_role=False``.
+* ``ebs`` with ``autoscaling_service_linked_role`` also admits the EC2 Auto Scaling service-linked role
+  (EKS managed node groups launch encrypted volumes through it). The role is matched with
+  ``Principal "*"`` and an ``aws:PrincipalArn`` condition, not named as the principal: a key policy
+  naming a role that does not exist yet is rejected (``MalformedPolicyDocumentException``), and in a
+  fresh account the role is only created by the first Auto Scaling group — after the key.
 """
 
 from __future__ import annotations
@@ -75,9 +77,9 @@ class KeysArgs:
     Default: 365."""
     deletion_window_days: int = 30
     """Waiting period before a scheduled deletion, 7..30 days. Default: 30."""
-    autoscaling_service_linked_role: bool = True
+    autoscaling_service_linked_role: bool = False
     """Admit ``AWSServiceRoleForAutoScaling`` on the ``ebs`` key (EKS managed node groups with encrypted
-    launch templates need it). The role must already exist. Default: True."""
+    launch templates need it; the role need not exist yet). Default: False (no Auto Scaling group)."""
     protect: bool = False
     """Protect the keys and retain them on delete (production). Default: False."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -103,7 +105,12 @@ def validate_keys_args(args: KeysArgs) -> None:
         raise ArgsError(t, "deletion_window_days", args.deletion_window_days, "7..30")
 
 
-def key_policy(purpose: str, account: str, region: str, *, autoscaling_role: bool = True) -> dict[str, Any]:
+def autoscaling_role_arn(account: str) -> str:
+    """ARN of the EC2 Auto Scaling service-linked role of ``account``."""
+    return f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
+
+def key_policy(purpose: str, account: str, region: str, *, autoscaling_role: bool = False) -> dict[str, Any]:
     """The key policy document of a ``purpose`` key (pure)."""
     root = f"arn:aws:iam::{account}:root"
     statements: list[dict[str, Any]] = [{
@@ -134,6 +141,14 @@ def key_policy(purpose: str, account: str, region: str, *, autoscaling_role: boo
             # these KMS calls is not documented, and a condition that does not match drops alarms silently.
             # The topic policy (who may publish) is the guard; the key only covers topics it encrypts.
         })
+        statements.append({
+            "Sid": "RdsEventsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.rds.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            # RDS event subscriptions publish to the encrypted alarm topics; same reasoning as above.
+        })
     service = VIA_SERVICE.get(purpose)
     if service is not None:
         via = {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": account}
@@ -154,21 +169,24 @@ def key_policy(purpose: str, account: str, region: str, *, autoscaling_role: boo
             "Condition": {"StringEquals": via, "Bool": {"kms:GrantIsForAWSResource": "true"}},
         })
     if purpose == "ebs" and autoscaling_role:
-        slr = f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        # Principal "*" + aws:PrincipalArn: KMS validates principals named in a policy, and this role
+        # does not exist in a fresh account until the first Auto Scaling group creates it.
+        slr = {"ArnEquals": {"aws:PrincipalArn": autoscaling_role_arn(account)}}
         statements.append({
             "Sid": "AutoScalingServiceLinkedRoleUse",
             "Effect": "Allow",
-            "Principal": {"AWS": slr},
+            "Principal": {"AWS": "*"},
             "Action": USE_ACTIONS,
             "Resource": "*",
+            "Condition": slr,
         })
         statements.append({
             "Sid": "AutoScalingServiceLinkedRoleGrants",
             "Effect": "Allow",
-            "Principal": {"AWS": slr},
+            "Principal": {"AWS": "*"},
             "Action": "kms:CreateGrant",
             "Resource": "*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            "Condition": {**slr, "Bool": {"kms:GrantIsForAWSResource": "true"}},
         })
     return {"Version": "2012-10-17", "Id": f"data-platform-{purpose}", "Statement": statements}
 

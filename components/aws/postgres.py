@@ -300,7 +300,9 @@ class Postgres(pulumi.ComponentResource):
             f"{name}-master-password", length=32, special=True, override_special=PASSWORD_SPECIALS,
             min_lower=1, min_upper=1, min_numeric=1, min_special=1, opts=opts_())
         secret = aws.secretsmanager.Secret(
-            f"{name}-master-secret", name=f"{p}/postgres/master", kms_key_id=a.secrets_kms_key_arn,
+            # name_prefix, not name: a deleted secret keeps its name for the 30-day recovery window, so a
+            # fixed name would block destroy-and-recreate of the stack (ResourceExistsException).
+            f"{name}-master-secret", name_prefix=f"{p}/postgres/master-", kms_key_id=a.secrets_kms_key_arn,
             recovery_window_in_days=30, description=f"{p} PostgreSQL master credentials",
             tags=tags("primary"), opts=opts_(stateful=True))
 
@@ -389,6 +391,10 @@ class Postgres(pulumi.ComponentResource):
             dr = aws.rds.Instance(
                 f"{name}-dr-replica", identifier=dr_id, region=region, replicate_source_db=primary.arn,
                 instance_class=a.dr_instance_class or a.instance_class, multi_az=False,
+                # storage_encrypted is replace-forcing and not computed: left unset, the provider reads
+                # back true and the next `up` plans a replacement of this protected instance
+                # (terraform-provider-aws #3470, terraform-aws-rds #432). Set on every replica.
+                storage_encrypted=a.storage_encrypted,
                 kms_key_id=a.dr_kms_key_arn if a.storage_encrypted else None,
                 performance_insights_kms_key_id=a.dr_kms_key_arn,
                 db_subnet_group_name=dr_subnets.name, vpc_security_group_ids=[self._dr_sg.id],

@@ -39,6 +39,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
+from components.render.redis import CLUSTER_CLIENT_COMMANDS
 
 TYPE_TOKEN = "data-platform:aws:Redis"
 ENGINE_VERSIONS: dict[str, dict[str, str]] = {
@@ -51,8 +52,11 @@ MAXMEMORY_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-
                       "volatile-random", "volatile-ttl", "noeviction")
 APP_ACCESS = "on ~app:* &* +@all -@dangerous"
 """``app_user``: every non-dangerous command on ``app:*`` keys and all pub/sub channels."""
-READONLY_ACCESS = "on ~* -@all +@read +@connection"
-"""``readonly_user``: read commands on every key, plus connection commands (PING, HELLO, ...)."""
+READONLY_ACCESS = "on ~* -@all +@read +@connection " + " ".join(f"+{c}" for c in CLUSTER_CLIENT_COMMANDS)
+"""``readonly_user``: read commands on every key, connection commands (PING, HELLO, ...) and the cluster
+commands a cluster-mode client needs to find the shards (``CLUSTER SLOTS``/``SHARDS``/``NODES`` are
+``@slow``, not ``@read``: without them a cluster client cannot even connect). The same list as the local
+stack's ``users.acl`` (:data:`components.render.redis.CLUSTER_CLIENT_COMMANDS`)."""
 DEFAULT_ACCESS = "off -@all"
 """The replacement ``default`` user: disabled, no commands."""
 LOG_TYPES = ("slow-log", "engine-log")
@@ -114,10 +118,15 @@ class RedisArgs:
     """Tags on every taggable child (merged with ``component=redis``). Default: {}."""
 
 
+#: ``name`` limit: the replication group id ``<name>-redis`` and its parameter group name must stay within
+#: ElastiCache's 40 characters. Use :func:`components.base.fit_name` to derive a name that fits.
+NAME_MAX = 30
+
+
 def validate_redis_args(args: RedisArgs) -> None:
     """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
     t = "RedisArgs"
-    if not (NAME_RE.match(args.name) and len(args.name) <= 30):
+    if not (NAME_RE.match(args.name) and len(args.name) <= NAME_MAX):
         raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 30 characters")
     if args.engine not in ENGINE_VERSIONS:
         raise ArgsError(t, "engine", args.engine, " or ".join(ENGINE_VERSIONS))
@@ -250,7 +259,7 @@ class Redis(pulumi.ComponentResource):
 
         def secret(key: str, user_name: str, pw: random.RandomPassword) -> aws.secretsmanager.Secret:
             s = aws.secretsmanager.Secret(
-                f"{name}-{key}-secret", name=f"{p}/redis/{user_name}", kms_key_id=a.secrets_kms_key_arn,
+                f"{name}-{key}-secret", name_prefix=f"{p}/redis/{user_name}-", kms_key_id=a.secrets_kms_key_arn,
                 recovery_window_in_days=30, description=f"{p} {a.engine} user {user_name}",
                 tags=tags, opts=opts_(stateful=True))
             aws.secretsmanager.SecretVersion(

@@ -19,6 +19,7 @@ try:
 except ImportError:  # pytest "prepend" import of tests/integration without __init__.py
     import servers  # type: ignore[no-redef]
 
+from components.aws.redis import APP_ACCESS, READONLY_ACCESS
 from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS
 
 pytestmark = pytest.mark.integration
@@ -82,6 +83,37 @@ def test_acl_users(rc: servers.RedisClusterHandle) -> None:
     for secret in (c.app_password, c.readonly_password, c.admin_password, c.replication_password):
         assert secret not in text
     assert "user default off" in text
+
+
+def _elasticache_user(rc: servers.RedisClusterHandle, user: str, access_string: str, password: str) -> None:
+    """Create ``user`` on every node with an ElastiCache RBAC access string: ElastiCache access strings are
+    Redis ACL rules (the password is set through the API, here with ``>password``)."""
+    for node in rc.nodes:
+        node.client().execute_command("ACL", "SETUSER", user, "reset", *access_string.split(), f">{password}")
+
+
+@pytest.mark.parametrize("access", [READONLY_ACCESS, APP_ACCESS], ids=["readonly_user", "app_user"])
+def test_elasticache_access_strings_work_with_a_cluster_client(rc: servers.RedisClusterHandle, access: str) -> None:
+    """The exact access strings the AWS stack gives ElastiCache users, applied to the real cluster: a
+    cluster-mode client must discover the shards (CLUSTER SLOTS/SHARDS are @slow, not @read) and read."""
+    c = rc.creds
+    rc.cluster_client(c.app_user, c.app_password).set("app:aws-acl:1", "v1")
+    _elasticache_user(rc, "aws_user", access, "aws-user-password-0123456789")
+    client = rc.cluster_client("aws_user", "aws-user-password-0123456789")
+    assert client.get("app:aws-acl:1") == "v1"
+    node = rc.nodes[0].client("aws_user", "aws-user-password-0123456789")
+    assert node.execute_command("CLUSTER", "SHARDS")
+    if access == READONLY_ACCESS:
+        with pytest.raises(NoPermissionError):
+            client.set("app:aws-acl:1", "v2")
+
+
+def test_readonly_access_string_without_cluster_commands_cannot_connect(rc: servers.RedisClusterHandle) -> None:
+    """The test above can fail: the previous readonly access string (no cluster commands) leaves a
+    cluster client unable to discover the slots."""
+    _elasticache_user(rc, "aws_old_ro", "on ~* -@all +@read +@connection", "aws-user-password-0123456789")
+    with pytest.raises((NoPermissionError, redis.exceptions.RedisClusterException)):
+        rc.cluster_client("aws_old_ro", "aws-user-password-0123456789").get("app:aws-acl:1")
 
 
 def test_primary_loss_fails_over_and_keeps_acknowledged_writes(rc: servers.RedisClusterHandle) -> None:

@@ -102,23 +102,49 @@ def test_logs_key_admits_cloudwatch_logs_for_this_account_only(prod: ProgramRun)
     assert not any("kms:ViaService" in json.dumps(s) for s in _policies(prod)["logs"]["Statement"])
 
 
-def test_sns_key_lets_cloudwatch_alarms_publish(prod: ProgramRun) -> None:
+@pytest.mark.parametrize("service", ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"])
+def test_sns_key_lets_alarms_and_rds_events_publish(prod: ProgramRun, service: str) -> None:
+    """Without its statement a service's messages to an encrypted topic are dropped silently: CloudWatch
+    alarm actions and RDS event subscriptions both publish to the KMS-encrypted alarm topics."""
     statements = _policies(prod)["sns"]["Statement"]
-    (cw,) = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
-    assert cw["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert cw["Resource"] == "*" and cw["Effect"] == "Allow"
-    assert not [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-                and s["Action"] == "kms:*"]
+    (st,) = [s for s in statements if s["Principal"] == {"Service": service}]
+    assert st["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert st["Resource"] == "*" and st["Effect"] == "Allow" and "Condition" not in st
+    others = [p for purpose, p in _policies(prod).items() if purpose != "sns"]
+    assert all(service not in json.dumps(p) for p in others)
 
 
-def test_ebs_key_admits_the_autoscaling_service_linked_role(prod: ProgramRun) -> None:
+def test_ebs_key_admits_the_autoscaling_service_linked_role_by_condition() -> None:
+    """The role does not exist in a fresh account until the first Auto Scaling group: a policy that names
+    it as a principal is rejected (MalformedPolicyDocumentException), so it is matched by aws:PrincipalArn."""
     slr = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-    ebs = [s for s in _policies(prod)["ebs"]["Statement"] if s["Principal"] == {"AWS": slr}]
+    policy = key_policy("ebs", ACCOUNT, "us-east-1", autoscaling_role=True)
+    ebs = [s for s in policy["Statement"] if slr in json.dumps(s)]
     assert {s["Sid"] for s in ebs} == {"AutoScalingServiceLinkedRoleUse", "AutoScalingServiceLinkedRoleGrants"}
-    others = [p for purpose, p in _policies(prod).items() if purpose != "ebs"]
-    assert all(slr not in json.dumps(p) for p in others)
-    off = key_policy("ebs", ACCOUNT, "us-east-1", autoscaling_role=False)
-    assert slr not in json.dumps(off)
+    for st in ebs:
+        assert st["Principal"] == {"AWS": "*"}
+        assert st["Condition"]["ArnEquals"] == {"aws:PrincipalArn": slr}
+    (grants,) = [s for s in ebs if s["Sid"] == "AutoScalingServiceLinkedRoleGrants"]
+    assert grants["Action"] == "kms:CreateGrant"
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_no_key_policy_names_a_principal_the_account_may_not_have(prod: ProgramRun) -> None:
+    """Only the account root (always there) is ever named; everything else is a service or "*" + condition."""
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    policies = [*_policies(prod).values(), key_policy("ebs", ACCOUNT, "us-east-1", autoscaling_role=True)]
+    for policy in policies:
+        for st in policy["Statement"]:
+            aws_principal = st["Principal"].get("AWS") if isinstance(st["Principal"], dict) else st["Principal"]
+            assert aws_principal in (None, "*", root), st
+
+
+def test_autoscaling_statements_only_when_asked(prod: ProgramRun) -> None:
+    """Default off: dev (EC2 placement) has no Auto Scaling group; compose_aws turns it on with EKS."""
+    assert all("AWSServiceRoleForAutoScaling" not in json.dumps(p) for p in _policies(prod).values())
+    run = _run(KeysArgs(region="us-east-1", account_id=ACCOUNT, purposes=("ebs",),
+                        autoscaling_service_linked_role=True))
+    assert "AWSServiceRoleForAutoScaling" in json.dumps(_policies(run)["ebs"])
 
 
 def test_protect_and_retain_only_when_protect(prod: ProgramRun) -> None:

@@ -155,12 +155,16 @@ def test_master_password_is_write_only_and_never_plain(run: ProgramRun) -> None:
     assert password not in everything
     secret = _one(run, SECRET_T, "postgres-master-secret").inputs
     assert secret["kmsKeyId"] == SECRETS_KEY and secret["recoveryWindowInDays"] == 30
+    # A fixed name stays reserved for the 30-day recovery window: destroy-and-recreate would fail.
+    assert "name" not in secret and secret["namePrefix"] == "dp-prod/postgres/master-"
+    assert run.outputs["pg"]["secretArn"].startswith(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:dp-prod/postgres/master-")
     version = _one(run, SECRET_VERSION, "postgres-master-secret-value")
     assert version.inputs["secretString"] == SECRET and "secretString" in version.secret_paths
     value = json.loads(version.raw_inputs["secretString"])
     assert value == {"username": "dp_admin", "password": password, "port": 5432, "dbname": "app",
                      "engine": "postgres", "host": run.outputs["pg"]["address"]}
-    assert version.raw_inputs["secretId"] == secret["name"]
+    assert version.raw_inputs["secretId"] == run.outputs["pg"]["secretArn"]
 
 
 def test_in_region_read_replicas(run: ProgramRun) -> None:
@@ -178,6 +182,16 @@ def test_in_region_read_replicas(run: ProgramRun) -> None:
         assert i["parameterGroupName"] == "dp-prod-postgres16"
     assert run.outputs["pg"]["replicaIdentifiers"] == ["dp-prod-pg-replica-1", "dp-prod-pg-replica-2"]
     assert len(run.outputs["pg"]["replicaEndpoints"]) == 2
+
+
+def test_every_replica_states_storage_encryption(run: ProgramRun) -> None:
+    """``storage_encrypted`` is replace-forcing and not computed: a replica that leaves it unset reads
+    back true and the next ``up`` plans a replacement (terraform-provider-aws #3470)."""
+    replicas = [r for r in run.by_type(INSTANCE) if "replicateSourceDb" in r.inputs]
+    assert sorted(r.name for r in replicas) == ["postgres-dr-replica", "postgres-replica-1", "postgres-replica-2"]
+    for r in replicas:
+        assert r.inputs["storageEncrypted"] is True, r.name
+        assert r.inputs["kmsKeyId"] == (DR_KEY if r.name == "postgres-dr-replica" else RDS_KEY)
 
 
 def test_dr_replica_in_dr_region_with_dr_key_subnets_and_params(run: ProgramRun) -> None:

@@ -128,7 +128,9 @@ def test_user_group_has_app_readonly_and_disabled_default(run: ProgramRun) -> No
     assert users["default"].inputs["userId"] == "dp-prod-default"
     assert users["default"].inputs["accessString"].split()[0] == "off"
     assert users["app_user"].inputs["accessString"] == "on ~app:* &* +@all -@dangerous"
-    assert users["readonly_user"].inputs["accessString"] == "on ~* -@all +@read +@connection"
+    assert users["readonly_user"].inputs["accessString"] == (
+        "on ~* -@all +@read +@connection +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid "
+        "+cluster|keyslot +readonly +readwrite +asking")
     for u in users.values():
         assert u.inputs["passwordsWo"] == SECRET and "passwordsWo" in u.secret_paths
         assert u.inputs["passwordsWoVersion"] == 1
@@ -142,10 +144,12 @@ def test_passwords_never_plain_and_secrets_hold_them(run: ProgramRun) -> None:
     for u in users.values():
         assert u.raw_inputs["passwordsWo"] not in everything
     for user_name, key in (("app_user", "appUserSecretArn"), ("readonly_user", "readonlyUserSecretArn")):
-        secret = next(s for s in run.by_type(SECRET_T) if s.inputs["name"] == f"dp-prod/redis/{user_name}")
+        # name_prefix, never a fixed name: the name stays reserved for the recovery window after a destroy.
+        secret = next(s for s in run.by_type(SECRET_T) if s.inputs.get("namePrefix") == f"dp-prod/redis/{user_name}-")
+        assert "name" not in secret.inputs
         assert secret.inputs["kmsKeyId"] == SECRETS_KEY and secret.inputs["recoveryWindowInDays"] == 30
-        assert run.outputs["redis"][key].endswith(f"secret:dp-prod/redis/{user_name}")
-        version = next(v for v in run.by_type(SECRET_VERSION) if v.raw_inputs["secretId"] == secret.inputs["name"])
+        assert f":secret:dp-prod/redis/{user_name}-" in run.outputs["redis"][key]
+        version = next(v for v in run.by_type(SECRET_VERSION) if v.raw_inputs["secretId"] == run.outputs["redis"][key])
         assert version.inputs["secretString"] == SECRET and "secretString" in version.secret_paths
         value = json.loads(version.raw_inputs["secretString"])
         assert value == {"username": user_name, "password": users[user_name].raw_inputs["passwordsWo"],
