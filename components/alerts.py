@@ -354,13 +354,19 @@ ALERTS: Final[tuple[Alert, ...]] = (
     Alert(
         name="PostgresFreeStorageLow",
         store="postgres",
-        summary="PostgreSQL instance has less than 10 % free storage",
+        summary="PostgreSQL free storage below 10 % of its initial allocation",
         severity="critical",
         threshold=10, unit="percent", comparison="<", for_seconds=300,
         runbook=("Storage is almost full: check storage autoscaling (max_allocated_storage), WAL retained by "
                  "replication slots (OldestReplicationSlotLag, TransactionLogsDiskUsage), temp files and "
                  "bloat; raise allocated storage before the instance goes to storage-full."),
-        # FreeStorageSpace is in bytes; the percentage needs the allocated size, which is not a metric.
+        # FreeStorageSpace is in bytes; the percentage needs the allocated size, which is not a metric, and
+        # storage autoscales (max_allocated_storage). RDS grows storage when free space drops below 10 % of
+        # the *current* allocation, which is never smaller than the initial one: measured against the
+        # initial allocation, this alarm fires only when autoscaling has not kept up or has reached its
+        # ceiling — never in normal growth. A threshold against the ceiling would sit in ALARM from 70 % to
+        # 90 % full of every allocation below it. Nearing the ceiling itself is RDS-EVENT-0225, in the
+        # "low storage" event category the RDS event subscriptions carry.
         cloudwatch=CloudWatchSpec(
             namespace="AWS/RDS", metric_name="FreeStorageSpace", statistic="Minimum",
             period=300, evaluation_periods=1, scope="rds-instance", treat_missing_data="missing",

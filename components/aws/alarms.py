@@ -69,7 +69,8 @@ class RdsTarget:
     identifier: pulumi.Input[str]
     """``DBInstanceIdentifier`` (the instance's ``identifier`` output)."""
     allocated_storage_gb: int
-    """Allocated storage in GB; the free-storage alarm is a percentage of it."""
+    """Initial allocated storage in GB (``allocated_storage``, not the autoscaling ceiling); the
+    free-storage alarm is a percentage of it (see ``PostgresFreeStorageLow`` in components/alerts.py)."""
 
 
 @dataclass(frozen=True)

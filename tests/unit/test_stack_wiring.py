@@ -110,6 +110,8 @@ def test_rds_events_may_publish_to_their_encrypted_topic(stack: ProgramRun) -> N
         if sub.inputs["sourceType"] == "db-instance":
             sources = [f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{i}" for i in sub.inputs["sourceIds"]]
             assert set(sub.inputs["sourceIds"]) <= set(instances)
+            # RDS-EVENT-0225 (storage nearing max_allocated_storage) is what covers the autoscaling ceiling.
+            assert "low storage" in sub.inputs["eventCategories"]
         else:
             sources = [f"arn:aws:rds:{region}:{ACCOUNT_ID}:pg:{p.inputs['name']}" for p in stack.by_type(PARAMS)
                        if p.inputs.get("region", region) == region]
