@@ -49,6 +49,9 @@ class BucketEntry:
     side: dict[str, list[Resource]] = field(default_factory=dict)
     is_replica: bool = False
     """Some replication rule of the stack writes into this bucket."""
+    is_log_target: bool = False
+    """Some ``BucketLogging`` of the stack delivers server access logs into this bucket (an access-log
+    bucket: SSE-S3 by AWS's rule, not a backup bucket, not logged or replicated itself)."""
 
     def sides(self, kind: str) -> list[Resource]:
         return self.side.get(kind, [])
@@ -82,6 +85,15 @@ def bucket_index(s: Stack) -> dict[str, BucketEntry]:
                 destinations.add(u)
     for u in destinations:
         index[u].is_replica = True
+    for logging in s.of_type(*SIDE_KINDS["logging"]):
+        # Only an explicit reference counts (propertyDependencies or the name): a BucketLogging also depends
+        # on the bucket it logs, which must not pass for its target.
+        target = logging.get("targetBucket")
+        targets = logging.property_dependencies.get("targetBucket") or [
+            b.urn for b in buckets if isinstance(target, str) and target in _refs(b)]
+        for u in targets:
+            if u in index:
+                index[u].is_log_target = True
 
     for kind, types in SIDE_KINDS.items():
         for side in s.of_type(*types):

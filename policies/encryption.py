@@ -147,15 +147,27 @@ def elasticache_auth_required(r: Resource) -> Iterator[str]:
 # -- S3 -------------------------------------------------------------------------------------------------------
 
 
-@resource_policy(
-    name="s3-default-encryption-kms", concern=CONCERN, level=MANDATORY, types=S3_SSE,
+@stack_policy(
+    name="s3-default-encryption-kms", concern=CONCERN, level=MANDATORY,
+    types=(*S3_BUCKET_TYPES, *S3_SSE, "aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"),
     requirements=("CKV_AWS_19", "CKV_AWS_145"),
-    description="S3 default encryption uses SSE-KMS with a customer managed key.",
+    description="S3 default encryption uses SSE-KMS with a customer managed key; an access-log bucket (the "
+                "target of a BucketLogging) uses SSE-S3, the only encryption S3 server access logging delivers to.",
     remediation="In BucketServerSideEncryptionConfiguration set rules[].applyServerSideEncryptionByDefault "
-                "{sse_algorithm='aws:kms', kms_master_key_id=<key ARN>} and bucket_key_enabled=True.",
+                "{sse_algorithm='aws:kms', kms_master_key_id=<key ARN>} and bucket_key_enabled=True "
+                "(sse_algorithm='AES256' on access-log buckets).",
     severity="high",
 )
-def s3_default_encryption_kms(r: Resource) -> Iterator[str]:
+def s3_default_encryption_kms(s: Stack) -> Iterator[tuple[str, str | None]]:
+    from policies.buckets import bucket_index
+
+    log_targets = {sse.urn for b in bucket_index(s).values() if b.is_log_target for sse in b.sides("sse")}
+    for r in s.of_type(*S3_SSE):
+        for message in _sse_problems(r, log_target=r.urn in log_targets):
+            yield message, r.urn
+
+
+def _sse_problems(r: Resource, *, log_target: bool) -> Iterator[str]:
     rules = r.get("rules")
     if rules is UNKNOWN:
         return
@@ -166,7 +178,12 @@ def s3_default_encryption_kms(r: Resource) -> Iterator[str]:
         algorithm = default.get("sseAlgorithm")
         if algorithm is UNKNOWN:
             continue
-        if algorithm not in ("aws:kms", "aws:kms:dsse"):
+        if log_target:
+            if algorithm != "AES256":
+                yield (f"rules[{i}].applyServerSideEncryptionByDefault.sseAlgorithm is {algorithm!r} on {r.label}, "
+                       "an access-log bucket: S3 server access logging delivers only to SSE-S3 buckets, so no log "
+                       "would arrive. Set sse_algorithm='AES256'.")
+        elif algorithm not in ("aws:kms", "aws:kms:dsse"):
             yield (f"rules[{i}].applyServerSideEncryptionByDefault.sseAlgorithm is {algorithm!r} on {r.label}; "
                    "set it to 'aws:kms' with kms_master_key_id=<customer managed key ARN>.")
         elif not _set(default.get("kmsMasterKeyId")):

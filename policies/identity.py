@@ -223,9 +223,10 @@ def irsa_role_single_bucket(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @resource_policy(
-    name="kms-key-rotation", concern=CONCERN, level=ADVISORY, types=(KMS_KEY,),
-    requirements=("KMS.4 (non-FSBP)", "CKV_AWS_7"),
-    description="Symmetric customer managed KMS keys rotate yearly.",
+    name="kms-key-rotation", concern=CONCERN, level=MANDATORY, types=(KMS_KEY,),
+    requirements=("KMS.4", "CKV_AWS_7"),
+    description="Symmetric customer managed KMS keys rotate (mandatory: a key that never rotates keeps every "
+                "secret it ever protected behind one key material; rotation costs nothing per key).",
     remediation="Set enable_key_rotation=True.",
 )
 def kms_key_rotation(r: Resource) -> Iterator[str]:

@@ -13,6 +13,7 @@ from policies._base import (
     EKS_CLUSTER,
     FLOW_LOG,
     LOG_GROUP,
+    MANDATORY,
     METRIC_ALARM,
     RDS_INSTANCE,
     REDIS_GROUP,
@@ -170,19 +171,22 @@ def log_group_retention(r: Resource) -> Iterator[str]:
 
 
 @stack_policy(
-    name="s3-bucket-access-logging", concern=CONCERN, level=ADVISORY,
+    name="s3-bucket-access-logging", concern=CONCERN, level=MANDATORY,
     types=("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketLogging:BucketLogging",
            "aws:s3/bucketLoggingV2:BucketLoggingV2"),
     requirements=("S3.9", "CKV_AWS_18"),
-    description="Every S3 bucket has server access logging to a log bucket.",
+    description="Every S3 bucket (except the access-log buckets themselves) has server access logging to a "
+                "log bucket.",
     remediation="Create an aws.s3.BucketLogging(bucket=<bucket id>, target_bucket=<access-log bucket>, "
                 "target_prefix='<store>/').",
-    severity="low",
+    severity="medium",
 )
 def s3_bucket_access_logging(s: Stack) -> Iterator[tuple[str, str | None]]:
     from policies.buckets import bucket_index
 
     for b in bucket_index(s).values():
+        if b.is_log_target:
+            continue  # a log bucket logging into itself would log its own log deliveries forever
         if not b.sides("logging") and not b.bucket.get("loggings"):
             yield (f"bucket {b.bucket.label} has no BucketLogging: reads and deletes of backups leave no trace. "
                    "Create a BucketLogging to the access-log bucket.", b.bucket.urn)

@@ -257,8 +257,8 @@ def s3_bucket_replication(s: Stack) -> Iterator[tuple[str, str | None]]:
     if not truthy(s.ctx.get("requireReplication", True)):
         return
     for b in bucket_index(s).values():
-        if b.is_replica:
-            continue
+        if b.is_replica or b.is_log_target:
+            continue  # access logs stay in their region (S3 logging delivers within a region)
         rules = [rule for rc in b.sides("replication") for rule in as_list(rc.get("rules"))]
         if not any(isinstance(rule, dict) and rule.get("status") in ("Enabled", UNKNOWN) for rule in rules):
             state = "has no enabled replication rule" if b.sides("replication") else "has no BucketReplicationConfig"

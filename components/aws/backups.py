@@ -32,6 +32,14 @@ Restores: STANDARD and GLACIER_IR objects read at once; DEEP_ARCHIVE objects (ol
 
 With object lock, the default retention (``object_lock_days``) keeps every version undeletable for
 that long, whatever the lifecycle says.
+
+Access logs (FSBP S3.9, CKV_AWS_18; on unless ``access_log_days`` is None): reads and deletes of
+backups leave a trace. Per region with buckets, one access-log bucket ``<name>-access-logs-<random>``
+— SSE-S3 (S3 server access logging cannot deliver to an SSE-KMS bucket), versioned, the four public
+access blocks, ``BucketOwnerEnforced``, TLS only, written only by ``logging.s3.amazonaws.com`` for
+this stack's backup buckets of this account (``aws:SourceArn`` + ``aws:SourceAccount``), current logs
+expiring after ``access_log_days`` — and a ``BucketLogging`` on every backup bucket and replica into
+its region's log bucket under ``<store>/``, date-partitioned by event time.
 """
 
 from __future__ import annotations
@@ -98,6 +106,9 @@ class BackupsArgs:
     Default: False."""
     ephemeral: bool = False
     """The buckets hold throwaway data (test stacks): required for ``force_destroy``. Default: False."""
+    access_log_days: int | None = 365
+    """Days S3 server access logs of the backup buckets are kept (30..3650), or None for no access
+    logging (not allowed by the policy pack). Default: 365."""
     protect: bool = False
     """Protect the buckets and retain them on delete (production). Default: False."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -136,6 +147,8 @@ def validate_backups_args(args: BackupsArgs) -> None:
             raise ArgsError(t, "object_lock_mode", args.object_lock_mode, "GOVERNANCE, COMPLIANCE or None")
         if not 1 <= args.object_lock_days <= args.monthly_days:
             raise ArgsError(t, "object_lock_days", args.object_lock_days, f"1..monthly_days ({args.monthly_days})")
+    if args.access_log_days is not None and not 30 <= args.access_log_days <= 3650:
+        raise ArgsError(t, "access_log_days", args.access_log_days, "30..3650, or None")
     if args.force_destroy and not args.ephemeral:
         raise ArgsError(t, "force_destroy", args.force_destroy,
                         "only together with ephemeral=True: force_destroy deletes every backup version")
@@ -163,6 +176,18 @@ def lifecycle_rules(daily_days: int, weekly_days: int,
         "filter": {},
         "expiration": {"expired_object_delete_marker": True},
     }]
+
+
+def access_log_bucket_policy(bucket_arn: str, account: str, source_arns: Sequence[str]) -> dict[str, Any]:
+    """TLS only; objects written only by S3 server access logging, for ``source_arns`` of ``account``."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": f"{bucket_arn}/*",
+         "Condition": {"ArnLike": {"aws:SourceArn": sorted(source_arns)},
+                       "StringEquals": {"aws:SourceAccount": account}}},
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]}
 
 
 def bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, Any]:
@@ -215,9 +240,11 @@ class Backups(pulumi.ComponentResource):
         self._name_prefix = name
         self.buckets = {}
         self._primary: dict[str, _Bucket] = {}
+        logged: dict[str | None, list[tuple[str, aws.s3.Bucket]]] = {}
         for store in args.stores:
             src = self._bucket(f"{name}-{store}", args, store, args.region, args.kms_key_arn, replica=False)
             self._primary[store] = src
+            logged.setdefault(args.region, []).append((store, src.bucket))
             entry: dict[str, Any] = {
                 "name": src.bucket.bucket, "arn": src.bucket.arn, "region": src.bucket.region,
                 "kms_key_arn": src.key_arn, "replica_name": None, "replica_arn": None, "replica_region": None,
@@ -226,10 +253,55 @@ class Backups(pulumi.ComponentResource):
                 dst = self._bucket(f"{name}-{store}-replica", args, store, args.replica_region,
                                    args.replica_kms_key_arn, replica=True)
                 self._replicate(f"{name}-{store}", args, src, dst, args.replica_region)
+                logged.setdefault(args.replica_region, []).append((store, dst.bucket))
                 entry.update(replica_name=dst.bucket.bucket, replica_arn=dst.bucket.arn,
                              replica_region=args.replica_region)
             self.buckets[store] = entry
-        self.register_outputs({"buckets": self.buckets})
+        self.access_log_buckets: dict[str | None, pulumi.Output[str]] = {}
+        if args.access_log_days is not None:
+            for region, sources in logged.items():
+                self.access_log_buckets[region] = self._access_logs(name, args, region, sources)
+        self.register_outputs({"buckets": self.buckets, "accessLogBuckets": list(self.access_log_buckets.values())})
+
+    def _access_logs(self, name: str, args: BackupsArgs, region: str | None,
+                     sources: Sequence[tuple[str, aws.s3.Bucket]]) -> pulumi.Output[str]:
+        """The region's access-log bucket and a BucketLogging of every backup bucket of that region into it."""
+        rname = f"{name}-access-logs" + ("" if region == args.region else "-dr")
+        log = aws.s3.Bucket(
+            rname, bucket_prefix=f"{args.name}-access-logs-", force_destroy=args.force_destroy and args.ephemeral,
+            region=region, tags=merge_tags(args.tags, component="backups", role="access-logs"),
+            opts=child_opts(self, stateful=True, protect=args.protect))
+        o = child_opts(self)
+        aws.s3.BucketPublicAccessBlock(rname, bucket=log.id, block_public_acls=True, block_public_policy=True,
+                                       ignore_public_acls=True, restrict_public_buckets=True, region=region, opts=o)
+        ownership = aws.s3.BucketOwnershipControls(
+            rname, bucket=log.id, rule={"object_ownership": "BucketOwnerEnforced"}, region=region, opts=o)
+        versioning = aws.s3.BucketVersioning(rname, bucket=log.id, versioning_configuration={"status": "Enabled"},
+                                             region=region, opts=o)
+        # SSE-S3, not SSE-KMS: S3 server access logging cannot deliver to a bucket whose default encryption is
+        # SSE-KMS (AWS S3 User Guide, "Enabling Amazon S3 server access logging").
+        aws.s3.BucketServerSideEncryptionConfiguration(rname, bucket=log.id, rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
+            "blocked_encryption_types": ["SSE-C"],
+        }], region=region, opts=o)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        policy = aws.s3.BucketPolicy(rname, bucket=log.id, region=region, policy=pulumi.Output.all(
+            log.arn, account, *[b.arn for _, b in sources]).apply(
+                lambda v: json.dumps(access_log_bucket_policy(v[0], v[1], v[2:]))), opts=o)
+        aws.s3.BucketLifecycleConfiguration(rname, bucket=log.id, region=region, rules=[{
+            "id": "expire-access-logs",
+            "status": "Enabled",
+            "filter": {},
+            "expiration": {"days": args.access_log_days},
+            "noncurrent_version_expiration": {"noncurrent_days": 30},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_MULTIPART_DAYS},
+        }], opts=child_opts(self, depends_on=[versioning]))
+        for store, bucket in sources:
+            aws.s3.BucketLogging(
+                f"{rname}-{store}", bucket=bucket.id, target_bucket=log.id, target_prefix=f"{store}/",
+                target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+                region=region, opts=child_opts(self, depends_on=[policy, ownership]))
+        return log.bucket
 
     def _bucket(self, rname: str, args: BackupsArgs, store: str, region: str | None,
                 key: pulumi.Input[str], *, replica: bool) -> _Bucket:

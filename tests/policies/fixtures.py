@@ -295,7 +295,7 @@ def bucket_set(store: str, region: str, key: str, parent: Resource,
         res("aws:s3/bucketPolicy:BucketPolicy", f"{store}-backups{suffix}-policy",
             {"bucket": name, "policy": bucket_policy(name), **region_input}, parent=parent, deps=[bucket]),
         res("aws:s3/bucketLogging:BucketLogging", f"{store}-backups{suffix}-logging",
-            {"bucket": name, "targetBucket": "data-platform-production-access-logs",
+            {"bucket": name, "targetBucket": f"data-platform-production-access-logs{suffix}",
              "targetPrefix": f"{store}/", **region_input}, parent=parent, deps=[bucket]),
     ]
     out = [bucket, *side]
@@ -313,9 +313,35 @@ def bucket_set(store: str, region: str, key: str, parent: Resource,
     return out
 
 
+def access_log_bucket(region: str, parent: Resource, sse: str = "AES256") -> list[Resource]:
+    """The region's access-log bucket: SSE-S3 (S3 logging delivers to nothing else), locked down, expiring."""
+    suffix = "-dr" if region != REGION else ""
+    name = f"data-platform-production-access-logs{suffix}"
+    region_input = {"region": region} if region != REGION else {}
+    bucket = res("aws:s3/bucket:Bucket", f"access-logs{suffix}",
+                 {"bucket": name, "forceDestroy": False, "tags": tags(role="access-logs"), **region_input},
+                 parent=parent)
+    return [bucket, *[res(t, f"access-logs{suffix}-{kind}", {"bucket": name, **inputs, **region_input},
+                          parent=parent, deps=[bucket]) for kind, t, inputs in (
+        ("sse", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+         {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": sse}}]}),
+        ("versioning", "aws:s3/bucketVersioning:BucketVersioning", {"versioningConfiguration": {"status": "Enabled"}}),
+        ("lifecycle", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+         {"rules": [{"id": "expire-access-logs", "status": "Enabled", "filter": {}, "expiration": {"days": 365},
+                     "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}]}),
+        ("pab", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+         {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True}),
+        ("ownership", "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+         {"rule": {"objectOwnership": "BucketOwnerEnforced"}}),
+        ("policy", "aws:s3/bucketPolicy:BucketPolicy", {"policy": bucket_policy(name)}),
+    )]]
+
+
 def backups(stack: list[Resource]) -> dict[str, list[Resource]]:
     comp = component("data-platform:aws:Backups", "backups")
     stack.append(comp)
+    for region in (REGION, DR_REGION):
+        stack.extend(access_log_bucket(region, comp))
     out: dict[str, list[Resource]] = {}
     for store in ("postgres", "redis", "graph", "vector"):
         replica = bucket_set(store, DR_REGION, KEY_DR, comp)

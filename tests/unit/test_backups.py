@@ -55,6 +55,14 @@ def _side(run: ProgramRun, bucket: RecordedResource, kind: str) -> dict[str, Any
     return found[0].inputs
 
 
+def _backup_buckets(run: ProgramRun) -> list[RecordedResource]:
+    return [b for b in run.by_type(BUCKET) if b.inputs["tags"].get("role") != "access-logs"]
+
+
+def _log_buckets(run: ProgramRun) -> list[RecordedResource]:
+    return [b for b in run.by_type(BUCKET) if b.inputs["tags"].get("role") == "access-logs"]
+
+
 def _primary(run: ProgramRun, store: str) -> RecordedResource:
     return run.get(f"{BUCKET}::backups-{store}")
 
@@ -64,7 +72,7 @@ def _replica(run: ProgramRun, store: str) -> RecordedResource:
 
 
 def test_one_bucket_and_one_replica_per_store(prod: ProgramRun) -> None:
-    buckets = prod.by_type(BUCKET)
+    buckets = _backup_buckets(prod)
     assert len(buckets) == 2 * len(DEFAULT_STORES)
     comp = prod.get(f"{TYPE_TOKEN}::backups")
     assert all(r.parent == comp.urn for r in prod.resources if r.custom)
@@ -169,7 +177,7 @@ def test_protect_and_retain_buckets_only_when_protect(prod: ProgramRun) -> None:
 
 def test_no_replication_without_replica_region() -> None:
     run = _run(BackupsArgs(kms_key_arn=KEY, stores=("postgres",)))
-    assert len(run.by_type(BUCKET)) == 1
+    assert len(_backup_buckets(run)) == 1 and len(_log_buckets(run)) == 1
     assert not run.by_type(f"{S3}bucketReplicationConfig:BucketReplicationConfig")
     assert not run.by_type("aws:iam/role:Role")
     pg = run.outputs["buckets"]["postgres"]
@@ -179,7 +187,7 @@ def test_no_replication_without_replica_region() -> None:
 
 def test_object_lock_on_both_buckets() -> None:
     run = _run(_args(stores=("graph",), object_lock_mode="COMPLIANCE", object_lock_days=90))
-    for b in run.by_type(BUCKET):
+    for b in _backup_buckets(run):
         assert b.inputs["objectLockEnabled"] is True
         lock = _side(run, b, "bucketObjectLockConfiguration:BucketObjectLockConfiguration")
         assert lock["objectLockEnabled"] == "Enabled"
@@ -265,3 +273,54 @@ def test_every_args_field_is_documented_with_its_default() -> None:
     }
     assert documented == {f.name for f in dataclasses.fields(BackupsArgs)}
     assert BackupsArgs.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("replica", [False, True])
+def test_every_backup_bucket_logs_access_to_its_regions_log_bucket(prod: ProgramRun, replica: bool) -> None:
+    """FSBP S3.9: reads and deletes of backups leave a trace, in the bucket's own region (S3 logging
+    delivers only within a region)."""
+    logs = {b.inputs.get("region", "us-east-1"): b for b in _log_buckets(prod)}
+    assert set(logs) == {"us-east-1", "us-west-2"}
+    for store in DEFAULT_STORES:
+        bucket = _replica(prod, store) if replica else _primary(prod, store)
+        logging = _side(prod, bucket, "bucketLogging:BucketLogging")
+        region = bucket.inputs.get("region", "us-east-1")
+        log = logs[region]
+        assert logging["targetPrefix"] == f"{store}/"
+        assert logging["targetObjectKeyFormat"] == {"partitionedPrefix": {"partitionDateSource": "EventTime"}}
+        assert logging.get("region", "us-east-1") == region
+        (ref,) = [r for r in prod.by_type(f"{S3}bucketLogging:BucketLogging")
+                  if r.property_dependencies.get("bucket") == [bucket.urn]]
+        assert ref.property_dependencies["targetBucket"] == [log.urn]
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-2"])
+def test_access_log_bucket_is_locked_down_sse_s3_and_expires(prod: ProgramRun, region: str) -> None:
+    (log,) = [b for b in _log_buckets(prod) if b.inputs.get("region", "us-east-1") == region]
+    assert log.inputs["bucketPrefix"] == "dp-prod-access-logs-" and log.protect and log.retain_on_delete
+    sse = _side(prod, log, "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    # S3 server access logging cannot deliver into an SSE-KMS bucket.
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    pab = _side(prod, log, "bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(pab[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                        "restrictPublicBuckets"))
+    ownership = _side(prod, log, "bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    (rule,) = _side(prod, log, "bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+    assert rule["status"] == "Enabled" and rule["expiration"] == {"days": 365}
+    policy = json.loads(_side(prod, log, "bucketPolicy:BucketPolicy")["policy"])
+    (allow,) = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"} and allow["Action"] == "s3:PutObject"
+    sources = [b for b in _backup_buckets(prod) if b.inputs.get("region", "us-east-1") == region]
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == sorted(
+        f"arn:aws:s3:::{_side(prod, b, 'bucketVersioning:BucketVersioning')['bucket']}" for b in sources)
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    (deny,) = [st for st in policy["Statement"] if st["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_access_logging_can_be_turned_off_visibly() -> None:
+    run = _run(_args(stores=("graph",), access_log_days=None))
+    assert not _log_buckets(run) and not run.by_type(f"{S3}bucketLogging:BucketLogging")
+    with pytest.raises(ArgsError, match=r"access_log_days: 7 is not allowed \(30..3650, or None\)"):
+        validate_backups_args(_args(access_log_days=7))
