@@ -230,7 +230,8 @@ class Graph(pulumi.ComponentResource):
         self.namespace = None
         self.security_group_id = None
         secret, password = generated_secret(self, f"{name}-password", args.secrets_kms_key_arn, dict(args.tags),
-                                            args.protect, description="Neo4j 'neo4j' user password")
+                                            args.protect, path=f"{name}/neo4j-password",
+                                            description="Neo4j 'neo4j' user password")
         self.password_secret_arn = secret.arn
         if args.placement == "eks":
             self._on_eks(name, args, password)
@@ -502,13 +503,18 @@ mountpoint -q "$mnt" || mount "$mnt"
 
 
 def generated_secret(parent: pulumi.Resource, name: str, kms_key_arn: pulumi.Input[str], tags: dict[str, str],
-                     protect: bool, *, description: str, length: int = 32
+                     protect: bool, *, path: str, description: str, length: int = 32
                      ) -> tuple[aws.secretsmanager.Secret, pulumi.Output[str]]:
-    """A random value kept in Secrets Manager (KMS); returns the secret and the value as a Pulumi secret."""
+    """A random value kept in Secrets Manager (KMS); returns the secret and the value as a Pulumi secret.
+
+    The secret is named ``<project>-<stack>/<path>-<unique suffix>``."""
     pw = random.RandomPassword(name, length=length, special=False, opts=child_opts(parent, stateful=True,
                                                                                    protect=protect))
     value = _secret(pw.result)
-    secret = aws.secretsmanager.Secret(name, description=description, kms_key_id=kms_key_arn,
+    # name_prefix, not name: a deleted secret keeps its name for the whole recovery window (30 days), so a
+    # destroy-and-recreate with a fixed name fails; AWS appends a unique suffix to the readable path.
+    secret = aws.secretsmanager.Secret(name, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}/{path}-",
+                                       description=description, kms_key_id=kms_key_arn,
                                        recovery_window_in_days=30, tags=tags,
                                        opts=child_opts(parent, stateful=True, protect=protect))
     aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=value,

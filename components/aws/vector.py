@@ -208,7 +208,8 @@ class Vector(pulumi.ComponentResource):
             peers=args.peers, hnsw_m=args.hnsw_m, hnsw_ef_construct=args.hnsw_ef_construct,
             on_disk_payload=args.on_disk_payload)
         secret, api_key = generated_secret(self, f"{name}-api-key", args.secrets_kms_key_arn, dict(args.tags),
-                                           args.protect, description="Qdrant API key", length=48)
+                                           args.protect, path=f"{name}/qdrant-api-key", description="Qdrant API key",
+                                           length=48)
         self.api_key_secret_arn = secret.arn
         self.api_key = pulumi.Output.secret(api_key)
         if args.placement == "eks":

@@ -170,6 +170,17 @@ def test_eks_password_secret_end_to_end(eks: ProgramRun) -> None:
     assert sec.raw_inputs["stringData"]["NEO4J_AUTH"] == "neo4j/" + ver.raw_inputs["secretString"]
 
 
+@pytest.mark.parametrize("placement", ["eks", "ec2"])
+def test_password_secret_name_is_a_prefix(placement: str) -> None:
+    """A fixed ``name`` stays taken for the 30-day recovery window after a destroy, so a re-create fails;
+    ``name_prefix`` keeps the readable path and lets AWS append a unique suffix. The window is kept."""
+    run = _run(placement)
+    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    assert sm.inputs["namePrefix"] == "data-platform-production/graph/neo4j-password-"
+    assert "name" not in sm.inputs
+    assert sm.inputs["recoveryWindowInDays"] == 30
+
+
 def test_eks_backup_cronjob_irsa(eks: ProgramRun) -> None:
     (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
     assert cj.inputs["spec"]["schedule"] == "0 2 * * *"

@@ -124,6 +124,16 @@ def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
     assert sec.raw_inputs["stringData"]["api-key"] == ver.raw_inputs["secretString"]
 
 
+@pytest.mark.parametrize("placement", ["eks", "ec2"])
+def test_api_key_secret_name_is_a_prefix(placement: str) -> None:
+    """``name_prefix`` (not a fixed name, which the 30-day recovery window keeps taken after a destroy)."""
+    run = _run(placement)
+    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    assert sm.inputs["namePrefix"] == "data-platform-production/vector/qdrant-api-key-"
+    assert "name" not in sm.inputs
+    assert sm.inputs["recoveryWindowInDays"] == 30 and sm.inputs["kmsKeyId"] == KEY + "secrets"
+
+
 def test_eks_objects_use_cluster_provider(eks: ProgramRun) -> None:
     (prov,) = eks.by_type("pulumi:providers:kubernetes")
     objs = [r for r in eks.resources if r.type.startswith("kubernetes:")]
