@@ -151,8 +151,8 @@ class GraphArgs:
     secondary_instance_type: str | None = None
     """Instance type of secondaries. Default: instance_type."""
     ami_id: pulumi.Input[str] | None = None
-    """AMI. Default: ``resolve:ssm:`` of the public AL2023 parameter (arm64 for Graviton), resolved by
-    EC2 at launch (no invoke at preview); later AMI releases do not replace instances (``ignore_changes``)."""
+    """AMI. Default: the latest AL2023 AMI (arm64 for Graviton), read from its public SSM parameter by an
+    invoke when the program runs; later AMI releases do not replace instances (``ignore_changes``)."""
     zone_name: str = "graph.data-platform.internal"
     """Private Route 53 zone of member names (placement ec2). Default: graph.data-platform.internal."""
     protect: bool = False
@@ -665,6 +665,7 @@ class Ec2Fleet:
             f"{name}-zone", name=zone_name, comment=f"{description}: member names",
             vpcs=[aws.route53.ZoneVpcArgs(vpc_id=vpc_id)], tags=tags, opts=child_opts(parent))
         self._rules = 0
+        self._amis: dict[str, pulumi.Output[str]] = {}
 
     def self_ingress(self, ports: Sequence[int]) -> None:
         for p in ports:
@@ -704,10 +705,8 @@ class Ec2Fleet:
         from components.aws.eks import is_graviton
 
         subnet, az = subnet_ids[i % len(subnet_ids)], azs[i % len(azs)]
-        # No invoke: EC2 resolves "resolve:ssm:<public parameter>" to the latest AL2023 AMI at launch;
-        # ignore_changes=["ami"] keeps later AMI releases from replacing the instance.
         ami = ami_id if ami_id is not None else \
-            "resolve:ssm:" + (SSM_AL2023_ARM64 if is_graviton(instance_type) else SSM_AL2023_X86)
+            self._latest_al2023(SSM_AL2023_ARM64 if is_graviton(instance_type) else SSM_AL2023_X86)
         mtags = merge_tags(self.tags, Name=f"{self.name}-{member}", member=member)
         inst = aws.ec2.Instance(
             f"{self.name}-{member}",
@@ -727,6 +726,7 @@ class Ec2Fleet:
             user_data_replace_on_change=True,
             tags=mtags,
             volume_tags=mtags,
+            # A later AMI release must not replace a running member.
             opts=child_opts(self.parent, ignore_changes=["ami"]))
         vol = aws.ebs.Volume(
             f"{self.name}-{member}-data", availability_zone=az, size=volume_gb, type="gp3", encrypted=True,
@@ -738,6 +738,17 @@ class Ec2Fleet:
         aws.route53.Record(f"{self.name}-{member}", zone_id=self.zone.zone_id, name=f"{member}.{self.zone_name}",
                            type="A", ttl=60, records=[inst.private_ip], opts=child_opts(self.parent))
         return inst
+
+    def _latest_al2023(self, parameter: str) -> pulumi.Output[str]:
+        """The AMI id in a public AL2023 SSM parameter, read by the program (one invoke per parameter).
+
+        Not ``ami="resolve:ssm:<parameter>"``: with ``root_block_device`` set the provider calls
+        DescribeImages on that literal and fails with InvalidAMIID.Malformed (terraform-provider-aws #43488).
+        ``insecure_value``: ``value`` is always marked secret, which would hide a public AMI id in every diff."""
+        if parameter not in self._amis:
+            self._amis[parameter] = aws.ssm.get_parameter_output(
+                name=parameter, opts=pulumi.InvokeOutputOptions(parent=self.parent)).insecure_value
+        return self._amis[parameter]
 
 
 def _instance_policy(bucket: str, prefix: str, backup_kms: str, secret_arn: str, secrets_kms: str) -> str:

@@ -132,7 +132,8 @@ class VectorArgs:
     instance_type: str = "r7g.large"
     """Instance type (placement ec2). Default: r7g.large."""
     ami_id: pulumi.Input[str] | None = None
-    """AMI. Default: ``resolve:ssm:`` of the public AL2023 parameter (arm64 for Graviton)."""
+    """AMI. Default: the latest AL2023 AMI (arm64 for Graviton), read from its public SSM parameter by an
+    invoke when the program runs; later AMI releases do not replace instances (``ignore_changes``)."""
     zone_name: str = "vector.data-platform.internal"
     """Private Route 53 zone of peer names (placement ec2). Default: vector.data-platform.internal."""
     protect: bool = False
