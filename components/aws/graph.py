@@ -718,14 +718,16 @@ class Ec2Fleet:
             iam_instance_profile=self.profile.name,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            # Root volume tags here, not volume_tags: volume_tags would also claim the attached data volume,
+            # whose own tags (aws.ebs.Volume) it would fight on every update (pulumi_aws volume_tags docstring).
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3", volume_size=30, encrypted=True, kms_key_id=kms, delete_on_termination=True),
+                volume_type="gp3", volume_size=30, encrypted=True, kms_key_id=kms, delete_on_termination=True,
+                tags=merge_tags(mtags, Name=f"{self.name}-{member}-root")),
             monitoring=True,
             ebs_optimized=True,
             user_data=user_data,
             user_data_replace_on_change=True,
             tags=mtags,
-            volume_tags=mtags,
             # A later AMI release must not replace a running member.
             opts=child_opts(self.parent, ignore_changes=["ami"]))
         vol = aws.ebs.Volume(

@@ -129,3 +129,19 @@ def test_explicit_ami_needs_no_invoke() -> None:
 def test_later_ami_releases_do_not_replace_members(fleet: Seen) -> None:
     for i in fleet.run.by_type(INSTANCE):
         assert list(fleet.request(INSTANCE, i.name).ignoreChanges) == ["ami"]
+
+
+# ---- tags -----------------------------------------------------------------------------------
+
+
+def test_root_volume_tagged_without_volume_tags(fleet: Seen) -> None:
+    """``volume_tags`` on an instance also claims the separately managed, attached data volume and the
+    two fight over its tags on every update (pulumi_aws ``volume_tags`` docstring): the root volume is
+    tagged through ``root_block_device.tags`` instead, the data volume through its own ``tags``."""
+    vols = {v.name: v for v in fleet.run.by_type("aws:ebs/volume:Volume")}
+    for i in fleet.run.by_type(INSTANCE):
+        assert "volumeTags" not in i.inputs, i.name
+        member = i.inputs["tags"]["member"]
+        assert i.inputs["rootBlockDevice"]["tags"] == {**i.inputs["tags"], "Name": f"{i.name}-root"}
+        assert vols[f"{i.name}-data"].inputs["tags"]["member"] == member
+
