@@ -26,7 +26,8 @@ the pods as a Kubernetes Secret; it stays a Pulumi secret end to end. A CronJob 
 ServiceAccount whose IRSA role may only write that bucket prefix with that key.
 
 **ec2** — one instance per member, round-robin over the subnets, each with its own encrypted gp3
-data volume (``aws.ebs.Volume`` + attachment, so the data outlives instance replacement), IMDSv2
+data volume (``aws.ebs.Volume`` + attachment, so the data outlives instance replacement, which deletes
+the old instance first: a volume attaches to one instance at a time), IMDSv2
 with hop limit 1, no public IP, no SSH key (SSM), an instance role scoped to the backup bucket, a
 security group (Bolt/HTTP from ``app_security_group_id`` only, cluster ports from the members' own
 group only) and cloud-init that installs Neo4j from the official RPM repository, writes the
@@ -728,8 +729,11 @@ class Ec2Fleet:
             user_data=user_data,
             user_data_replace_on_change=True,
             tags=mtags,
-            # A later AMI release must not replace a running member.
-            opts=child_opts(self.parent, ignore_changes=["ami"]))
+            # A later AMI release must not replace a running member. A replacement (user data) deletes first:
+            # the data volume can be attached to one instance only, so a new instance created before the old
+            # one is gone could never get it (VolumeInUse). The engine deletes the attachment first (its
+            # instance_id forces a new one) and re-creates it for the new instance; the volume stays.
+            opts=child_opts(self.parent, ignore_changes=["ami"], delete_before_replace=True))
         vol = aws.ebs.Volume(
             f"{self.name}-{member}-data", availability_zone=az, size=volume_gb, type="gp3", encrypted=True,
             kms_key_id=kms, tags=merge_tags(self.tags, Name=f"{self.name}-{member}-data", member=member),

@@ -145,3 +145,28 @@ def test_root_volume_tagged_without_volume_tags(fleet: Seen) -> None:
         assert i.inputs["rootBlockDevice"]["tags"] == {**i.inputs["tags"], "Name": f"{i.name}-root"}
         assert vols[f"{i.name}-data"].inputs["tags"]["member"] == member
 
+
+# ---- replacement ----------------------------------------------------------------------------
+
+
+def test_members_are_replaced_delete_first(fleet: Seen) -> None:
+    """A user-data change replaces a member; create-before-delete would attach the data volume to the new
+    instance while the old one still holds it (VolumeInUse). Delete-before-replace: the engine first deletes
+    every dependent that the replacement would replace too (the attachment, whose instance_id forces a new
+    attachment), then the instance, and creates instance and attachment afresh."""
+    for i in fleet.run.by_type(INSTANCE):
+        req = fleet.request(INSTANCE, i.name)
+        assert req.deleteBeforeReplace is True and req.deleteBeforeReplaceDefined is True, i.name
+        att = next(a for a in fleet.run.by_type(ATTACHMENT) if a.name == f"{i.name}-data")
+        # The engine finds the attachment through this property dependency (instanceId -> the instance).
+        assert att.property_dependencies["instanceId"] == [i.urn]
+        assert att.inputs["instanceId"].startswith("i-")
+
+
+def test_data_volume_is_not_replaced_with_its_member(fleet: Seen) -> None:
+    """The data volume depends on nothing the replacement changes, so it survives and is re-attached."""
+    for v in fleet.run.by_type("aws:ebs/volume:Volume"):
+        req = fleet.request("aws:ebs/volume:Volume", v.name)
+        assert not req.deleteBeforeReplace
+        assert all(INSTANCE not in u for deps in v.property_dependencies.values() for u in deps)
+        assert v.protect and v.retain_on_delete
