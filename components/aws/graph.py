@@ -27,14 +27,14 @@ ServiceAccount whose IRSA role may only write that bucket prefix with that key.
 
 **ec2** — one instance per member, round-robin over the subnets, each with its own encrypted gp3
 data volume (``aws.ebs.Volume`` + attachment, so the data outlives instance replacement, which deletes
-the old instance first: a volume attaches to one instance at a time), IMDSv2
-with hop limit 1, no public IP, no SSH key (SSM), an instance role scoped to the backup bucket, a
-security group (Bolt/HTTP from ``app_security_group_id`` only, cluster ports from the members' own
-group only) and cloud-init that installs Neo4j from the official RPM repository, writes the
-rendered ``neo4j.conf``, sets the initial password from Secrets Manager at boot (never in user
-data) and installs the backup timer on one member. Members find each other by name through a
-private Route 53 zone (``primary-1.<zone>`` ...), because private IPs are unknown when the
-configuration is rendered.
+the old instance first: a volume attaches to one instance at a time), IMDSv2 with hop limit 1, no
+public IP, no SSH key (SSM), an instance role scoped to the backup bucket, a security group
+(Bolt/HTTP from ``app_security_group_id`` only, cluster ports from the members' own group only) and
+cloud-init that installs Neo4j from the official RPM repository, merges the rendered settings into
+the packaged ``neo4j.conf`` (which keeps its layout settings), sets the initial password from
+Secrets Manager at boot (never in user data) and installs the backup timer on one member. Members
+find each other by name through a private Route 53 zone (``primary-1.<zone>`` ...), because private
+IPs are unknown when the configuration is rendered.
 
 The shared EC2 and secret helpers at the bottom are used by :mod:`components.aws.vector` too.
 """
@@ -72,7 +72,7 @@ from components.render.backup_scripts import (
     render_s3_upload_step,
     render_systemd_units,
 )
-from components.render.neo4j import PORTS, BoltTls, render_neo4j_conf
+from components.render.neo4j import PORTS, BoltTls, render_conf_merge_script, render_neo4j_conf
 
 TYPE_TOKEN = "data-platform:aws:Graph"
 OptsFactory = Callable[[], pulumi.ResourceOptions]
@@ -454,14 +454,16 @@ def _neo4j_cloud_init(a: GraphArgs, conf: str, bucket: str, kms_key: str, secret
             "[neo4j]\nname=Neo4j 5 RPM repository\nbaseurl=https://yum.neo4j.com/stable/5\nenabled=1\n"
             "gpgcheck=1\ngpgkey=https://debian.neo4j.com/neotechnology.gpg.key\n")},
         {"path": "/etc/data-platform/neo4j.conf", "permissions": "0640", "content": conf},
+        {"path": "/usr/local/sbin/dp-neo4j-conf", "permissions": "0755", "content": render_conf_merge_script()},
         {"path": "/usr/local/sbin/dp-data-volume", "permissions": "0755", "content": DATA_VOLUME_SCRIPT},
     ]
     run: list[str | list[str]] = [
         ["/usr/local/sbin/dp-data-volume", "/dev/sdf", "/var/lib/neo4j"],
         ["dnf", "install", "-y", "java-21-amazon-corretto-headless"],
         f"NEO4J_ACCEPT_LICENSE_AGREEMENT={a.license_agreement if enterprise else 'no'} dnf install -y {package}",
-        ["install", "-o", "neo4j", "-g", "neo4j", "-m", "0640", "/etc/data-platform/neo4j.conf",
-         "/etc/neo4j/neo4j.conf"],
+        # Merged into the packaged neo4j.conf, not installed over it: that file holds the layout the server
+        # needs (server.directories.lib, JVM flags, logs).
+        ["/usr/local/sbin/dp-neo4j-conf", "/etc/data-platform/neo4j.conf", "/etc/neo4j/neo4j.conf"],
         ["chown", "-R", "neo4j:neo4j", "/var/lib/neo4j"],
         # The password is read at boot from Secrets Manager (instance role), never from user data.
         f'sudo -u neo4j neo4j-admin dbms set-initial-password "$(aws secretsmanager get-secret-value '

@@ -261,6 +261,23 @@ def test_ec2_user_data_conf_and_timer(ec2: ProgramRun) -> None:
     assert "OnCalendar=*-*-* 02:00:00" in files["/etc/systemd/system/neo4j-backup.timer"]
 
 
+def test_ec2_conf_is_merged_into_the_packaged_file(ec2: ProgramRun) -> None:
+    """The RPM's /etc/neo4j/neo4j.conf carries the layout (server.directories.lib, JVM flags, logs): the
+    rendered settings are merged into it after the package is installed, never installed over it."""
+    import yaml
+
+    for inst in ec2.by_type("aws:ec2/instance:Instance"):
+        doc = yaml.safe_load(inst.inputs["userData"])
+        files = {f["path"]: f for f in doc["write_files"]}
+        assert files["/usr/local/sbin/dp-neo4j-conf"]["permissions"] == "0755"
+        run = [c if isinstance(c, list) else [c] for c in doc["runcmd"]]
+        assert not any("/etc/neo4j/neo4j.conf" in c and c[0] in ("install", "cp", "mv") for c in run), run
+        merge = run.index(["/usr/local/sbin/dp-neo4j-conf", "/etc/data-platform/neo4j.conf", "/etc/neo4j/neo4j.conf"])
+        package = next(i for i, c in enumerate(run) if "dnf install -y neo4j-enterprise-5.26.12" in c[0])
+        start = run.index(["systemctl", "enable", "--now", "neo4j"])
+        assert package < merge < start
+
+
 def test_ec2_security_group_rules(ec2: ProgramRun) -> None:
     assert len(ec2.by_type("aws:ec2/securityGroup:SecurityGroup")) == 1
     rules = ec2.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")

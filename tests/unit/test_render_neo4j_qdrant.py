@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,12 @@ from components.render.backup_scripts import (
     render_qdrant_snapshot_script,
     render_systemd_units,
 )
-from components.render.neo4j import discovery_version, parse_neo4j_conf, render_neo4j_conf
+from components.render.neo4j import (
+    discovery_version,
+    parse_neo4j_conf,
+    render_conf_merge_script,
+    render_neo4j_conf,
+)
 from components.render.qdrant import API_KEY_ENV, peer_args, render_qdrant_config
 
 HOSTS = [f"h{i}.example.internal" for i in range(1, 6)]
@@ -146,3 +153,59 @@ def test_systemd_units_and_cloud_config() -> None:
     assert "EnvironmentFile=/a\nEnvironmentFile=/b" in units["x.service"]
     cc = render_cloud_config({"write_files": [{"path": "/p", "content": "a\nb\n"}]})
     assert cc.startswith("#cloud-config\n") and yaml.safe_load(cc)["write_files"][0]["content"] == "a\nb\n"
+
+
+#: The shape of the neo4j.conf the RPM installs: layout settings the server cannot start without, repeated
+#: JVM flags, a setting we also render, and commented defaults.
+PACKAGED_CONF = """\
+# Neo4j configuration (packaged)
+server.directories.data=/var/lib/neo4j/data
+server.directories.plugins=/var/lib/neo4j/plugins
+server.directories.logs=/var/log/neo4j
+server.directories.lib=/usr/share/neo4j/lib
+server.directories.run=/var/run/neo4j
+server.directories.import=/var/lib/neo4j/import
+#server.default_listen_address=0.0.0.0
+server.memory.heap.max_size=512m
+server.jvm.additional=-XX:+UseG1GC
+server.jvm.additional=-XX:-OmitStackTraceInFastThrow
+server.jvm.additional=--add-opens=java.base/java.nio=ALL-UNNAMED
+dbms.security.auth_enabled=false
+"""
+
+
+def _keys(text: str) -> list[str]:
+    return [ln.split("=", 1)[0].strip() for ln in text.splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#") and "=" in ln]
+
+
+def test_conf_merge_keeps_the_packaged_layout(tmp_path: Path) -> None:
+    """Installing the rendered file over the packaged neo4j.conf drops server.directories.lib, the JVM
+    flags and the log settings, and Neo4j does not start; appending it as is repeats keys, which strict
+    validation (on by default in Neo4j 5) refuses. The merge removes the keys we set from the packaged
+    file, appends ours, and is idempotent."""
+    rendered = render_neo4j_conf(member_role="primary", member_index=1, advertised_host=HOSTS[0],
+                                 discovery_hosts=HOSTS, primaries=3, secondaries=2, heap_size="8g")
+    script, src, conf = tmp_path / "merge", tmp_path / "rendered.conf", tmp_path / "neo4j.conf"
+    script.write_text(render_conf_merge_script())
+    src.write_text(rendered)
+    conf.write_text(PACKAGED_CONF)
+    conf.chmod(0o640)
+    subprocess.run(["bash", str(script), str(src), str(conf)], check=True)
+    merged = conf.read_text()
+    keys = _keys(merged)
+    assert [k for k in set(keys) if keys.count(k) > 1] == ["server.jvm.additional"]  # only the repeatable one
+    assert keys.count("server.jvm.additional") == 3
+    settings = parse_neo4j_conf(merged)
+    assert settings["server.directories.lib"] == "/usr/share/neo4j/lib"
+    assert settings["server.directories.logs"] == "/var/log/neo4j"
+    assert settings | parse_neo4j_conf(rendered) == settings  # every rendered setting, with our value
+    assert settings["server.memory.heap.max_size"] == "8g" and settings["dbms.security.auth_enabled"] == "true"
+    assert conf.stat().st_mode & 0o777 == 0o640
+    subprocess.run(["bash", str(script), str(src), str(conf)], check=True)
+    assert conf.read_text() == merged
+    src.write_text(rendered.replace("heap.max_size=8g", "heap.max_size=4g"))  # a later render replaces ours
+    subprocess.run(["bash", str(script), str(src), str(conf)], check=True)
+    again = conf.read_text()
+    assert parse_neo4j_conf(again)["server.memory.heap.max_size"] == "4g"
+    assert _keys(again).count("server.memory.heap.max_size") == 1
