@@ -81,6 +81,8 @@ CLUSTER_PORTS: tuple[int, ...] = (PORTS["discovery-v1"], PORTS["cluster"], PORTS
                                   PORTS["backup"])
 CLIENT_PORTS: tuple[int, ...] = (PORTS["bolt"], PORTS["http"])
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.31.0"
+#: $HOME of the AWS CLI in the backup jobs (an emptyDir that :func:`_cron_job` adds to every job).
+CLI_HOME = "/home/backup"
 SSM_AL2023_ARM64 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 SSM_AL2023_X86 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
@@ -372,6 +374,7 @@ class Graph(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="BACKUP_KMS_KEY_ARN", value=a.backup_kms_key_arn),
         ]
         work = [k8s.core.v1.VolumeMountArgs(name="backups", mount_path="/backups")]
+        home_env, home_mount = _cli_home()
         lic = [k8s.core.v1.EnvVarArgs(name="NEO4J_ACCEPT_LICENSE_AGREEMENT", value=a.license_agreement)] \
             if self.enterprise else []
         if not self.enterprise:  # Community has no online backup (dev only): no CronJob
@@ -388,7 +391,7 @@ class Graph(pulumi.ComponentResource):
                                                                limits={"memory": "4Gi"}))],
             container=k8s.core.v1.ContainerArgs(
                 name="upload", image=AWS_CLI_IMAGE, command=["bash", "-c", render_s3_upload_step()],
-                env=backup_env, volume_mounts=work,
+                env=[*backup_env, home_env], volume_mounts=[*work, home_mount],
                 security_context=container_security_context(read_only_root=False),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
@@ -619,6 +622,14 @@ def _backup_irsa(owner: pulumi.Resource, cluster: EksCluster, sa: str, ns: str, 
     return cluster.irsa_role("backup", ns, sa, policy, parent=owner)
 
 
+def _cli_home() -> tuple[k8s.core.v1.EnvVarArgs, k8s.core.v1.VolumeMountArgs]:
+    """``HOME`` and its mount for a backup job's container that runs the AWS CLI. The CLI creates ``~/.aws``
+    even when IRSA supplies the credentials, and the jobs run as a uid without a home directory: with HOME
+    unset it fails on '/.aws' and nothing reaches S3 (aws-cli #9075)."""
+    return (k8s.core.v1.EnvVarArgs(name="HOME", value=CLI_HOME),
+            k8s.core.v1.VolumeMountArgs(name="cli-home", mount_path=CLI_HOME))
+
+
 def _cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule: str, labels: Mapping[str, str],
               sa: k8s.core.v1.ServiceAccount, opts: OptsFactory, *, container: k8s.core.v1.ContainerArgs,
               init_containers: Sequence[k8s.core.v1.ContainerArgs] = (),
@@ -643,7 +654,8 @@ def _cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule:
                         restart_policy="OnFailure",
                         init_containers=list(init_containers) or None,
                         containers=[container],
-                        volumes=list(volumes) or None,
+                        volumes=[*volumes, k8s.core.v1.VolumeArgs(  # see _cli_home
+                            name="cli-home", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
                         security_context=pod_security_context(uid, uid, uid),
                     ))))),
         opts=opts())

@@ -49,6 +49,7 @@ from components.aws.graph import (
     DATA_VOLUME_SCRIPT,
     Ec2Fleet,
     _backup_irsa,
+    _cli_home,
     _cron_job,
     _network_policy,
     _pdb,
@@ -325,6 +326,7 @@ class Vector(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-snapshot", namespace=ns, labels=backup_labels,
                                                 annotations={"eks.amazonaws.com/role-arn": role.arn}),
             opts=after_ns())
+        home_env, home_mount = _cli_home()
         _cron_job(
             self, f"{name}-snapshot", "vector-snapshot", ns, a.snapshot_schedule, backup_labels, sa, after_ns,
             container=k8s.core.v1.ContainerArgs(
@@ -337,8 +339,9 @@ class Vector(pulumi.ComponentResource):
                     k8s.core.v1.EnvVarArgs(name="BACKUP_PREFIX", value=a.backup_prefix),
                     k8s.core.v1.EnvVarArgs(name="BACKUP_KMS_KEY_ARN", value=a.backup_kms_key_arn),
                     k8s.core.v1.EnvVarArgs(name="SNAPSHOT_WORK_DIR", value="/work"),
+                    home_env,
                 ],
-                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="work", mount_path="/work")],
+                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="work", mount_path="/work"), home_mount],
                 security_context=container_security_context(read_only_root=False),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),

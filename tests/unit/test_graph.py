@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
+from components.aws.graph import AWS_CLI_IMAGE, TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
 from components.base import ArgsError
 from components.render.neo4j import parse_neo4j_conf
 from review.mocks import RecordedResource
@@ -200,6 +200,19 @@ def test_eks_backup_cronjob_irsa(eks: ProgramRun) -> None:
     assert resources == {"arn:aws:s3:::dp-graph-backups", "arn:aws:s3:::dp-graph-backups/neo4j/*", KEY + "backup"}
     assert {a for s in stmts for a in s["Action"]} == {"s3:ListBucket", "s3:PutObject", "s3:GetObject",
                                                        "kms:GenerateDataKey", "kms:Decrypt"}
+
+
+def test_eks_backup_cli_has_a_writable_home(eks: ProgramRun) -> None:
+    """The AWS CLI creates ~/.aws even with IRSA credentials; as uid 7474 without a home it fails on '/.aws'
+    (aws-cli #9075) and no backup reaches S3. HOME is an emptyDir of its own."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 7474
+    (upload,) = [c for c in pod["containers"] if c["image"] == AWS_CLI_IMAGE]
+    home = {e["name"]: e.get("value") for e in upload["env"]}["HOME"]
+    mount = next(m for m in upload["volumeMounts"] if m["mountPath"] == home)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume and not mount.get("readOnly")
 
 
 def test_eks_every_k8s_object_uses_cluster_provider(eks: ProgramRun) -> None:

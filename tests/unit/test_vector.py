@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
+from components.aws.graph import AWS_CLI_IMAGE
 from components.aws.vector import TYPE_TOKEN, Vector, VectorArgs, validate_vector_args
 from components.base import ArgsError
 from review.mocks import RecordedResource
@@ -115,6 +116,19 @@ def test_eks_snapshot_every_six_hours(eks: ProgramRun) -> None:
     assert len(env["QDRANT_PEER_URLS"].split()) == 3
     (sa,) = eks.by_type("kubernetes:core/v1:ServiceAccount")
     assert sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == eks.outputs["vector"]["role"]
+
+
+def test_eks_snapshot_cli_has_a_writable_home(eks: ProgramRun) -> None:
+    """As uid 1000 without a home the AWS CLI fails on '/.aws' (aws-cli #9075): HOME is an emptyDir."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 1000
+    (snap,) = pod["containers"]
+    assert snap["image"] == AWS_CLI_IMAGE
+    home = {e["name"]: e.get("value") for e in snap["env"]}["HOME"]
+    mount = next(m for m in snap["volumeMounts"] if m["mountPath"] == home)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume and not mount.get("readOnly")
 
 
 def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
