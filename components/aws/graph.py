@@ -22,8 +22,9 @@ The NetworkPolicy admits Bolt/HTTP from the application namespace only, cluster 
 graph pods only, the backup port from the backup job only, and metrics from the monitoring
 namespace. The ``neo4j`` password is a RandomPassword kept in Secrets Manager (KMS) and handed to
 the pods as a Kubernetes Secret; it stays a Pulumi secret end to end. A CronJob runs
-``neo4j-admin database backup`` and uploads to the graph backup bucket with SSE-KMS, through a
-ServiceAccount whose IRSA role may only write that bucket prefix with that key.
+``neo4j-admin database backup`` into a claim of its own (not the node's root volume) and uploads to
+the graph backup bucket with SSE-KMS, through a ServiceAccount whose IRSA role may only write that
+bucket prefix with that key.
 
 **ec2** — one instance per member, round-robin over the subnets, each with its own encrypted gp3
 data volume (``aws.ebs.Volume`` + attachment, so the data outlives instance replacement, which deletes
@@ -395,8 +396,9 @@ class Graph(pulumi.ComponentResource):
                 security_context=container_security_context(read_only_root=False),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
-            volumes=[k8s.core.v1.VolumeArgs(name="backups", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                size_limit=f"{a.volume_gb}Gi"))],
+            # A backup of every database fits in a member's volume size.
+            volumes=[_scratch_volume(f"{name}-backup-scratch", "backups", "graph-backup-scratch", ns, backup_labels,
+                                     cluster, a.volume_gb, after_ns)],
             uid=7474,
         )
         self.bolt_endpoint = pulumi.Output.from_input(f"neo4j://graph-bolt.{ns}.svc.cluster.local:{PORTS['bolt']}")
@@ -548,6 +550,26 @@ def _pvc_template(name: str, cluster: EksCluster, gb: int) -> k8s.core.v1.Persis
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"], storage_class_name=cluster.storage_class_name,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{gb}Gi"})))
+
+
+def _scratch_volume(rname: str, volume: str, claim: str, ns: str, labels: Mapping[str, str], cluster: EksCluster,
+                    gb: int, opts: OptsFactory) -> k8s.core.v1.VolumeArgs:
+    """Scratch space of a backup job: pod volume ``volume`` on one claim of the cluster's encrypted
+    StorageClass, reused by every run (the scripts empty it first).
+
+    Not an emptyDir: that lives on the node's 50 GiB root volume, and a backup larger than its free space
+    gets the pod evicted. Not a generic ephemeral volume either: every run would provision an EBS volume,
+    and the StorageClass retains released volumes in production, so each run would leave one behind."""
+    pvc = k8s.core.v1.PersistentVolumeClaim(
+        rname,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=claim, namespace=ns, labels=dict(labels)),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"], storage_class_name=cluster.storage_class_name,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{gb}Gi"})),
+        opts=opts())
+    claim_name = pvc.metadata.apply(lambda m: str(m.name))
+    return k8s.core.v1.VolumeArgs(
+        name=volume, persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim_name))
 
 
 def _service(parent: pulumi.Resource, rname: str, name: str, ns: str, selector: Mapping[str, str],

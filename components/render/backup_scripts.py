@@ -33,11 +33,19 @@ def neo4j_backup_addresses(hosts: Sequence[str], port: int = 6362) -> str:
     return ",".join(f"{h}:{port}" for h in hosts)
 
 
+def _clean(directory: str) -> str:
+    """Shell that empties a scratch directory that outlives a run (a persistent claim, the data volume):
+    what a failed run left would otherwise pile up. Runs never overlap (CronJob ``Forbid``, one timer)."""
+    return (f'mkdir -p "{directory}" && find "{directory}" -mindepth 1 -maxdepth 1 ! -name lost+found '
+            "-exec rm -rf -- {} +")
+
+
 def render_neo4j_backup_step(from_addresses: str, to_root: str = "/backups") -> str:
-    """Shell that runs the online backup of every database into ``<to_root>/<stamp>`` and writes
-    the stamp to ``<to_root>/STAMP`` (the upload step reads it)."""
+    """Shell that empties ``<to_root>``, runs the online backup of every database into
+    ``<to_root>/<stamp>`` and writes the stamp to ``<to_root>/STAMP`` (the upload step reads it)."""
     return "\n".join([
         "set -euo pipefail",
+        _clean(to_root),
         STAMP,
         f'mkdir -p "{to_root}/$STAMP"',
         f'neo4j-admin database backup --from="{from_addresses}" --to-path="{to_root}/$STAMP" '

@@ -215,6 +215,25 @@ def test_eks_backup_cli_has_a_writable_home(eks: ProgramRun) -> None:
     assert "emptyDir" in volume and not mount.get("readOnly")
 
 
+def test_eks_backup_scratch_is_a_claim_not_node_disk(eks: ProgramRun) -> None:
+    """A 200 GiB emptyDir lives on the node's 50 GiB root volume: once the backup outgrows the free space
+    the kubelet evicts the job. The backup goes to a claim of the encrypted StorageClass, sized like a
+    member's volume; one claim reused by every run (a per-run ephemeral claim would leave a retained EBS
+    volume behind each run: the StorageClass keeps volumes in production)."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["backups"] == {"name": "backups", "persistentVolumeClaim": {"claimName": "graph-backup-scratch"}}
+    assert all(v["emptyDir"].get("sizeLimit", "0Mi").endswith("Mi") for v in vols.values() if "emptyDir" in v)
+    for c in [*pod["initContainers"], *pod["containers"]]:
+        assert {"name": "backups", "mountPath": "/backups"} in c["volumeMounts"]
+    (pvc,) = eks.by_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert pvc.inputs["metadata"]["name"] == "graph-backup-scratch" and pvc.inputs["metadata"]["namespace"] == "graph"
+    assert pvc.inputs["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "encrypted-gp3",
+                                  "resources": {"requests": {"storage": "200Gi"}}}
+    assert not pvc.protect
+
+
 def test_eks_every_k8s_object_uses_cluster_provider(eks: ProgramRun) -> None:
     (prov,) = eks.by_type("pulumi:providers:kubernetes")
     k8s_objs = [r for r in eks.resources if r.type.startswith("kubernetes:")]

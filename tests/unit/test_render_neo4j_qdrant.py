@@ -209,3 +209,46 @@ def test_conf_merge_keeps_the_packaged_layout(tmp_path: Path) -> None:
     again = conf.read_text()
     assert parse_neo4j_conf(again)["server.memory.heap.max_size"] == "4g"
     assert _keys(again).count("server.memory.heap.max_size") == 1
+
+
+def _fake_tools(bin_dir: Path, log: Path, fail_aws: bool = False) -> dict[str, str]:
+    """curl, aws and neo4j-admin stand-ins that log their arguments (one call per line)."""
+    bin_dir.mkdir()
+    tools = {
+        "curl": f"""echo "curl $*" >> {log}
+out=""; prev=""
+for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done
+case "$*" in
+  *"-X POST"*) echo '{{"result":{{"name":"c1-snap.snapshot","size":1}}}}' ;;
+  *"-X DELETE"*) echo '{{"result":true}}' ;;
+  *) if [ -n "$out" ]; then : > "$out"; else echo '{{"result":{{"collections":[{{"name":"c1"}}]}}}}'; fi ;;
+esac""",
+        "aws": f'echo "aws $*" >> {log}\nexit {1 if fail_aws else 0}',
+        "neo4j-admin": f"""echo "neo4j-admin $*" >> {log}
+for a in "$@"; do case "$a" in --to-path=*) : > "${{a#--to-path=}}/neo4j.backup" ;; esac; done""",
+    }
+    for name, body in tools.items():
+        (bin_dir / name).write_text("#!/bin/bash\n" + body + "\n")
+        (bin_dir / name).chmod(0o755)
+    import os
+
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "QDRANT__SERVICE__API_KEY": "k",
+            "QDRANT_PEER_URLS": "http://p1:6333", "BACKUP_BUCKET": "b", "BACKUP_PREFIX": "qdrant",
+            "BACKUP_KMS_KEY_ARN": "arn:kms"}
+
+
+def test_neo4j_backup_step_starts_from_a_clean_scratch(tmp_path: Path) -> None:
+    """The scratch volume outlives a run: a run that failed before its upload left a copy that would
+    pile up run after run. The step removes what an earlier run left before backing up."""
+    from components.render.backup_scripts import render_neo4j_backup_step
+
+    root, log = tmp_path / "backups", tmp_path / "calls.log"
+    (root / "20250101T020000Z").mkdir(parents=True)
+    (root / "20250101T020000Z" / "neo4j.backup").write_text("old")
+    (root / "STAMP").write_text("20250101T020000Z\n")
+    env = _fake_tools(tmp_path / "bin", log)
+    subprocess.run(["bash", "-c", render_neo4j_backup_step("s1:6362", to_root=str(root))], env=env, check=True)
+    entries = sorted(p.name for p in root.iterdir())
+    assert len(entries) == 2 and "20250101T020000Z" not in entries and "STAMP" in entries
+    stamp = (root / "STAMP").read_text().strip()
+    assert (root / stamp / "neo4j.backup").exists()
