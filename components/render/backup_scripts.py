@@ -78,8 +78,10 @@ def render_qdrant_snapshot_script() -> str:
     """Snapshot every collection on every peer in ``QDRANT_PEER_URLS`` (space separated, e.g.
     ``http://127.0.0.1:6333``) and upload each to
     ``s3://$BACKUP_BUCKET/$BACKUP_PREFIX/<stamp>/<peer n>/<collection>/<snapshot>`` with SSE-KMS.
-    The API key comes from ``QDRANT__SERVICE__API_KEY`` (sent as the ``api-key`` header).
-    Needs curl, grep, sed and the AWS CLI (no jq)."""
+    The API key comes from ``QDRANT__SERVICE__API_KEY`` (sent as the ``api-key`` header). Downloads go to
+    ``SNAPSHOT_WORK_DIR`` (emptied first). The peer's copy is deleted whether or not the upload worked (it
+    sits on the peer's data volume); a failed snapshot fails the run after the others are done.
+    Needs curl, grep, sed, find and the AWS CLI (no jq)."""
     return r'''#!/bin/bash
 # Qdrant snapshots to S3 (rendered by data-platform)
 set -euo pipefail
@@ -87,21 +89,26 @@ set -euo pipefail
 : "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}" "${BACKUP_KMS_KEY_ARN:?}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 WORK="${SNAPSHOT_WORK_DIR:-/tmp/qdrant-snapshots}"
-mkdir -p "$WORK"
+''' + _clean("$WORK") + r'''
 hdr=(-H "api-key: ${QDRANT__SERVICE__API_KEY}")
 names() { grep -o '"name":"[^"]*"' | sed -e 's/^"name":"//' -e 's/"$//'; }
+failed=0
 n=0
 for url in $QDRANT_PEER_URLS; do
   n=$((n + 1))
   for c in $(curl -fsS "${hdr[@]}" "$url/collections" | names); do
     snap="$(curl -fsS -X POST "${hdr[@]}" "$url/collections/$c/snapshots?wait=true" | names | head -n1)"
-    curl -fsS "${hdr[@]}" -o "$WORK/$snap" "$url/collections/$c/snapshots/$snap"
-    aws s3 cp --only-show-errors "$WORK/$snap" "s3://$BACKUP_BUCKET/$BACKUP_PREFIX/$STAMP/peer-$n/$c/$snap" \
-      --sse aws:kms --sse-kms-key-id "$BACKUP_KMS_KEY_ARN"
+    if ! { curl -fsS "${hdr[@]}" -o "$WORK/$snap" "$url/collections/$c/snapshots/$snap" &&
+           aws s3 cp --only-show-errors "$WORK/$snap" "s3://$BACKUP_BUCKET/$BACKUP_PREFIX/$STAMP/peer-$n/$c/$snap" \
+             --sse aws:kms --sse-kms-key-id "$BACKUP_KMS_KEY_ARN"; }; then
+      echo "snapshot $snap of $c on $url was not uploaded" >&2
+      failed=1
+    fi
     rm -f "$WORK/$snap"
-    curl -fsS -X DELETE "${hdr[@]}" "$url/collections/$c/snapshots/$snap?wait=true" >/dev/null
+    curl -fsS -X DELETE "${hdr[@]}" "$url/collections/$c/snapshots/$snap?wait=true" >/dev/null || failed=1
   done
 done
+exit "$failed"
 '''
 
 

@@ -237,6 +237,23 @@ for a in "$@"; do case "$a" in --to-path=*) : > "${{a#--to-path=}}/neo4j.backup"
             "BACKUP_KMS_KEY_ARN": "arn:kms"}
 
 
+@pytest.mark.parametrize("fail_aws", [False, True])
+def test_qdrant_snapshot_script_always_deletes_the_peer_copy(tmp_path: Path, fail_aws: bool) -> None:
+    """Snapshots stay on the peer's data volume until deleted: a failed upload must not leave one behind
+    (and must still fail the run). Leftovers of an interrupted run in the work directory are removed."""
+    work, log = tmp_path / "work", tmp_path / "calls.log"
+    work.mkdir()
+    (work / "old.snapshot").write_text("left by an interrupted run")
+    env = {**_fake_tools(tmp_path / "bin", log, fail_aws=fail_aws), "SNAPSHOT_WORK_DIR": str(work)}
+    script = tmp_path / "snap"
+    script.write_text(render_qdrant_snapshot_script())
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    calls = log.read_text().splitlines()
+    assert any("-X DELETE" in c and "/collections/c1/snapshots/c1-snap.snapshot" in c for c in calls), calls
+    assert list(work.iterdir()) == []
+    assert (done.returncode != 0) == fail_aws, done.stderr
+
+
 def test_neo4j_backup_step_starts_from_a_clean_scratch(tmp_path: Path) -> None:
     """The scratch volume outlives a run: a run that failed before its upload left a copy that would
     pile up run after run. The step removes what an earlier run left before backing up."""

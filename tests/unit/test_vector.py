@@ -131,6 +131,47 @@ def test_eks_snapshot_cli_has_a_writable_home(eks: ProgramRun) -> None:
     assert "emptyDir" in volume and not mount.get("readOnly")
 
 
+def test_eks_snapshots_stay_off_the_node_disk(eks: ProgramRun) -> None:
+    """Snapshots were a 100 GiB emptyDir in the serving pod (and another in the job) on 50 GiB node roots:
+    eviction once collections grow. Qdrant builds every snapshot archive in storage/tmp on the data volume
+    anyway, so the finished snapshot stays on that volume (snapshots_path under the storage mount, created
+    by Qdrant itself); the job downloads into a claim of the encrypted StorageClass."""
+    (s,) = eks.by_type(STS)
+    pod = s.inputs["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    (cm,) = eks.by_type("kubernetes:core/v1:ConfigMap")
+    doc = yaml.safe_load(cm.inputs["data"]["production.yaml"])
+    assert doc["storage"]["storage_path"] == "/qdrant/storage" and mounts["/qdrant/storage"] == "storage"
+    assert doc["storage"]["snapshots_path"].startswith("/qdrant/storage/")
+    assert "/qdrant/snapshots" not in mounts
+    assert [v["name"] for v in pod["volumes"] if "emptyDir" in v and "sizeLimit" in v["emptyDir"]] == []
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    job = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    vols = {v["name"]: v for v in job["volumes"]}
+    assert vols["work"] == {"name": "work", "persistentVolumeClaim": {"claimName": "vector-snapshot-scratch"}}
+    assert all(v["emptyDir"].get("sizeLimit", "0Mi").endswith("Mi") for v in vols.values() if "emptyDir" in v)
+    (pvc,) = eks.by_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert pvc.inputs["metadata"] == {"name": "vector-snapshot-scratch", "namespace": "vector",
+                                      "labels": pvc.inputs["metadata"]["labels"]}
+    assert pvc.inputs["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "encrypted-gp3",
+                                  "resources": {"requests": {"storage": "100Gi"}}}
+
+
+def test_ec2_snapshots_on_the_data_volume(ec2: ProgramRun) -> None:
+    """On EC2 the job's work directory defaulted to /tmp, a tmpfs of half the RAM on AL2023: a snapshot
+    larger than that fails, and filling it takes memory from Qdrant. It is on the data volume instead."""
+    for inst in ec2.by_type("aws:ec2/instance:Instance"):
+        doc = yaml.safe_load(inst.inputs["userData"])
+        files = {f["path"]: f["content"] for f in doc["write_files"]}
+        env = dict(line.split("=", 1) for line in files["/etc/qdrant/backup.env"].splitlines())
+        assert env["SNAPSHOT_WORK_DIR"].startswith("/var/lib/qdrant/")  # the data volume's mount point
+        conf = yaml.safe_load(files["/etc/qdrant/production.yaml"])
+        unit = files["/etc/systemd/system/qdrant.service"]
+        assert "-v /var/lib/qdrant/storage:/qdrant/storage " in unit
+        assert conf["storage"]["snapshots_path"].startswith("/qdrant/storage/")
+
+
 def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
     (sec,) = eks.by_type("kubernetes:core/v1:Secret")
     (ver,) = eks.by_type("aws:secretsmanager/secretVersion:SecretVersion")
