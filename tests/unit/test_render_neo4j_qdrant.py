@@ -247,7 +247,7 @@ def test_qdrant_snapshot_script_always_deletes_the_peer_copy(tmp_path: Path, fai
     env = {**_fake_tools(tmp_path / "bin", log, fail_aws=fail_aws), "SNAPSHOT_WORK_DIR": str(work)}
     script = tmp_path / "snap"
     script.write_text(render_qdrant_snapshot_script())
-    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    done = subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True)
     calls = log.read_text().splitlines()
     assert any("-X DELETE" in c and "/collections/c1/snapshots/c1-snap.snapshot" in c for c in calls), calls
     assert list(work.iterdir()) == []
@@ -264,7 +264,8 @@ def test_neo4j_backup_step_starts_from_a_clean_scratch(tmp_path: Path) -> None:
     (root / "20250101T020000Z" / "neo4j.backup").write_text("old")
     (root / "STAMP").write_text("20250101T020000Z\n")
     env = _fake_tools(tmp_path / "bin", log)
-    subprocess.run(["bash", "-c", render_neo4j_backup_step("s1:6362", to_root=str(root))], env=env, check=True)
+    subprocess.run(["bash", "-c", render_neo4j_backup_step("s1:6362", to_root=str(root))], env=env, cwd=tmp_path,
+                   check=True)
     entries = sorted(p.name for p in root.iterdir())
     assert len(entries) == 2 and "20250101T020000Z" not in entries and "STAMP" in entries
     stamp = (root / "STAMP").read_text().strip()
