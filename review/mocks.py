@@ -202,7 +202,8 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"name": r, "region": r, "id": r}
         if token in ("aws:ec2/getAmi:getAmi", "aws:ssm/getParameter:getParameter"):
             return {"id": "ami-0abcdef1234567890", "imageId": "ami-0abcdef1234567890",
-                    "value": "ami-0abcdef1234567890", "name": a.get("name", "")}
+                    "value": "ami-0abcdef1234567890", "insecureValue": "ami-0abcdef1234567890",
+                    "name": a.get("name", "")}
         return {}
 
 

@@ -22,18 +22,20 @@ The NetworkPolicy admits Bolt/HTTP from the application namespace only, cluster 
 graph pods only, the backup port from the backup job only, and metrics from the monitoring
 namespace. The ``neo4j`` password is a RandomPassword kept in Secrets Manager (KMS) and handed to
 the pods as a Kubernetes Secret; it stays a Pulumi secret end to end. A CronJob runs
-``neo4j-admin database backup`` and uploads to the graph backup bucket with SSE-KMS, through a
-ServiceAccount whose IRSA role may only write that bucket prefix with that key.
+``neo4j-admin database backup`` into a claim of its own (not the node's root volume) and uploads to
+the graph backup bucket with SSE-KMS, through a ServiceAccount whose IRSA role may only write that
+bucket prefix with that key.
 
 **ec2** — one instance per member, round-robin over the subnets, each with its own encrypted gp3
-data volume (``aws.ebs.Volume`` + attachment, so the data outlives instance replacement), IMDSv2
-with hop limit 1, no public IP, no SSH key (SSM), an instance role scoped to the backup bucket, a
-security group (Bolt/HTTP from ``app_security_group_id`` only, cluster ports from the members' own
-group only) and cloud-init that installs Neo4j from the official RPM repository, writes the
-rendered ``neo4j.conf``, sets the initial password from Secrets Manager at boot (never in user
-data) and installs the backup timer on one member. Members find each other by name through a
-private Route 53 zone (``primary-1.<zone>`` ...), because private IPs are unknown when the
-configuration is rendered.
+data volume (``aws.ebs.Volume`` + attachment, so the data outlives instance replacement, which deletes
+the old instance first: a volume attaches to one instance at a time), IMDSv2 with hop limit 1, no
+public IP, no SSH key (SSM), an instance role scoped to the backup bucket, a security group
+(Bolt/HTTP from ``app_security_group_id`` only, cluster ports from the members' own group only) and
+cloud-init that installs Neo4j from the official RPM repository, merges the rendered settings into
+the packaged ``neo4j.conf`` (which keeps its layout settings), sets the initial password from
+Secrets Manager at boot (never in user data) and installs the backup timer on one member. Members
+find each other by name through a private Route 53 zone (``primary-1.<zone>`` ...), because private
+IPs are unknown when the configuration is rendered.
 
 The shared EC2 and secret helpers at the bottom are used by :mod:`components.aws.vector` too.
 """
@@ -71,7 +73,7 @@ from components.render.backup_scripts import (
     render_s3_upload_step,
     render_systemd_units,
 )
-from components.render.neo4j import PORTS, BoltTls, render_neo4j_conf
+from components.render.neo4j import PORTS, BoltTls, render_conf_merge_script, render_neo4j_conf
 
 TYPE_TOKEN = "data-platform:aws:Graph"
 OptsFactory = Callable[[], pulumi.ResourceOptions]
@@ -80,6 +82,8 @@ CLUSTER_PORTS: tuple[int, ...] = (PORTS["discovery-v1"], PORTS["cluster"], PORTS
                                   PORTS["backup"])
 CLIENT_PORTS: tuple[int, ...] = (PORTS["bolt"], PORTS["http"])
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.31.0"
+#: $HOME of the AWS CLI in the backup jobs (an emptyDir that :func:`_cron_job` adds to every job).
+CLI_HOME = "/home/backup"
 SSM_AL2023_ARM64 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 SSM_AL2023_X86 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
@@ -151,8 +155,8 @@ class GraphArgs:
     secondary_instance_type: str | None = None
     """Instance type of secondaries. Default: instance_type."""
     ami_id: pulumi.Input[str] | None = None
-    """AMI. Default: ``resolve:ssm:`` of the public AL2023 parameter (arm64 for Graviton), resolved by
-    EC2 at launch (no invoke at preview); later AMI releases do not replace instances (``ignore_changes``)."""
+    """AMI. Default: the latest AL2023 AMI (arm64 for Graviton), read from its public SSM parameter by an
+    invoke when the program runs; later AMI releases do not replace instances (``ignore_changes``)."""
     zone_name: str = "graph.data-platform.internal"
     """Private Route 53 zone of member names (placement ec2). Default: graph.data-platform.internal."""
     protect: bool = False
@@ -230,7 +234,8 @@ class Graph(pulumi.ComponentResource):
         self.namespace = None
         self.security_group_id = None
         secret, password = generated_secret(self, f"{name}-password", args.secrets_kms_key_arn, dict(args.tags),
-                                            args.protect, description="Neo4j 'neo4j' user password")
+                                            args.protect, path=f"{name}/neo4j-password",
+                                            description="Neo4j 'neo4j' user password")
         self.password_secret_arn = secret.arn
         if args.placement == "eks":
             self._on_eks(name, args, password)
@@ -370,6 +375,7 @@ class Graph(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="BACKUP_KMS_KEY_ARN", value=a.backup_kms_key_arn),
         ]
         work = [k8s.core.v1.VolumeMountArgs(name="backups", mount_path="/backups")]
+        home_env, home_mount = _cli_home()
         lic = [k8s.core.v1.EnvVarArgs(name="NEO4J_ACCEPT_LICENSE_AGREEMENT", value=a.license_agreement)] \
             if self.enterprise else []
         if not self.enterprise:  # Community has no online backup (dev only): no CronJob
@@ -386,12 +392,13 @@ class Graph(pulumi.ComponentResource):
                                                                limits={"memory": "4Gi"}))],
             container=k8s.core.v1.ContainerArgs(
                 name="upload", image=AWS_CLI_IMAGE, command=["bash", "-c", render_s3_upload_step()],
-                env=backup_env, volume_mounts=work,
+                env=[*backup_env, home_env], volume_mounts=[*work, home_mount],
                 security_context=container_security_context(read_only_root=False),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
-            volumes=[k8s.core.v1.VolumeArgs(name="backups", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                size_limit=f"{a.volume_gb}Gi"))],
+            # A backup of every database fits in a member's volume size.
+            volumes=[_scratch_volume(f"{name}-backup-scratch", "backups", "graph-backup-scratch", ns, backup_labels,
+                                     cluster, a.volume_gb, after_ns)],
             uid=7474,
         )
         self.bolt_endpoint = pulumi.Output.from_input(f"neo4j://graph-bolt.{ns}.svc.cluster.local:{PORTS['bolt']}")
@@ -452,14 +459,16 @@ def _neo4j_cloud_init(a: GraphArgs, conf: str, bucket: str, kms_key: str, secret
             "[neo4j]\nname=Neo4j 5 RPM repository\nbaseurl=https://yum.neo4j.com/stable/5\nenabled=1\n"
             "gpgcheck=1\ngpgkey=https://debian.neo4j.com/neotechnology.gpg.key\n")},
         {"path": "/etc/data-platform/neo4j.conf", "permissions": "0640", "content": conf},
+        {"path": "/usr/local/sbin/dp-neo4j-conf", "permissions": "0755", "content": render_conf_merge_script()},
         {"path": "/usr/local/sbin/dp-data-volume", "permissions": "0755", "content": DATA_VOLUME_SCRIPT},
     ]
     run: list[str | list[str]] = [
         ["/usr/local/sbin/dp-data-volume", "/dev/sdf", "/var/lib/neo4j"],
         ["dnf", "install", "-y", "java-21-amazon-corretto-headless"],
         f"NEO4J_ACCEPT_LICENSE_AGREEMENT={a.license_agreement if enterprise else 'no'} dnf install -y {package}",
-        ["install", "-o", "neo4j", "-g", "neo4j", "-m", "0640", "/etc/data-platform/neo4j.conf",
-         "/etc/neo4j/neo4j.conf"],
+        # Merged into the packaged neo4j.conf, not installed over it: that file holds the layout the server
+        # needs (server.directories.lib, JVM flags, logs).
+        ["/usr/local/sbin/dp-neo4j-conf", "/etc/data-platform/neo4j.conf", "/etc/neo4j/neo4j.conf"],
         ["chown", "-R", "neo4j:neo4j", "/var/lib/neo4j"],
         # The password is read at boot from Secrets Manager (instance role), never from user data.
         f'sudo -u neo4j neo4j-admin dbms set-initial-password "$(aws secretsmanager get-secret-value '
@@ -502,13 +511,18 @@ mountpoint -q "$mnt" || mount "$mnt"
 
 
 def generated_secret(parent: pulumi.Resource, name: str, kms_key_arn: pulumi.Input[str], tags: dict[str, str],
-                     protect: bool, *, description: str, length: int = 32
+                     protect: bool, *, path: str, description: str, length: int = 32
                      ) -> tuple[aws.secretsmanager.Secret, pulumi.Output[str]]:
-    """A random value kept in Secrets Manager (KMS); returns the secret and the value as a Pulumi secret."""
+    """A random value kept in Secrets Manager (KMS); returns the secret and the value as a Pulumi secret.
+
+    The secret is named ``<project>-<stack>/<path>-<unique suffix>``."""
     pw = random.RandomPassword(name, length=length, special=False, opts=child_opts(parent, stateful=True,
                                                                                    protect=protect))
     value = _secret(pw.result)
-    secret = aws.secretsmanager.Secret(name, description=description, kms_key_id=kms_key_arn,
+    # name_prefix, not name: a deleted secret keeps its name for the whole recovery window (30 days), so a
+    # destroy-and-recreate with a fixed name fails; AWS appends a unique suffix to the readable path.
+    secret = aws.secretsmanager.Secret(name, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}/{path}-",
+                                       description=description, kms_key_id=kms_key_arn,
                                        recovery_window_in_days=30, tags=tags,
                                        opts=child_opts(parent, stateful=True, protect=protect))
     aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=value,
@@ -536,6 +550,26 @@ def _pvc_template(name: str, cluster: EksCluster, gb: int) -> k8s.core.v1.Persis
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
             access_modes=["ReadWriteOnce"], storage_class_name=cluster.storage_class_name,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{gb}Gi"})))
+
+
+def _scratch_volume(rname: str, volume: str, claim: str, ns: str, labels: Mapping[str, str], cluster: EksCluster,
+                    gb: int, opts: OptsFactory) -> k8s.core.v1.VolumeArgs:
+    """Scratch space of a backup job: pod volume ``volume`` on one claim of the cluster's encrypted
+    StorageClass, reused by every run (the scripts empty it first).
+
+    Not an emptyDir: that lives on the node's 50 GiB root volume, and a backup larger than its free space
+    gets the pod evicted. Not a generic ephemeral volume either: every run would provision an EBS volume,
+    and the StorageClass retains released volumes in production, so each run would leave one behind."""
+    pvc = k8s.core.v1.PersistentVolumeClaim(
+        rname,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=claim, namespace=ns, labels=dict(labels)),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"], storage_class_name=cluster.storage_class_name,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{gb}Gi"})),
+        opts=opts())
+    claim_name = pvc.metadata.apply(lambda m: str(m.name))
+    return k8s.core.v1.VolumeArgs(
+        name=volume, persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim_name))
 
 
 def _service(parent: pulumi.Resource, rname: str, name: str, ns: str, selector: Mapping[str, str],
@@ -610,6 +644,14 @@ def _backup_irsa(owner: pulumi.Resource, cluster: EksCluster, sa: str, ns: str, 
     return cluster.irsa_role("backup", ns, sa, policy, parent=owner)
 
 
+def _cli_home() -> tuple[k8s.core.v1.EnvVarArgs, k8s.core.v1.VolumeMountArgs]:
+    """``HOME`` and its mount for a backup job's container that runs the AWS CLI. The CLI creates ``~/.aws``
+    even when IRSA supplies the credentials, and the jobs run as a uid without a home directory: with HOME
+    unset it fails on '/.aws' and nothing reaches S3 (aws-cli #9075)."""
+    return (k8s.core.v1.EnvVarArgs(name="HOME", value=CLI_HOME),
+            k8s.core.v1.VolumeMountArgs(name="cli-home", mount_path=CLI_HOME))
+
+
 def _cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule: str, labels: Mapping[str, str],
               sa: k8s.core.v1.ServiceAccount, opts: OptsFactory, *, container: k8s.core.v1.ContainerArgs,
               init_containers: Sequence[k8s.core.v1.ContainerArgs] = (),
@@ -634,7 +676,8 @@ def _cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule:
                         restart_policy="OnFailure",
                         init_containers=list(init_containers) or None,
                         containers=[container],
-                        volumes=list(volumes) or None,
+                        volumes=[*volumes, k8s.core.v1.VolumeArgs(  # see _cli_home
+                            name="cli-home", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
                         security_context=pod_security_context(uid, uid, uid),
                     ))))),
         opts=opts())
@@ -659,6 +702,7 @@ class Ec2Fleet:
             f"{name}-zone", name=zone_name, comment=f"{description}: member names",
             vpcs=[aws.route53.ZoneVpcArgs(vpc_id=vpc_id)], tags=tags, opts=child_opts(parent))
         self._rules = 0
+        self._amis: dict[str, pulumi.Output[str]] = {}
 
     def self_ingress(self, ports: Sequence[int]) -> None:
         for p in ports:
@@ -698,10 +742,8 @@ class Ec2Fleet:
         from components.aws.eks import is_graviton
 
         subnet, az = subnet_ids[i % len(subnet_ids)], azs[i % len(azs)]
-        # No invoke: EC2 resolves "resolve:ssm:<public parameter>" to the latest AL2023 AMI at launch;
-        # ignore_changes=["ami"] keeps later AMI releases from replacing the instance.
         ami = ami_id if ami_id is not None else \
-            "resolve:ssm:" + (SSM_AL2023_ARM64 if is_graviton(instance_type) else SSM_AL2023_X86)
+            self._latest_al2023(SSM_AL2023_ARM64 if is_graviton(instance_type) else SSM_AL2023_X86)
         mtags = merge_tags(self.tags, Name=f"{self.name}-{member}", member=member)
         inst = aws.ec2.Instance(
             f"{self.name}-{member}",
@@ -713,15 +755,21 @@ class Ec2Fleet:
             iam_instance_profile=self.profile.name,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            # Root volume tags here, not volume_tags: volume_tags would also claim the attached data volume,
+            # whose own tags (aws.ebs.Volume) it would fight on every update (pulumi_aws volume_tags docstring).
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                volume_type="gp3", volume_size=30, encrypted=True, kms_key_id=kms, delete_on_termination=True),
+                volume_type="gp3", volume_size=30, encrypted=True, kms_key_id=kms, delete_on_termination=True,
+                tags=merge_tags(mtags, Name=f"{self.name}-{member}-root")),
             monitoring=True,
             ebs_optimized=True,
             user_data=user_data,
             user_data_replace_on_change=True,
             tags=mtags,
-            volume_tags=mtags,
-            opts=child_opts(self.parent, ignore_changes=["ami"]))
+            # A later AMI release must not replace a running member. A replacement (user data) deletes first:
+            # the data volume can be attached to one instance only, so a new instance created before the old
+            # one is gone could never get it (VolumeInUse). The engine deletes the attachment first (its
+            # instance_id forces a new one) and re-creates it for the new instance; the volume stays.
+            opts=child_opts(self.parent, ignore_changes=["ami"], delete_before_replace=True))
         vol = aws.ebs.Volume(
             f"{self.name}-{member}-data", availability_zone=az, size=volume_gb, type="gp3", encrypted=True,
             kms_key_id=kms, tags=merge_tags(self.tags, Name=f"{self.name}-{member}-data", member=member),
@@ -732,6 +780,17 @@ class Ec2Fleet:
         aws.route53.Record(f"{self.name}-{member}", zone_id=self.zone.zone_id, name=f"{member}.{self.zone_name}",
                            type="A", ttl=60, records=[inst.private_ip], opts=child_opts(self.parent))
         return inst
+
+    def _latest_al2023(self, parameter: str) -> pulumi.Output[str]:
+        """The AMI id in a public AL2023 SSM parameter, read by the program (one invoke per parameter).
+
+        Not ``ami="resolve:ssm:<parameter>"``: with ``root_block_device`` set the provider calls
+        DescribeImages on that literal and fails with InvalidAMIID.Malformed (terraform-provider-aws #43488).
+        ``insecure_value``: ``value`` is always marked secret, which would hide a public AMI id in every diff."""
+        if parameter not in self._amis:
+            self._amis[parameter] = aws.ssm.get_parameter_output(
+                name=parameter, opts=pulumi.InvokeOutputOptions(parent=self.parent)).insecure_value
+        return self._amis[parameter]
 
 
 def _instance_policy(bucket: str, prefix: str, backup_kms: str, secret_arn: str, secrets_kms: str) -> str:

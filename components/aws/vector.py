@@ -17,6 +17,8 @@ writes and must never be reachable from outside). The API key is a RandomPasswor
 Manager, handed to the pods as a Kubernetes Secret → ``QDRANT__SERVICE__API_KEY``; it is never in
 the config file. A CronJob (every ``snapshot_interval_hours``) snapshots every collection on every
 peer and uploads to the vector backup bucket through an IRSA role scoped to that bucket and key.
+Snapshots are written to the peer's data volume (:data:`SNAPSHOTS_PATH`) and the job downloads them
+into a claim of its own: none of it lands on a node's root volume.
 
 **ec2** — one instance per peer (round-robin subnets, IMDSv2 hop 1, no public IP, SSM, encrypted
 gp3 data volume that outlives the instance), Qdrant run by systemd from the official image with
@@ -49,10 +51,12 @@ from components.aws.graph import (
     DATA_VOLUME_SCRIPT,
     Ec2Fleet,
     _backup_irsa,
+    _cli_home,
     _cron_job,
     _network_policy,
     _pdb,
     _pvc_template,
+    _scratch_volume,
     _secret,
     _service,
     _sha,
@@ -69,6 +73,10 @@ from components.render.qdrant import API_KEY_ENV, PORTS, peer_args, render_qdran
 
 TYPE_TOKEN = "data-platform:aws:Vector"
 CLIENT_PORTS: tuple[int, ...] = (PORTS["http"], PORTS["grpc"])
+#: Snapshots stay on the data volume beside the storage: Qdrant builds each snapshot archive in storage/tmp
+#: anyway (temp_path unset), so keeping the result there costs no more space and moves it by a rename; a
+#: separate emptyDir would put it on the node's root volume. Qdrant creates the directory itself.
+SNAPSHOTS_PATH = "/qdrant/storage/snapshots"
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,8 @@ class VectorArgs:
     instance_type: str = "r7g.large"
     """Instance type (placement ec2). Default: r7g.large."""
     ami_id: pulumi.Input[str] | None = None
-    """AMI. Default: ``resolve:ssm:`` of the public AL2023 parameter (arm64 for Graviton)."""
+    """AMI. Default: the latest AL2023 AMI (arm64 for Graviton), read from its public SSM parameter by an
+    invoke when the program runs; later AMI releases do not replace instances (``ignore_changes``)."""
     zone_name: str = "vector.data-platform.internal"
     """Private Route 53 zone of peer names (placement ec2). Default: vector.data-platform.internal."""
     protect: bool = False
@@ -206,9 +215,10 @@ class Vector(pulumi.ComponentResource):
         self.config = render_qdrant_config(
             replication_factor=args.replication_factor, write_consistency_factor=args.write_consistency_factor,
             peers=args.peers, hnsw_m=args.hnsw_m, hnsw_ef_construct=args.hnsw_ef_construct,
-            on_disk_payload=args.on_disk_payload)
+            on_disk_payload=args.on_disk_payload, snapshots_path=SNAPSHOTS_PATH)
         secret, api_key = generated_secret(self, f"{name}-api-key", args.secrets_kms_key_arn, dict(args.tags),
-                                           args.protect, description="Qdrant API key", length=48)
+                                           args.protect, path=f"{name}/qdrant-api-key", description="Qdrant API key",
+                                           length=48)
         self.api_key_secret_arn = secret.arn
         self.api_key = pulumi.Output.secret(api_key)
         if args.placement == "eks":
@@ -261,8 +271,7 @@ class Vector(pulumi.ComponentResource):
                                                            limits={"memory": a.memory}),
             security_context=container_security_context(read_only_root=True),
             volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="storage", mount_path="/qdrant/storage"),
-                k8s.core.v1.VolumeMountArgs(name="snapshots", mount_path="/qdrant/snapshots"),
+                k8s.core.v1.VolumeMountArgs(name="storage", mount_path="/qdrant/storage"),  # and SNAPSHOTS_PATH
                 k8s.core.v1.VolumeMountArgs(name="init", mount_path="/qdrant/init"),
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
                 k8s.core.v1.VolumeMountArgs(name="config", mount_path="/qdrant/config/production.yaml",
@@ -293,8 +302,6 @@ class Vector(pulumi.ComponentResource):
                         volumes=[
                             k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
                                 name="vector-config", default_mode=0o555)),
-                            k8s.core.v1.VolumeArgs(name="snapshots", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                                size_limit=f"{a.volume_gb}Gi")),
                             k8s.core.v1.VolumeArgs(name="init", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
                             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
                         ],
@@ -323,6 +330,7 @@ class Vector(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-snapshot", namespace=ns, labels=backup_labels,
                                                 annotations={"eks.amazonaws.com/role-arn": role.arn}),
             opts=after_ns())
+        home_env, home_mount = _cli_home()
         _cron_job(
             self, f"{name}-snapshot", "vector-snapshot", ns, a.snapshot_schedule, backup_labels, sa, after_ns,
             container=k8s.core.v1.ContainerArgs(
@@ -335,13 +343,15 @@ class Vector(pulumi.ComponentResource):
                     k8s.core.v1.EnvVarArgs(name="BACKUP_PREFIX", value=a.backup_prefix),
                     k8s.core.v1.EnvVarArgs(name="BACKUP_KMS_KEY_ARN", value=a.backup_kms_key_arn),
                     k8s.core.v1.EnvVarArgs(name="SNAPSHOT_WORK_DIR", value="/work"),
+                    home_env,
                 ],
-                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="work", mount_path="/work")],
+                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="work", mount_path="/work"), home_mount],
                 security_context=container_security_context(read_only_root=False),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
-            volumes=[k8s.core.v1.VolumeArgs(name="work", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                size_limit=f"{a.volume_gb}Gi"))],
+            # One snapshot at a time is downloaded: it fits in a peer's volume size.
+            volumes=[_scratch_volume(f"{name}-snapshot-scratch", "work", "vector-snapshot-scratch", ns, backup_labels,
+                                     cluster, a.volume_gb, after_ns)],
             uid=1000,
         )
         self.endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['http']}")
@@ -405,7 +415,7 @@ def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v:
         "ExecStartPre=-/usr/bin/docker rm -f qdrant",
         "ExecStart=/usr/bin/docker run --rm --name qdrant --network host --user 1000:1000 "
         f"-e {API_KEY_ENV} -e QDRANT_INIT_FILE_PATH=/qdrant/storage/.qdrant-initialized "
-        "-v /var/lib/qdrant/storage:/qdrant/storage -v /var/lib/qdrant/snapshots:/qdrant/snapshots "
+        "-v /var/lib/qdrant/storage:/qdrant/storage "  # snapshots too (SNAPSHOTS_PATH)
         f"-v /etc/qdrant/production.yaml:/qdrant/config/production.yaml:ro {image} ./entrypoint.sh {' '.join(argv)}",
         "ExecStop=/usr/bin/docker stop -t 60 qdrant",
         "Restart=always", "RestartSec=5", "",
@@ -418,12 +428,14 @@ def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v:
         {"path": "/usr/local/bin/qdrant-snapshot", "permissions": "0755", "content": render_qdrant_snapshot_script()},
         {"path": "/etc/qdrant/backup.env", "permissions": "0644", "content": (
             f"BACKUP_BUCKET={bucket}\nBACKUP_PREFIX={a.backup_prefix}/{peer}\nBACKUP_KMS_KEY_ARN={kms_key}\n"
-            f"QDRANT_PEER_URLS=http://127.0.0.1:{PORTS['http']}\n")},
+            f"QDRANT_PEER_URLS=http://127.0.0.1:{PORTS['http']}\n"
+            # On the data volume: /tmp on AL2023 is a tmpfs of half the RAM (too small, and Qdrant's memory).
+            "SNAPSHOT_WORK_DIR=/var/lib/qdrant/upload\n")},
         *({"path": f"/etc/systemd/system/{n}", "permissions": "0644", "content": c} for n, c in units.items()),
     ]
     run: list[str | list[str]] = [
         ["/usr/local/sbin/dp-data-volume", "/dev/sdf", "/var/lib/qdrant"],
-        ["mkdir", "-p", "/var/lib/qdrant/storage", "/var/lib/qdrant/snapshots"],
+        ["mkdir", "-p", "/var/lib/qdrant/storage"],
         ["chown", "-R", "1000:1000", "/var/lib/qdrant"],
         ["dnf", "install", "-y", "docker"],
         ["systemctl", "enable", "--now", "docker"],

@@ -33,11 +33,19 @@ def neo4j_backup_addresses(hosts: Sequence[str], port: int = 6362) -> str:
     return ",".join(f"{h}:{port}" for h in hosts)
 
 
+def _clean(directory: str) -> str:
+    """Shell that empties a scratch directory that outlives a run (a persistent claim, the data volume):
+    what a failed run left would otherwise pile up. Runs never overlap (CronJob ``Forbid``, one timer)."""
+    return (f'mkdir -p "{directory}" && find "{directory}" -mindepth 1 -maxdepth 1 ! -name lost+found '
+            "-exec rm -rf -- {} +")
+
+
 def render_neo4j_backup_step(from_addresses: str, to_root: str = "/backups") -> str:
-    """Shell that runs the online backup of every database into ``<to_root>/<stamp>`` and writes
-    the stamp to ``<to_root>/STAMP`` (the upload step reads it)."""
+    """Shell that empties ``<to_root>``, runs the online backup of every database into
+    ``<to_root>/<stamp>`` and writes the stamp to ``<to_root>/STAMP`` (the upload step reads it)."""
     return "\n".join([
         "set -euo pipefail",
+        _clean(to_root),
         STAMP,
         f'mkdir -p "{to_root}/$STAMP"',
         f'neo4j-admin database backup --from="{from_addresses}" --to-path="{to_root}/$STAMP" '
@@ -70,8 +78,10 @@ def render_qdrant_snapshot_script() -> str:
     """Snapshot every collection on every peer in ``QDRANT_PEER_URLS`` (space separated, e.g.
     ``http://127.0.0.1:6333``) and upload each to
     ``s3://$BACKUP_BUCKET/$BACKUP_PREFIX/<stamp>/<peer n>/<collection>/<snapshot>`` with SSE-KMS.
-    The API key comes from ``QDRANT__SERVICE__API_KEY`` (sent as the ``api-key`` header).
-    Needs curl, grep, sed and the AWS CLI (no jq)."""
+    The API key comes from ``QDRANT__SERVICE__API_KEY`` (sent as the ``api-key`` header). Downloads go to
+    ``SNAPSHOT_WORK_DIR`` (emptied first). The peer's copy is deleted whether or not the upload worked (it
+    sits on the peer's data volume); a failed snapshot fails the run after the others are done.
+    Needs curl, grep, sed, find and the AWS CLI (no jq)."""
     return r'''#!/bin/bash
 # Qdrant snapshots to S3 (rendered by data-platform)
 set -euo pipefail
@@ -79,21 +89,26 @@ set -euo pipefail
 : "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}" "${BACKUP_KMS_KEY_ARN:?}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 WORK="${SNAPSHOT_WORK_DIR:-/tmp/qdrant-snapshots}"
-mkdir -p "$WORK"
+''' + _clean("$WORK") + r'''
 hdr=(-H "api-key: ${QDRANT__SERVICE__API_KEY}")
 names() { grep -o '"name":"[^"]*"' | sed -e 's/^"name":"//' -e 's/"$//'; }
+failed=0
 n=0
 for url in $QDRANT_PEER_URLS; do
   n=$((n + 1))
   for c in $(curl -fsS "${hdr[@]}" "$url/collections" | names); do
     snap="$(curl -fsS -X POST "${hdr[@]}" "$url/collections/$c/snapshots?wait=true" | names | head -n1)"
-    curl -fsS "${hdr[@]}" -o "$WORK/$snap" "$url/collections/$c/snapshots/$snap"
-    aws s3 cp --only-show-errors "$WORK/$snap" "s3://$BACKUP_BUCKET/$BACKUP_PREFIX/$STAMP/peer-$n/$c/$snap" \
-      --sse aws:kms --sse-kms-key-id "$BACKUP_KMS_KEY_ARN"
+    if ! { curl -fsS "${hdr[@]}" -o "$WORK/$snap" "$url/collections/$c/snapshots/$snap" &&
+           aws s3 cp --only-show-errors "$WORK/$snap" "s3://$BACKUP_BUCKET/$BACKUP_PREFIX/$STAMP/peer-$n/$c/$snap" \
+             --sse aws:kms --sse-kms-key-id "$BACKUP_KMS_KEY_ARN"; }; then
+      echo "snapshot $snap of $c on $url was not uploaded" >&2
+      failed=1
+    fi
     rm -f "$WORK/$snap"
-    curl -fsS -X DELETE "${hdr[@]}" "$url/collections/$c/snapshots/$snap?wait=true" >/dev/null
+    curl -fsS -X DELETE "${hdr[@]}" "$url/collections/$c/snapshots/$snap?wait=true" >/dev/null || failed=1
   done
 done
+exit "$failed"
 '''
 
 

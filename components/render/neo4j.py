@@ -217,3 +217,41 @@ def parse_neo4j_conf(text: str) -> dict[str, str]:
         key, _, value = line.partition("=")
         out[key.strip()] = value.strip()
     return out
+
+
+#: First and last line of the block of rendered settings inside the packaged neo4j.conf.
+MERGE_BEGIN = "# >>> data-platform settings (dp-neo4j-conf)"
+MERGE_END = "# <<< data-platform settings"
+
+
+def render_conf_merge_script() -> str:
+    """A script ``<script> <rendered settings> <neo4j.conf>`` that merges rendered settings into the
+    neo4j.conf a package installed (EC2).
+
+    The packaged file holds the layout the server needs (``server.directories.lib``, the JVM flags, log
+    settings), so the rendered file is never installed over it. Appending it as is would repeat keys, which
+    Neo4j 5's strict validation (on by default) refuses; so the script drops from the packaged file every key
+    the rendered file sets (except ``server.jvm.additional``, which may repeat) and the block a previous run
+    appended, then appends the rendered settings between :data:`MERGE_BEGIN` and :data:`MERGE_END`. Running
+    it again with the same input gives the same file; owner and mode are kept. Needs bash, awk, coreutils."""
+    return f"""#!/bin/bash
+# Merge rendered settings into the packaged neo4j.conf (rendered by data-platform)
+set -euo pipefail
+src="$1"; conf="$2"
+tmp="$(mktemp "$conf.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
+awk -v begin='{MERGE_BEGIN}' -v end='{MERGE_END}' '
+  function key(line) {{ sub(/^[ \\t]+/, "", line); sub(/[ \\t]*=.*$/, "", line); return line }}
+  function setting(line) {{ return line !~ /^[ \\t]*(#|$)/ && index(line, "=") > 0 }}
+  FNR == NR {{ if (setting($0)) ours[key($0)] = 1; next }}
+  $0 == begin {{ skip = 1; next }}
+  $0 == end {{ skip = 0; next }}
+  skip {{ next }}
+  setting($0) && (key($0) in ours) && key($0) != "server.jvm.additional" {{ next }}
+  {{ print }}
+' "$src" "$conf" > "$tmp"
+{{ echo '{MERGE_BEGIN}'; cat "$src"; echo '{MERGE_END}'; }} >> "$tmp"
+chmod --reference="$conf" "$tmp"
+chown --reference="$conf" "$tmp"
+mv -f "$tmp" "$conf"
+"""

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
+from components.aws.graph import AWS_CLI_IMAGE, TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
 from components.base import ArgsError
 from components.render.neo4j import parse_neo4j_conf
 from review.mocks import RecordedResource
@@ -170,6 +170,17 @@ def test_eks_password_secret_end_to_end(eks: ProgramRun) -> None:
     assert sec.raw_inputs["stringData"]["NEO4J_AUTH"] == "neo4j/" + ver.raw_inputs["secretString"]
 
 
+@pytest.mark.parametrize("placement", ["eks", "ec2"])
+def test_password_secret_name_is_a_prefix(placement: str) -> None:
+    """A fixed ``name`` stays taken for the 30-day recovery window after a destroy, so a re-create fails;
+    ``name_prefix`` keeps the readable path and lets AWS append a unique suffix. The window is kept."""
+    run = _run(placement)
+    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    assert sm.inputs["namePrefix"] == "data-platform-production/graph/neo4j-password-"
+    assert "name" not in sm.inputs
+    assert sm.inputs["recoveryWindowInDays"] == 30
+
+
 def test_eks_backup_cronjob_irsa(eks: ProgramRun) -> None:
     (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
     assert cj.inputs["spec"]["schedule"] == "0 2 * * *"
@@ -189,6 +200,38 @@ def test_eks_backup_cronjob_irsa(eks: ProgramRun) -> None:
     assert resources == {"arn:aws:s3:::dp-graph-backups", "arn:aws:s3:::dp-graph-backups/neo4j/*", KEY + "backup"}
     assert {a for s in stmts for a in s["Action"]} == {"s3:ListBucket", "s3:PutObject", "s3:GetObject",
                                                        "kms:GenerateDataKey", "kms:Decrypt"}
+
+
+def test_eks_backup_cli_has_a_writable_home(eks: ProgramRun) -> None:
+    """The AWS CLI creates ~/.aws even with IRSA credentials; as uid 7474 without a home it fails on '/.aws'
+    (aws-cli #9075) and no backup reaches S3. HOME is an emptyDir of its own."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 7474
+    (upload,) = [c for c in pod["containers"] if c["image"] == AWS_CLI_IMAGE]
+    home = {e["name"]: e.get("value") for e in upload["env"]}["HOME"]
+    mount = next(m for m in upload["volumeMounts"] if m["mountPath"] == home)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume and not mount.get("readOnly")
+
+
+def test_eks_backup_scratch_is_a_claim_not_node_disk(eks: ProgramRun) -> None:
+    """A 200 GiB emptyDir lives on the node's 50 GiB root volume: once the backup outgrows the free space
+    the kubelet evicts the job. The backup goes to a claim of the encrypted StorageClass, sized like a
+    member's volume; one claim reused by every run (a per-run ephemeral claim would leave a retained EBS
+    volume behind each run: the StorageClass keeps volumes in production)."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["backups"] == {"name": "backups", "persistentVolumeClaim": {"claimName": "graph-backup-scratch"}}
+    assert all(v["emptyDir"].get("sizeLimit", "0Mi").endswith("Mi") for v in vols.values() if "emptyDir" in v)
+    for c in [*pod["initContainers"], *pod["containers"]]:
+        assert {"name": "backups", "mountPath": "/backups"} in c["volumeMounts"]
+    (pvc,) = eks.by_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert pvc.inputs["metadata"]["name"] == "graph-backup-scratch" and pvc.inputs["metadata"]["namespace"] == "graph"
+    assert pvc.inputs["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "encrypted-gp3",
+                                  "resources": {"requests": {"storage": "200Gi"}}}
+    assert not pvc.protect
 
 
 def test_eks_every_k8s_object_uses_cluster_provider(eks: ProgramRun) -> None:
@@ -248,6 +291,23 @@ def test_ec2_user_data_conf_and_timer(ec2: ProgramRun) -> None:
     doc = yaml.safe_load(by_name["graph-secondary-1"].inputs["userData"])
     files = {f["path"]: f["content"] for f in doc["write_files"]}
     assert "OnCalendar=*-*-* 02:00:00" in files["/etc/systemd/system/neo4j-backup.timer"]
+
+
+def test_ec2_conf_is_merged_into_the_packaged_file(ec2: ProgramRun) -> None:
+    """The RPM's /etc/neo4j/neo4j.conf carries the layout (server.directories.lib, JVM flags, logs): the
+    rendered settings are merged into it after the package is installed, never installed over it."""
+    import yaml
+
+    for inst in ec2.by_type("aws:ec2/instance:Instance"):
+        doc = yaml.safe_load(inst.inputs["userData"])
+        files = {f["path"]: f for f in doc["write_files"]}
+        assert files["/usr/local/sbin/dp-neo4j-conf"]["permissions"] == "0755"
+        run = [c if isinstance(c, list) else [c] for c in doc["runcmd"]]
+        assert not any("/etc/neo4j/neo4j.conf" in c and c[0] in ("install", "cp", "mv") for c in run), run
+        merge = run.index(["/usr/local/sbin/dp-neo4j-conf", "/etc/data-platform/neo4j.conf", "/etc/neo4j/neo4j.conf"])
+        package = next(i for i, c in enumerate(run) if "dnf install -y neo4j-enterprise-5.26.12" in c[0])
+        start = run.index(["systemctl", "enable", "--now", "neo4j"])
+        assert package < merge < start
 
 
 def test_ec2_security_group_rules(ec2: ProgramRun) -> None:

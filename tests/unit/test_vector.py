@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
+from components.aws.graph import AWS_CLI_IMAGE
 from components.aws.vector import TYPE_TOKEN, Vector, VectorArgs, validate_vector_args
 from components.base import ArgsError
 from review.mocks import RecordedResource
@@ -117,11 +118,75 @@ def test_eks_snapshot_every_six_hours(eks: ProgramRun) -> None:
     assert sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == eks.outputs["vector"]["role"]
 
 
+def test_eks_snapshot_cli_has_a_writable_home(eks: ProgramRun) -> None:
+    """As uid 1000 without a home the AWS CLI fails on '/.aws' (aws-cli #9075): HOME is an emptyDir."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 1000
+    (snap,) = pod["containers"]
+    assert snap["image"] == AWS_CLI_IMAGE
+    home = {e["name"]: e.get("value") for e in snap["env"]}["HOME"]
+    mount = next(m for m in snap["volumeMounts"] if m["mountPath"] == home)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume and not mount.get("readOnly")
+
+
+def test_eks_snapshots_stay_off_the_node_disk(eks: ProgramRun) -> None:
+    """Snapshots were a 100 GiB emptyDir in the serving pod (and another in the job) on 50 GiB node roots:
+    eviction once collections grow. Qdrant builds every snapshot archive in storage/tmp on the data volume
+    anyway, so the finished snapshot stays on that volume (snapshots_path under the storage mount, created
+    by Qdrant itself); the job downloads into a claim of the encrypted StorageClass."""
+    (s,) = eks.by_type(STS)
+    pod = s.inputs["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    (cm,) = eks.by_type("kubernetes:core/v1:ConfigMap")
+    doc = yaml.safe_load(cm.inputs["data"]["production.yaml"])
+    assert doc["storage"]["storage_path"] == "/qdrant/storage" and mounts["/qdrant/storage"] == "storage"
+    assert doc["storage"]["snapshots_path"].startswith("/qdrant/storage/")
+    assert "/qdrant/snapshots" not in mounts
+    assert [v["name"] for v in pod["volumes"] if "emptyDir" in v and "sizeLimit" in v["emptyDir"]] == []
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    job = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    vols = {v["name"]: v for v in job["volumes"]}
+    assert vols["work"] == {"name": "work", "persistentVolumeClaim": {"claimName": "vector-snapshot-scratch"}}
+    assert all(v["emptyDir"].get("sizeLimit", "0Mi").endswith("Mi") for v in vols.values() if "emptyDir" in v)
+    (pvc,) = eks.by_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert pvc.inputs["metadata"] == {"name": "vector-snapshot-scratch", "namespace": "vector",
+                                      "labels": pvc.inputs["metadata"]["labels"]}
+    assert pvc.inputs["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "encrypted-gp3",
+                                  "resources": {"requests": {"storage": "100Gi"}}}
+
+
+def test_ec2_snapshots_on_the_data_volume(ec2: ProgramRun) -> None:
+    """On EC2 the job's work directory defaulted to /tmp, a tmpfs of half the RAM on AL2023: a snapshot
+    larger than that fails, and filling it takes memory from Qdrant. It is on the data volume instead."""
+    for inst in ec2.by_type("aws:ec2/instance:Instance"):
+        doc = yaml.safe_load(inst.inputs["userData"])
+        files = {f["path"]: f["content"] for f in doc["write_files"]}
+        env = dict(line.split("=", 1) for line in files["/etc/qdrant/backup.env"].splitlines())
+        assert env["SNAPSHOT_WORK_DIR"].startswith("/var/lib/qdrant/")  # the data volume's mount point
+        conf = yaml.safe_load(files["/etc/qdrant/production.yaml"])
+        unit = files["/etc/systemd/system/qdrant.service"]
+        assert "-v /var/lib/qdrant/storage:/qdrant/storage " in unit
+        assert conf["storage"]["snapshots_path"].startswith("/qdrant/storage/")
+
+
 def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
     (sec,) = eks.by_type("kubernetes:core/v1:Secret")
     (ver,) = eks.by_type("aws:secretsmanager/secretVersion:SecretVersion")
     assert sec.inputs["stringData"] == "[secret]" and ver.inputs["secretString"] == "[secret]"
     assert sec.raw_inputs["stringData"]["api-key"] == ver.raw_inputs["secretString"]
+
+
+@pytest.mark.parametrize("placement", ["eks", "ec2"])
+def test_api_key_secret_name_is_a_prefix(placement: str) -> None:
+    """``name_prefix`` (not a fixed name, which the 30-day recovery window keeps taken after a destroy)."""
+    run = _run(placement)
+    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    assert sm.inputs["namePrefix"] == "data-platform-production/vector/qdrant-api-key-"
+    assert "name" not in sm.inputs
+    assert sm.inputs["recoveryWindowInDays"] == 30 and sm.inputs["kmsKeyId"] == KEY + "secrets"
 
 
 def test_eks_objects_use_cluster_provider(eks: ProgramRun) -> None:
