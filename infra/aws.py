@@ -192,7 +192,8 @@ def _eks(s: Settings, topo: Topology, name: str, net: Network, keys: Keys, tags:
         groups.append(WorkloadNodeGroup("vector", s.vector.instance_type, len(vector_store.members)))
     e = s.eks
     return EksCluster("eks", EksClusterArgs(
-        cluster_name=name, region=s.region, subnet_ids=net.compute_subnet_ids, secrets_kms_key_arn=keys.arn("eks"),
+        cluster_name=name, region=s.region, subnet_ids=net.compute_subnet_ids, availability_zones=net.az_names,
+        secrets_kms_key_arn=keys.arn("eks"),
         ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"), version=e.version,
         endpoint_public_access=e.endpoint_public_access, public_access_cidrs=e.public_access_cidrs,
         system_instance_type=e.system_instance_type, system_nodes=e.system_nodes,

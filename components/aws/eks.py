@@ -14,9 +14,14 @@
   instance credentials; pods get AWS credentials through IRSA only (the EBS CSI driver and the
   backup jobs use IRSA; the CSI node plugin reads its metadata from the Kubernetes API when IMDS
   is unreachable). Encrypted gp3 root volume with the EBS key, no public IP;
-* managed node groups: ``system`` (untainted) and one per workload (label and taint
-  ``workload=<name>:NoSchedule``), spread over the compute subnets' AZs, Graviton types on the
-  ``AL2023_ARM_64_STANDARD`` AMI;
+* managed node groups, Graviton types on the ``AL2023_ARM_64_STANDARD`` AMI: ``system``
+  (untainted, spread over the compute subnets' AZs) and, per workload (label and taint
+  ``workload=<name>:NoSchedule``), **one node group per AZ**, each pinned to that AZ's subnet and
+  named ``<workload>-<az>``. The workloads are StatefulSets on zonal EBS volumes: a node group that
+  spans AZs replaces a lost node wherever its Auto Scaling group likes, so a pod whose volume sits
+  in the lost node's AZ stays Pending. Pinned groups always bring a node back into the same AZ.
+  ``nodes`` is split evenly over the AZs in order (3 over 3 AZs: one each; 2 over 3: the first
+  two; 5 over 3: 2, 2, 1); one launch template per workload serves all its zonal groups;
 * the ``aws-ebs-csi-driver`` add-on with an IRSA role (``AmazonEBSCSIDriverPolicy`` + a grant on
   the EBS key), a ``kubernetes.Provider`` bound to this cluster (kubeconfig with an ``aws eks
   get-token`` exec plugin: no token is stored in state) and the default StorageClass
@@ -50,6 +55,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _GROUP = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _ITYPE = re.compile(r"^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$")
 _VERSION = re.compile(r"^1\.(29|3[0-5])$")
+_AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _POLICY = "arn:aws:iam::aws:policy/"
 NODE_POLICIES: tuple[str, ...] = (
     "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy",
@@ -99,6 +105,9 @@ class EksClusterArgs:
     """KMS key that envelope-encrypts Kubernetes secrets."""
     ebs_kms_key_arn: pulumi.Input[str]
     """KMS key of node root volumes and of the ``encrypted-gp3`` StorageClass."""
+    availability_zones: Sequence[str] = ()
+    """The AZ of each subnet in ``subnet_ids`` (same order); names the zonal workload node groups
+    (``graph-us-east-1a``). Default: ``az1``, ``az2``, ... by position."""
     logs_kms_key_arn: pulumi.Input[str] | None = None
     """KMS key of the control-plane log group (its policy must allow ``logs.<region>.amazonaws.com``).
     Default: ``secrets_kms_key_arn``."""
@@ -250,6 +259,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         groups = [WorkloadNodeGroup("system", args.system_instance_type, args.system_nodes), *args.workload_node_groups]
+        zones = list(zip(zone_names(args), args.subnet_ids, strict=True))
         node_groups: list[aws.eks.NodeGroup] = []
         for g in groups:
             lt = aws.ec2.LaunchTemplate(
@@ -277,25 +287,31 @@ class EksCluster(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
             workload = g.name != "system"
-            node_groups.append(aws.eks.NodeGroup(
-                f"{name}-{g.name}",
-                cluster_name=cluster.name,
-                node_group_name=g.name,
-                node_role_arn=node_role.arn,
-                subnet_ids=list(args.subnet_ids),
-                instance_types=[g.instance_type],
-                ami_type=ami_type(g.instance_type),
-                capacity_type="ON_DEMAND",
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    desired_size=g.nodes, min_size=g.nodes, max_size=g.nodes + 1),
-                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
-                labels={"workload": g.name},  # "system" for the untainted group
-                taints=[aws.eks.NodeGroupTaintArgs(key="workload", value=g.name, effect="NO_SCHEDULE")]
-                if workload else None,
-                tags=tags,
-                opts=child_opts(self, depends_on=[*node_attachments, vpc_cni]),
-            ))
+            # The system group spans every AZ; a workload gets one group per AZ (see the module doc).
+            placements = [(g.name, list(args.subnet_ids), g.nodes)] if not workload else [
+                (f"{g.name}-{az}", [subnet], n) for (az, subnet), n in zip(zones, zonal_counts(g.nodes, len(zones)),
+                                                                           strict=True) if n]
+            for group_name, subnets, nodes in placements:
+                node_groups.append(aws.eks.NodeGroup(
+                    f"{name}-{group_name}",
+                    cluster_name=cluster.name,
+                    node_group_name=group_name,
+                    node_role_arn=node_role.arn,
+                    subnet_ids=subnets,
+                    instance_types=[g.instance_type],
+                    ami_type=ami_type(g.instance_type),
+                    capacity_type="ON_DEMAND",
+                    scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                        desired_size=nodes, min_size=nodes, max_size=nodes + 1),
+                    update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                    launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                        id=lt.id, version=lt.latest_version.apply(str)),
+                    labels={"workload": g.name},  # "system" for the untainted group; one label per workload
+                    taints=[aws.eks.NodeGroupTaintArgs(key="workload", value=g.name, effect="NO_SCHEDULE")]
+                    if workload else None,
+                    tags=tags,
+                    opts=child_opts(self, depends_on=[*node_attachments, vpc_cni]),
+                ))
 
         # ---- EBS CSI driver (IRSA) -----------------------------------------------------------
         csi_role = self.irsa_role(
@@ -392,6 +408,17 @@ class EksCluster(pulumi.ComponentResource):
 # ---- pure helpers (tested without mocks) ----------------------------------------------------
 
 
+def zone_names(a: EksClusterArgs) -> list[str]:
+    """The AZ name of each subnet (``availability_zones``), else ``az1``, ``az2``, ... by position."""
+    return list(a.availability_zones) if a.availability_zones else [f"az{i + 1}" for i in range(len(a.subnet_ids))]
+
+
+def zonal_counts(nodes: int, zones: int) -> list[int]:
+    """``nodes`` split over ``zones`` AZs in order, as evenly as possible: (3, 3) -> [1, 1, 1],
+    (2, 3) -> [1, 1, 0], (5, 3) -> [2, 2, 1]."""
+    return [nodes // zones + (1 if i < nodes % zones else 0) for i in range(zones)]
+
+
 def validate_eks_args(a: EksClusterArgs) -> list[tuple[str, Any, str]]:
     """Every problem as ``(field, value, allowed)``."""
     errs: list[tuple[str, Any, str]] = []
@@ -401,6 +428,11 @@ def validate_eks_args(a: EksClusterArgs) -> list[tuple[str, Any, str]]:
         errs.append(("version", a.version, "1.29..1.35"))
     if len(a.subnet_ids) < 2:
         errs.append(("subnet_ids", len(a.subnet_ids), "at least 2 subnets in different AZs"))
+    if a.availability_zones and (len(a.availability_zones) != len(a.subnet_ids)
+                                 or len(set(a.availability_zones)) != len(a.availability_zones)
+                                 or not all(_AZ.match(z) for z in a.availability_zones)):
+        errs.append(("availability_zones", list(a.availability_zones),
+                     f"{len(a.subnet_ids)} distinct AZ names like us-east-1a, one per subnet, or none"))
     if a.endpoint_public_access and not a.public_access_cidrs:
         errs.append(("public_access_cidrs", [], "at least one CIDR when endpoint_public_access is True"))
     for c in a.public_access_cidrs:
