@@ -1,5 +1,5 @@
 """``EksCluster`` under the recording mock runtime: private, encrypted, logged, IMDSv2 nodes, IRSA, storage class,
-zonal workload node groups."""
+zonal workload node groups, access entries and the API rule of the deploy runner."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ from review.program import ProgramRun, record, run_program
 ROOT = Path(__file__).resolve().parents[2]
 SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
+ADMIN = "arn:aws:iam::123456789012:role/ops/break-glass"
+PREVIEW = "arn:aws:iam::123456789012:role/data-platform-preview"
+RUNNER_SG = "sg-0runner"
 EKS_KEY = "arn:aws:kms:us-east-1:123456789012:key/eks"
 EBS_KEY = "arn:aws:kms:us-east-1:123456789012:key/ebs"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
@@ -57,7 +60,8 @@ def _run(args: EksClusterArgs) -> ProgramRun:
 
 @pytest.fixture(scope="module")
 def run() -> ProgramRun:
-    return _run(_args(protect=True))
+    return _run(_args(protect=True, admin_principal_arns=[ADMIN], view_principal_arns=[PREVIEW],
+                      api_clients={"deploy-runner": RUNNER_SG}))
 
 
 def test_cluster_private_encrypted_all_logs(run: ProgramRun) -> None:
@@ -217,6 +221,53 @@ def test_storage_class_encrypted_default_and_on_provider(run: ProgramRun) -> Non
     assert sc.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert run.outputs["eks"]["sc"] == "encrypted-gp3"
     assert run.outputs["eks"]["sg"].startswith("sg-")
+
+
+def test_access_entries_admin_and_view_named_after_the_role(run: ProgramRun) -> None:
+    """Break-glass (and a deploy role that did not create the cluster) get cluster-admin; the preview
+    role gets AmazonEKSViewPolicy at cluster scope. The creator keeps the entry EKS made at creation."""
+    (cluster,) = run.by_type("aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
+    entries = {r.name: r for r in run.by_type("aws:eks/accessEntry:AccessEntry")}
+    assert set(entries) == {"eks-admin-break-glass", "eks-view-data-platform-preview"}
+    for name, principal in (("eks-admin-break-glass", ADMIN), ("eks-view-data-platform-preview", PREVIEW)):
+        e = entries[name].inputs
+        assert (e["clusterName"], e["principalArn"], e["type"]) == ("dp-production", principal, "STANDARD")
+        assert "kubernetesGroups" not in e and "userName" not in e
+    assoc = {r.name: r for r in run.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    assert assoc["eks-admin-break-glass"].inputs == {
+        "clusterName": "dp-production", "principalArn": ADMIN, "accessScope": {"type": "cluster"},
+        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"}
+    assert assoc["eks-view-data-platform-preview"].inputs == {
+        "clusterName": "dp-production", "principalArn": PREVIEW, "accessScope": {"type": "cluster"},
+        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"}
+    for name, a in assoc.items():
+        assert entries[name].urn in a.dependencies
+
+
+def test_api_rule_admits_the_runner_and_the_provider_waits_for_it(run: ProgramRun) -> None:
+    """The endpoint is private: the runner's security group is admitted on 443 to the cluster security
+    group, and no Kubernetes object is sent before that rule (and the admin entries) exist."""
+    rules = [r for r in run.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")]
+    (rule,) = rules
+    assert rule.name == "eks-api-deploy-runner"
+    assert rule.inputs["securityGroupId"] == run.outputs["eks"]["sg"]  # the cluster security group
+    assert {k: rule.inputs[k] for k in ("ipProtocol", "fromPort", "toPort", "referencedSecurityGroupId")} == {
+        "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "referencedSecurityGroupId": RUNNER_SG}
+    assert "cidrIpv4" not in rule.inputs
+    (prov,) = run.by_type(K8S_PROVIDER)
+    admin = next(r for r in run.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                 if r.name == "eks-admin-break-glass")
+    assert rule.urn in prov.dependencies and admin.urn in prov.dependencies
+
+
+def test_access_principals_are_validated() -> None:
+    errs = validate_eks_args(_args(admin_principal_arns=["arn:aws:sts::123456789012:assumed-role/deploy/ci"]))
+    assert errs[0][:2] == ("admin_principal_arns", "arn:aws:sts::123456789012:assumed-role/deploy/ci")
+    errs = validate_eks_args(_args(admin_principal_arns=[ADMIN], view_principal_arns=[ADMIN]))
+    assert errs[0][0] == "view_principal_arns" and "one access entry per principal" in errs[0][2]
+    errs = validate_eks_args(_args(api_clients={"Deploy Runner": RUNNER_SG}))
+    assert errs[0][0] == "api_clients"
 
 
 def test_children_parented(run: ProgramRun) -> None:
