@@ -1,9 +1,11 @@
-"""``DeployRunner`` under the recording mock runtime: a CodeBuild-hosted GitHub Actions runner in the
-compute subnets whose service role can do nothing but run builds."""
+"""``DeployRunner`` under the recording mock runtime, and its wiring into the stacks: a CodeBuild-hosted
+GitHub Actions runner in the compute subnets, admitted to the private EKS API on 443, whose service
+role can do nothing but run builds."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,8 +20,9 @@ from components.aws.deploy_runner import (
     validate_runner_args,
 )
 from components.base import ArgsError
-from review.program import ProgramRun, record
+from review.program import ProgramRun, record, run_program
 
+ROOT = Path(__file__).resolve().parents[2]
 SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
 LOGS_KEY = "arn:aws:kms:us-east-1:123456789012:key/logs"
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -172,3 +175,45 @@ def test_validation_before_children(kw: dict[str, Any], field: str) -> None:
     run = record(program)
     assert seen and str(seen[0]).startswith(f"DeployRunnerArgs.{field}: ")
     assert run.resources == []
+
+
+# ---- the stacks ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def production() -> ProgramRun:
+    r = run_program(ROOT, "production")
+    assert r.error is None, r.error
+    return r
+
+
+def test_production_runner_reaches_the_private_api(production: ProgramRun) -> None:
+    """The defect: nothing admitted 443 to the cluster security group from where deploys run."""
+    (cluster,) = production.by_type("aws:eks/cluster:Cluster")
+    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
+    (project,) = production.by_type("aws:codebuild/project:Project")
+    assert project.inputs["name"] == "data-platform-production-runner"
+    compute = [r for r in production.by_type("aws:ec2/subnet:Subnet") if "compute" in r.name]
+    assert len(project.inputs["vpcConfig"]["subnets"]) == len(compute) == 3
+    (runner_sg,) = [r for r in production.by_type("aws:ec2/securityGroup:SecurityGroup")
+                    if r.name == "deploy-runner-sg"]
+    rule = next(r for r in production.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+                if r.name == "eks-api-deploy-runner")
+    assert runner_sg.urn in rule.dependencies and cluster.urn in rule.dependencies
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (443, 443)
+    (prov,) = production.by_type("pulumi:providers:kubernetes")
+    assert rule.urn in prov.dependencies
+
+
+def test_production_access_entries_from_config(production: ProgramRun) -> None:
+    assoc = {r.inputs["principalArn"]: r.inputs["policyArn"].rsplit("/", 1)[-1]
+             for r in production.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    assert assoc == {"arn:aws:iam::123456789012:role/data-platform-break-glass": "AmazonEKSClusterAdminPolicy",
+                     "arn:aws:iam::123456789012:role/data-platform-preview": "AmazonEKSViewPolicy"}
+
+
+def test_dev_without_eks_has_no_runner() -> None:
+    dev = run_program(ROOT, "dev")
+    assert dev.error is None, dev.error
+    assert not dev.by_type("aws:eks/cluster:Cluster")
+    assert not dev.by_type("aws:codebuild/project:Project") and not dev.by_type(TYPE_TOKEN)
