@@ -1275,6 +1275,9 @@ FREE: dict[str, str] = {
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "EKS access policy association",
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": "EKS pod identity association",
     "aws:eks/identityProviderConfig:IdentityProviderConfig": "EKS identity provider config",
+    "aws:codebuild/project:Project": "no charge while idle; each GitHub Actions job on the runner is billed "
+    "per build-minute of its compute type (usage not modelled)",
+    "aws:codebuild/webhook:Webhook": "webhook (builds are billed on the project's build-minutes)",
 }
 """Resource types that cost nothing, with the reason shown in the basis."""
 

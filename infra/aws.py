@@ -14,6 +14,7 @@ import pulumi
 from components.aws.alarms import Alarms, AlarmsArgs, RdsTarget, RedisTargets
 from components.aws.backups import Backups, BackupsArgs
 from components.aws.clients import AppClients, AppClientsArgs
+from components.aws.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
 from components.aws.graph import CLIENT_PORTS as GRAPH_CLIENT_PORTS
 from components.aws.graph import Graph, GraphArgs, neo4j_sizing
@@ -130,7 +131,13 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         dr_kms_key_arn=dr_keys.arn("sns") if (dr_net and dr_keys) else None,
         replica_lag_threshold_seconds=p.replica_lag_alarm_seconds, tags=tags))
 
-    cluster = _eks(s, topo, name, net, keys, tags) if s.uses_eks else None
+    # Deploys reach the private EKS endpoint from this runner inside the VPC (README "Production deploy path").
+    d = s.deploy
+    runner = DeployRunner("deploy-runner", DeployRunnerArgs(
+        project_name=f"{name}-runner", repository=str(d.repository), connection_arn=str(d.github_connection_arn),
+        vpc_id=net.vpc_id, subnet_ids=net.compute_subnet_ids, logs_kms_key_arn=keys.arn("logs"),
+        tags=tags)) if s.uses_eks and d.runner else None
+    cluster = _eks(s, topo, name, net, keys, tags, runner) if s.uses_eks else None
     if cluster is not None:
         # Applications running in the cluster reach the managed stores through the node security group.
         pg.allow_from(cluster.node_security_group_id, "eks pods")
@@ -197,7 +204,8 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
     return real
 
 
-def _eks(s: Settings, topo: Topology, name: str, net: Network, keys: Keys, tags: dict[str, str]) -> EksCluster:
+def _eks(s: Settings, topo: Topology, name: str, net: Network, keys: Keys, tags: dict[str, str],
+         runner: DeployRunner | None) -> EksCluster:
     groups: list[WorkloadNodeGroup] = []
     graph_store, vector_store = topo.store("graph"), topo.store("vector")
     if graph_store is not None and s.graph.placement == "eks":
@@ -212,11 +220,16 @@ def _eks(s: Settings, topo: Topology, name: str, net: Network, keys: Keys, tags:
         groups.append(WorkloadNodeGroup("vector", s.vector.instance_type, len(vector_store.members)))
     e = s.eks
     return EksCluster("eks", EksClusterArgs(
-        cluster_name=name, region=s.region, subnet_ids=net.compute_subnet_ids, secrets_kms_key_arn=keys.arn("eks"),
+        cluster_name=name, region=s.region, subnet_ids=net.compute_subnet_ids, availability_zones=net.az_names,
+        secrets_kms_key_arn=keys.arn("eks"),
         ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"), version=e.version,
         endpoint_public_access=e.endpoint_public_access, public_access_cidrs=e.public_access_cidrs,
         system_instance_type=e.system_instance_type, system_nodes=e.system_nodes,
         workload_node_groups=tuple(groups), storage_reclaim_policy="Retain" if s.production else "Delete",
+        admin_principal_arns=(*([s.deploy.deploy_role_arn] if s.deploy.deploy_role_arn else []),
+                              *s.deploy.break_glass_role_arns),
+        view_principal_arns=(s.deploy.preview_role_arn,) if s.deploy.preview_role_arn else (),
+        api_clients={"deploy-runner": runner.security_group_id} if runner is not None else {},
         protect=s.protect, tags=tags))
 
 

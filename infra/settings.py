@@ -56,6 +56,15 @@ KNOWN_AZ_LETTERS: dict[str, str] = {
 
 
 
+#: IAM role ARNs (paths allowed, as EKS access entries take them), CodeConnections connection ARNs
+#: (``codestar-connections`` is the service's older prefix) and GitHub ``owner/name``; the components
+#: (``components.aws.eks``, ``components.aws.deploy_runner``) check the same shapes.
+ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+CONNECTION_ARN_RE = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
+REPOSITORY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
+
 class ConfigError(pulumi.RunError):
     """A stack file that cannot be deployed. ``str(err)`` is the one line shown to the user.
 
@@ -120,12 +129,34 @@ def _email(v: str) -> str:
     return v
 
 
+def _role_arn(v: str) -> str:
+    if not ROLE_ARN_RE.match(v):
+        raise ValueError("an IAM role ARN, arn:aws:iam::<account>:role/[<path>/]<name>")
+    return v
+
+
+def _connection_arn(v: str) -> str:
+    if not CONNECTION_ARN_RE.match(v):
+        raise ValueError("an AWS CodeConnections connection ARN such as "
+                         "arn:aws:codeconnections:us-east-1:123456789012:connection/<uuid>")
+    return v
+
+
+def _repository(v: str) -> str:
+    if not REPOSITORY_RE.match(v):
+        raise ValueError("owner/name of a GitHub repository")
+    return v
+
+
 def _tag_value(v: str) -> str:
     if not v or len(v) > 256:
         raise ValueError("1..256 characters")
     return v
 
 
+RoleArn = Annotated[str, AfterValidator(_role_arn)]
+ConnectionArn = Annotated[str, AfterValidator(_connection_arn)]
+Repository = Annotated[str, AfterValidator(_repository)]
 Window = Annotated[str, AfterValidator(_window)]
 DayWindow = Annotated[str, AfterValidator(_day_window)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
@@ -323,6 +354,30 @@ class EksSettings(_Section):
     """Namespace of the application allowed to reach the stores. Default: app."""
 
 
+class DeploySettings(_Section):
+    """Where deploys and previews run and who may use the Kubernetes API (README "Production deploy path")."""
+
+    runner: bool = False
+    """Create a CodeBuild-hosted GitHub Actions runner in the compute subnets, admitted on 443 to the
+    private EKS API; the deploy and preview jobs of this stack run there. Only for stacks with a
+    store on EKS. Default: false; production requires it while a store runs on EKS."""
+    repository: Repository | None = None
+    """owner/name of the GitHub repository whose jobs the runner takes. Required with runner."""
+    github_connection_arn: ConnectionArn | None = None
+    """AWS CodeConnections connection to GitHub (GitHub App installed on the repository), created and
+    authorized once in the console. Required with runner."""
+    deploy_role_arn: RoleArn | None = None
+    """The role the deploy job assumes (vars.AWS_DEPLOY_ROLE_ARN), given cluster-admin by an access
+    entry. Leave it unset when that role created the cluster: EKS made its admin entry then, and a
+    second entry for the same principal fails. Default: none."""
+    preview_role_arn: RoleArn | None = None
+    """The read-only role of pull-request previews (vars.AWS_PREVIEW_ROLE_ARN), given AmazonEKSViewPolicy
+    (cluster scope; it cannot read Secrets). Default: none; production requires it with EKS."""
+    break_glass_role_arns: tuple[RoleArn, ...] = ()
+    """Roles given AmazonEKSClusterAdminPolicy for incidents, assumed by people (with MFA) when CI
+    cannot deploy. Default: none; production requires at least one with EKS."""
+
+
 class ObjectLockSettings(_Section):
     enabled: bool = False
     """S3 Object Lock on backup buckets (set at creation only). Default: false."""
@@ -402,6 +457,7 @@ class Settings(_Section):
     graph: GraphSettings = GraphSettings()
     vector: VectorSettings = VectorSettings()
     eks: EksSettings = EksSettings()
+    deploy: DeploySettings = DeploySettings()
     backups: BackupSettings = BackupSettings()
     alerts: AlertSettings = AlertSettings()
     budget: BudgetSettings = BudgetSettings()
@@ -465,7 +521,7 @@ def _az_names(region: str, count: int, explicit: tuple[str, ...]) -> tuple[str, 
 
 _SECTIONS = {
     "target", "drRegion", "environment", "network", "postgres", "redis", "graph", "vector", "eks",
-    "backups", "alerts", "budget", "usage", "local", "tags",
+    "deploy", "backups", "alerts", "budget", "usage", "local", "tags",
 }
 
 
@@ -653,6 +709,7 @@ def _cross_field(s: Settings) -> None:
         for cidr in s.eks.public_access_cidrs:
             if cidr in ("0.0.0.0/0", "::/0"):
                 fail("eks.publicAccessCidrs", cidr, "specific CIDRs, never the whole internet")
+        _deploy_rules(s, fail)
     if s.environment == "production":
         _production_rules(s, fail)
     if s.environment != "dev" and s.target == "aws":
@@ -660,6 +717,29 @@ def _cross_field(s: Settings) -> None:
             fail("graph.primaries", 1, "3..11 outside dev: a single member has no failover")
         if v.enabled and v.peers == 1:
             fail("vector.peers", 1, "3..50 outside dev: a single peer has no failover")
+
+
+def _deploy_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
+    """The deploy section: a runner only where there is a private Kubernetes API to reach, with what
+    it needs; one access entry per principal."""
+    d = s.deploy
+    if d.runner and not s.uses_eks:
+        fail("deploy.runner", True, "false when no store runs on EKS: there is no Kubernetes API to reach")
+    if d.runner and d.repository is None:
+        fail("deploy.repository", None, "owner/name of the GitHub repository when deploy.runner is true")
+    if d.runner and d.github_connection_arn is None:
+        fail("deploy.githubConnectionArn", None, "a CodeConnections connection ARN when deploy.runner is true")
+    seen: dict[str, str] = {}
+    for key, arn in ([("deploy.deployRoleArn", d.deploy_role_arn), ("deploy.previewRoleArn", d.preview_role_arn)]
+                     + [("deploy.breakGlassRoleArns", a) for a in d.break_glass_role_arns]):
+        if arn is None:
+            continue
+        if arn in seen:
+            fail(key, arn, f"a role other than {seen[arn]}'s: EKS allows one access entry per principal")
+        name = arn.rsplit("/", 1)[-1]
+        if name in seen:
+            fail(key, arn, f"a role name other than {seen[name]}'s: access entries are named after the role")
+        seen[arn] = seen[name] = key
 
 
 def _production_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
@@ -688,3 +768,14 @@ def _production_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def
         fail("graph.primaries", s.graph.primaries, "3..11 in production")
     if s.vector.enabled and s.vector.replication_factor < 2:
         fail("vector.replicationFactor", s.vector.replication_factor, "2..peers in production")
+    if s.uses_eks:
+        # The API endpoint stays private (above), so deploys and previews must run inside the VPC.
+        if not s.deploy.runner:
+            fail("deploy.runner", False, "true in production while a store runs on EKS: the private API "
+                                         "endpoint is reachable only from inside the VPC")
+        if s.deploy.preview_role_arn is None:
+            fail("deploy.previewRoleArn", None, "the read-only role of pull-request previews, in production "
+                                                "with EKS (previews read the cluster)")
+        if not s.deploy.break_glass_role_arns:
+            fail("deploy.breakGlassRoleArns", [], "at least one role in production with EKS (cluster-admin "
+                                                  "when CI cannot deploy)")

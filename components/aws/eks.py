@@ -6,6 +6,12 @@
   explicit CIDRs), Kubernetes secrets envelope-encrypted with the caller's KMS key, all five
   control-plane log types into a pre-created ``/aws/eks/<name>/cluster`` log group (KMS, 365 days),
   ``authentication_mode = API`` (access entries, no aws-auth ConfigMap);
+* access entries: the creator's (EKS makes it at creation, ``bootstrap_creator_admin``), cluster-admin
+  for ``admin_principal_arns`` (break-glass roles), ``AmazonEKSViewPolicy`` for
+  ``view_principal_arns`` (the pull-request preview role; view cannot read Secrets), each named
+  after its role; and, since the endpoint is private, one ingress rule on 443 to the cluster
+  security group per ``api_clients`` group (the deploy runner). The Kubernetes provider waits for
+  the rules and the admin entries;
 * the IAM OIDC provider for IRSA. No thumbprint is pinned: for EKS issuers IAM validates the
   certificate against its own trusted CA library, and a pinned thumbprint breaks when the issuer's
   certificate rotates (pulumi-aws 7 ``thumbprint_lists`` is optional);
@@ -14,9 +20,14 @@
   instance credentials; pods get AWS credentials through IRSA only (the EBS CSI driver and the
   backup jobs use IRSA; the CSI node plugin reads its metadata from the Kubernetes API when IMDS
   is unreachable). Encrypted gp3 root volume with the EBS key, no public IP;
-* managed node groups: ``system`` (untainted) and one per workload (label and taint
-  ``workload=<name>:NoSchedule``), spread over the compute subnets' AZs, Graviton types on the
-  ``AL2023_ARM_64_STANDARD`` AMI;
+* managed node groups, Graviton types on the ``AL2023_ARM_64_STANDARD`` AMI: ``system``
+  (untainted, spread over the compute subnets' AZs) and, per workload (label and taint
+  ``workload=<name>:NoSchedule``), **one node group per AZ**, each pinned to that AZ's subnet and
+  named ``<workload>-<az>``. The workloads are StatefulSets on zonal EBS volumes: a node group that
+  spans AZs replaces a lost node wherever its Auto Scaling group likes, so a pod whose volume sits
+  in the lost node's AZ stays Pending. Pinned groups always bring a node back into the same AZ.
+  ``nodes`` is split evenly over the AZs in order (3 over 3 AZs: one each; 2 over 3: the first
+  two; 5 over 3: 2, 2, 1); one launch template per workload serves all its zonal groups;
 * the ``aws-ebs-csi-driver`` add-on with an IRSA role (``AmazonEBSCSIDriverPolicy`` + a grant on
   the EBS key), a ``kubernetes.Provider`` bound to this cluster (kubeconfig with an ``aws eks
   get-token`` exec plugin: no token is stored in state) and the default StorageClass
@@ -50,7 +61,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _GROUP = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _ITYPE = re.compile(r"^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$")
 _VERSION = re.compile(r"^1\.(29|3[0-5])$")
+_AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 _POLICY = "arn:aws:iam::aws:policy/"
+ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/"
+#: An IAM role or user ARN (paths allowed, as access entries accept them; no STS session ARNs).
+PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 NODE_POLICIES: tuple[str, ...] = (
     "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore",
@@ -99,6 +114,9 @@ class EksClusterArgs:
     """KMS key that envelope-encrypts Kubernetes secrets."""
     ebs_kms_key_arn: pulumi.Input[str]
     """KMS key of node root volumes and of the ``encrypted-gp3`` StorageClass."""
+    availability_zones: Sequence[str] = ()
+    """The AZ of each subnet in ``subnet_ids`` (same order); names the zonal workload node groups
+    (``graph-us-east-1a``). Default: ``az1``, ``az2``, ... by position."""
     logs_kms_key_arn: pulumi.Input[str] | None = None
     """KMS key of the control-plane log group (its policy must allow ``logs.<region>.amazonaws.com``).
     Default: ``secrets_kms_key_arn``."""
@@ -114,11 +132,22 @@ class EksClusterArgs:
     """Nodes of the ``system`` group. Default: 2 (1..10)."""
     workload_node_groups: Sequence[WorkloadNodeGroup] = ()
     """Tainted node groups, one per store on EKS. Default: none."""
-    admin_principal_arns: Sequence[pulumi.Input[str]] = ()
-    """IAM principals given ``AmazonEKSClusterAdminPolicy`` through access entries. Default: none."""
+    admin_principal_arns: Sequence[str] = ()
+    """IAM role (or user) ARNs given ``AmazonEKSClusterAdminPolicy``, cluster scope, through access
+    entries named after the role (``<name>-admin-<role name>``): break-glass roles, and the deploy
+    role when it did not create the cluster. Never the creator while ``bootstrap_creator_admin``
+    is True: EKS already made its entry and allows one entry per principal. Default: none."""
+    view_principal_arns: Sequence[str] = ()
+    """IAM role ARNs given ``AmazonEKSViewPolicy``, cluster scope (``<name>-view-<role name>``): get,
+    list and watch of most objects, **not Secrets** (the pull-request preview role). Default: none."""
     bootstrap_creator_admin: bool = True
     """Give the identity that creates the cluster (the Pulumi deployer, which must then create the
-    Kubernetes objects) cluster-admin. Default: True."""
+    Kubernetes objects) cluster-admin. Changing it replaces the cluster (the provider forces a new
+    one), so it stays as the cluster was created. Default: True."""
+    api_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Security groups admitted to the private API endpoint on 443, by name: one ingress rule each
+    on the cluster security group (``<name>-api-<key>``), and the Kubernetes provider waits for
+    them. The deploy runner's group goes here. Default: none."""
     log_retention_days: int = 365
     """Control-plane log retention. Default: 365."""
     storage_reclaim_policy: Literal["Retain", "Delete"] = "Retain"
@@ -196,19 +225,36 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child_opts(self, stateful=True, protect=keep, depends_on=[attach, log_group]),
         )
-        for i, principal in enumerate(args.admin_principal_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{i + 1}", cluster_name=cluster.name, principal_arn=principal, type="STANDARD",
-                tags=tags, opts=child_opts(self),
+        # ---- who may use the Kubernetes API -------------------------------------------------
+        admins: list[pulumi.Resource] = []  # the Kubernetes provider waits for these
+        for kind, principals, policy in (("admin", args.admin_principal_arns, "AmazonEKSClusterAdminPolicy"),
+                                         ("view", args.view_principal_arns, "AmazonEKSViewPolicy")):
+            for principal in principals:
+                key = f"{name}-{kind}-{principal_name(principal)}"
+                entry = aws.eks.AccessEntry(
+                    key, cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=tags,
+                    opts=child_opts(self),
+                )
+                association = aws.eks.AccessPolicyAssociation(
+                    key,
+                    cluster_name=cluster.name,
+                    principal_arn=principal,
+                    policy_arn=f"{ACCESS_POLICY}{policy}",
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=child_opts(self, depends_on=[entry]),
+                )
+                if kind == "admin":
+                    admins.append(association)
+        # The endpoint is private: only these security groups (the deploy runner) reach it on 443.
+        api_rules = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-{client}",
+                security_group_id=cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id)),
+                ip_protocol="tcp", from_port=443, to_port=443, referenced_security_group_id=sg,
+                description=f"Kubernetes API (443) from {client}", tags=tags, opts=child_opts(self),
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i + 1}",
-                cluster_name=cluster.name,
-                principal_arn=principal,
-                policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child_opts(self, depends_on=[entry]),
-            )
+            for client, sg in sorted(args.api_clients.items())
+        ]
 
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
@@ -250,6 +296,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         groups = [WorkloadNodeGroup("system", args.system_instance_type, args.system_nodes), *args.workload_node_groups]
+        zones = list(zip(zone_names(args), args.subnet_ids, strict=True))
         node_groups: list[aws.eks.NodeGroup] = []
         for g in groups:
             lt = aws.ec2.LaunchTemplate(
@@ -277,25 +324,31 @@ class EksCluster(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
             workload = g.name != "system"
-            node_groups.append(aws.eks.NodeGroup(
-                f"{name}-{g.name}",
-                cluster_name=cluster.name,
-                node_group_name=g.name,
-                node_role_arn=node_role.arn,
-                subnet_ids=list(args.subnet_ids),
-                instance_types=[g.instance_type],
-                ami_type=ami_type(g.instance_type),
-                capacity_type="ON_DEMAND",
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    desired_size=g.nodes, min_size=g.nodes, max_size=g.nodes + 1),
-                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
-                labels={"workload": g.name},  # "system" for the untainted group
-                taints=[aws.eks.NodeGroupTaintArgs(key="workload", value=g.name, effect="NO_SCHEDULE")]
-                if workload else None,
-                tags=tags,
-                opts=child_opts(self, depends_on=[*node_attachments, vpc_cni]),
-            ))
+            # The system group spans every AZ; a workload gets one group per AZ (see the module doc).
+            placements = [(g.name, list(args.subnet_ids), g.nodes)] if not workload else [
+                (f"{g.name}-{az}", [subnet], n) for (az, subnet), n in zip(zones, zonal_counts(g.nodes, len(zones)),
+                                                                           strict=True) if n]
+            for group_name, subnets, nodes in placements:
+                node_groups.append(aws.eks.NodeGroup(
+                    f"{name}-{group_name}",
+                    cluster_name=cluster.name,
+                    node_group_name=group_name,
+                    node_role_arn=node_role.arn,
+                    subnet_ids=subnets,
+                    instance_types=[g.instance_type],
+                    ami_type=ami_type(g.instance_type),
+                    capacity_type="ON_DEMAND",
+                    scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                        desired_size=nodes, min_size=nodes, max_size=nodes + 1),
+                    update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                    launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                        id=lt.id, version=lt.latest_version.apply(str)),
+                    labels={"workload": g.name},  # "system" for the untainted group; one label per workload
+                    taints=[aws.eks.NodeGroupTaintArgs(key="workload", value=g.name, effect="NO_SCHEDULE")]
+                    if workload else None,
+                    tags=tags,
+                    opts=child_opts(self, depends_on=[*node_attachments, vpc_cni]),
+                ))
 
         # ---- EBS CSI driver (IRSA) -----------------------------------------------------------
         csi_role = self.irsa_role(
@@ -323,7 +376,7 @@ class EksCluster(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             enable_server_side_apply=True,
             delete_unreachable=False,
-            opts=child_opts(self, depends_on=node_groups),
+            opts=child_opts(self, depends_on=[*node_groups, *api_rules, *admins]),
         )
         sc = k8s.storage.v1.StorageClass(
             f"{name}-{STORAGE_CLASS}",
@@ -392,6 +445,23 @@ class EksCluster(pulumi.ComponentResource):
 # ---- pure helpers (tested without mocks) ----------------------------------------------------
 
 
+def principal_name(arn: str) -> str:
+    """The role or user name of an IAM ARN (``.../role/ops/break-glass`` -> ``break-glass``): names its
+    access entry, so entries keep their names when the list changes."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def zone_names(a: EksClusterArgs) -> list[str]:
+    """The AZ name of each subnet (``availability_zones``), else ``az1``, ``az2``, ... by position."""
+    return list(a.availability_zones) if a.availability_zones else [f"az{i + 1}" for i in range(len(a.subnet_ids))]
+
+
+def zonal_counts(nodes: int, zones: int) -> list[int]:
+    """``nodes`` split over ``zones`` AZs in order, as evenly as possible: (3, 3) -> [1, 1, 1],
+    (2, 3) -> [1, 1, 0], (5, 3) -> [2, 2, 1]."""
+    return [nodes // zones + (1 if i < nodes % zones else 0) for i in range(zones)]
+
+
 def validate_eks_args(a: EksClusterArgs) -> list[tuple[str, Any, str]]:
     """Every problem as ``(field, value, allowed)``."""
     errs: list[tuple[str, Any, str]] = []
@@ -401,11 +471,30 @@ def validate_eks_args(a: EksClusterArgs) -> list[tuple[str, Any, str]]:
         errs.append(("version", a.version, "1.29..1.35"))
     if len(a.subnet_ids) < 2:
         errs.append(("subnet_ids", len(a.subnet_ids), "at least 2 subnets in different AZs"))
+    if a.availability_zones and (len(a.availability_zones) != len(a.subnet_ids)
+                                 or len(set(a.availability_zones)) != len(a.availability_zones)
+                                 or not all(_AZ.match(z) for z in a.availability_zones)):
+        errs.append(("availability_zones", list(a.availability_zones),
+                     f"{len(a.subnet_ids)} distinct AZ names like us-east-1a, one per subnet, or none"))
     if a.endpoint_public_access and not a.public_access_cidrs:
         errs.append(("public_access_cidrs", [], "at least one CIDR when endpoint_public_access is True"))
     for c in a.public_access_cidrs:
         if c in ("0.0.0.0/0", "::/0"):
             errs.append(("public_access_cidrs", c, "specific CIDRs, never the whole internet"))
+    principals = [*a.admin_principal_arns, *a.view_principal_arns]
+    for arn in principals:
+        if not PRINCIPAL_ARN.match(arn):
+            errs.append(("admin_principal_arns" if arn in a.admin_principal_arns else "view_principal_arns", arn,
+                         "an IAM role or user ARN such as arn:aws:iam::123456789012:role/break-glass"))
+    names = [principal_name(arn) for arn in principals]
+    for arn, n in zip(principals, names, strict=True):
+        if names.count(n) > 1:
+            errs.append(("view_principal_arns" if arn in a.view_principal_arns else "admin_principal_arns", arn,
+                         "one access entry per principal, and principals with distinct role names"))
+            break
+    for client in a.api_clients:
+        if not _GROUP.match(client):
+            errs.append(("api_clients", client, "lower-case names such as deploy-runner"))
     if not 1 <= a.system_nodes <= 10:
         errs.append(("system_nodes", a.system_nodes, "1..10"))
     if a.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,

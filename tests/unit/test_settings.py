@@ -26,6 +26,12 @@ def _stack_file(stack: str) -> dict[str, Any]:
 
 
 PROD_LICENSE = {"licenseAgreement": "yes"}
+ROLE = "arn:aws:iam::123456789012:role/"
+CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#: What production with a store on EKS needs: the runner, the preview role, a break-glass role.
+PROD_DEPLOY = {"runner": True, "repository": "acme/data-platform", "githubConnectionArn": CONNECTION,
+               "previewRoleArn": ROLE + "preview", "breakGlassRoleArns": [ROLE + "break-glass"]}
+EC2 = {"placement": "ec2"}
 
 # (stack, config sections, expected one-line message)
 BAD: list[tuple[str, dict[str, Any], str]] = [
@@ -106,7 +112,46 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"target": "gcp"}, "Pulumi.dev.yaml: data-platform:target: gcp is not allowed (aws or docker)"),
     ("dev", {"postgress": {}},
      "Pulumi.dev.yaml: data-platform:postgress: {} is not allowed (unknown key; known keys: alerts, backups, budget, "
-     "drRegion, eks, environment, graph, local, network, postgres, redis, tags, target, usage, vector)"),
+     "deploy, drRegion, eks, environment, graph, local, network, postgres, redis, tags, target, usage, vector)"),
+    # the deploy path (README "Production deploy path")
+    ("production", {"graph": PROD_LICENSE},
+     "Pulumi.production.yaml: data-platform:deploy.runner: false is not allowed (true in production while a store "
+     "runs on EKS: the private API endpoint is reachable only from inside the VPC)"),
+    ("prod-eu", {"graph": PROD_LICENSE, "deploy": {**PROD_DEPLOY, "previewRoleArn": None}},
+     "Pulumi.prod-eu.yaml: data-platform:deploy.previewRoleArn: null is not allowed (the read-only role of "
+     "pull-request previews, in production with EKS (previews read the cluster))"),
+    ("production", {"graph": PROD_LICENSE, "deploy": {**PROD_DEPLOY, "breakGlassRoleArns": []}},
+     "Pulumi.production.yaml: data-platform:deploy.breakGlassRoleArns: [] is not allowed (at least one role in "
+     "production with EKS (cluster-admin when CI cannot deploy))"),
+    ("dev", {"deploy": {"runner": True, "repository": "acme/dp", "githubConnectionArn": CONNECTION},
+             "graph": EC2, "vector": EC2},
+     "Pulumi.dev.yaml: data-platform:deploy.runner: true is not allowed (false when no store runs on EKS: there "
+     "is no Kubernetes API to reach)"),
+    ("dev", {"deploy": {"runner": True, "githubConnectionArn": CONNECTION}},
+     "Pulumi.dev.yaml: data-platform:deploy.repository: null is not allowed (owner/name of the GitHub repository "
+     "when deploy.runner is true)"),
+    ("dev", {"deploy": {"runner": True, "repository": "acme/dp"}},
+     "Pulumi.dev.yaml: data-platform:deploy.githubConnectionArn: null is not allowed (a CodeConnections "
+     "connection ARN when deploy.runner is true)"),
+    ("dev", {"deploy": {"repository": "https://github.com/acme/dp"}},
+     "Pulumi.dev.yaml: data-platform:deploy.repository: https://github.com/acme/dp is not allowed "
+     "(owner/name of a GitHub repository)"),
+    ("dev", {"deploy": {"githubConnectionArn": "arn:aws:codestar:us-east-1:123456789012:connection/x"}},
+     "Pulumi.dev.yaml: data-platform:deploy.githubConnectionArn: arn:aws:codestar:us-east-1:123456789012:"
+     "connection/x is not allowed (an AWS CodeConnections connection ARN such as "
+     "arn:aws:codeconnections:us-east-1:123456789012:connection/<uuid>)"),
+    ("dev", {"deploy": {"previewRoleArn": "arn:aws:sts::123456789012:assumed-role/preview/gha"}},
+     "Pulumi.dev.yaml: data-platform:deploy.previewRoleArn: arn:aws:sts::123456789012:assumed-role/preview/gha "
+     "is not allowed (an IAM role ARN, arn:aws:iam::<account>:role/[<path>/]<name>)"),
+    ("dev", {"deploy": {"breakGlassRoleArns": [ROLE + "ops"], "previewRoleArn": ROLE + "ops"}},
+     "Pulumi.dev.yaml: data-platform:deploy.breakGlassRoleArns: arn:aws:iam::123456789012:role/ops is not allowed "
+     "(a role other than deploy.previewRoleArn's: EKS allows one access entry per principal)"),
+    ("dev", {"deploy": {"deployRoleArn": ROLE + "ci/deploy", "breakGlassRoleArns": [ROLE + "ops/deploy"]}},
+     "Pulumi.dev.yaml: data-platform:deploy.breakGlassRoleArns: arn:aws:iam::123456789012:role/ops/deploy is not "
+     "allowed (a role name other than deploy.deployRoleArn's: access entries are named after the role)"),
+    ("dev", {"deploy": {"runners": True}},
+     "Pulumi.dev.yaml: data-platform:deploy.runners: true is not allowed (unknown key; known keys: "
+     "breakGlassRoleArns, deployRoleArn, githubConnectionArn, previewRoleArn, repository, runner)"),
     ("dev", {"graph": {"licenseAgreement": "eval", "primaries": 2}},
      "Pulumi.dev.yaml: data-platform:graph.primaries: 2 is not allowed "
      "(1 or 3..11: two primaries cannot keep a Raft majority through a loss)"),
@@ -171,9 +216,26 @@ def test_structured_values_arrive_as_json_strings_like_pulumi_config() -> None:
 
 
 def test_environment_follows_the_stack_name_unless_set() -> None:
-    assert _load("prod-eu", graph=PROD_LICENSE).environment == "production"
+    assert _load("prod-eu", graph=PROD_LICENSE, deploy=PROD_DEPLOY).environment == "production"
     assert _load("feature-x").environment == "dev"
-    assert _load("whatever", environment="production", graph=PROD_LICENSE).production
+    assert _load("whatever", environment="production", graph=PROD_LICENSE, deploy=PROD_DEPLOY).production
+
+
+def test_deploy_rules_follow_the_environment_not_the_stack_name() -> None:
+    """A stack named anything is held to the production rules when its environment is production, and a
+    stack named prod* that declares another environment is not."""
+    with pytest.raises(ConfigError, match=r"deploy\.runner: false is not allowed"):
+        _load("whatever", environment="production", graph=PROD_LICENSE)
+    staging = _load("prod-copy", environment="staging", graph=PROD_LICENSE)
+    assert not staging.production and not staging.deploy.runner
+    # production without a store on EKS has no private API to reach: no runner needed
+    assert not _load("prod-ec2", graph={**PROD_LICENSE, **EC2}, vector=EC2).deploy.runner
+
+
+def test_deploy_section_defaults_create_nothing() -> None:
+    d = _load("dev").deploy
+    assert (d.runner, d.repository, d.github_connection_arn) == (False, None, None)
+    assert (d.deploy_role_arn, d.preview_role_arn, d.break_glass_role_arns) == (None, None, ())
 
 
 def test_tags_become_kebab_case_and_carry_environment() -> None:
@@ -192,6 +254,19 @@ def test_secret_webhook_stays_secret() -> None:
 def test_shipped_stack_files_are_valid(stack: str) -> None:
     s = load_settings(stack, _stack_file(stack))
     assert s.stack == stack
+
+
+def test_shipped_stacks_deploy_paths() -> None:
+    """production (EKS, private endpoint) deploys from the runner with a preview and a break-glass role;
+    dev places its stores on EC2 (no EKS) and has no runner."""
+    prod = load_settings("production", _stack_file("production"))
+    assert prod.uses_eks and not prod.eks.endpoint_public_access
+    d = prod.deploy
+    assert d.runner and d.repository and d.github_connection_arn
+    assert d.preview_role_arn and d.break_glass_role_arns
+    assert d.deploy_role_arn is None  # the deploy role created the cluster: EKS made its admin entry
+    dev = load_settings("dev", _stack_file("dev"))
+    assert not dev.uses_eks and not dev.deploy.runner
 
 
 def test_production_stack_keeps_every_protection() -> None:
