@@ -273,6 +273,9 @@ class Resource:
     parent: str | None = None
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """Resource options the engine sent: ``protect``, ``ignoreChanges`` and ``deleteBeforeReplace``
+    (None when the program did not set it)."""
 
     def get(self, *path: str | int) -> Any:
         return dig(self.props, *path)

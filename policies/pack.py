@@ -37,6 +37,16 @@ def _provider_props(args: Any) -> dict[str, Any]:
     return plain_cached(provider.props) if provider is not None else {}
 
 
+def _options(args: Any) -> dict[str, Any]:
+    """The resource options of a request that policies may read (``Resource.options``)."""
+    opts = getattr(args, "opts", None)
+    if opts is None:
+        return {}
+    return {"protect": bool(getattr(opts, "protect", False)),
+            "ignoreChanges": list(getattr(opts, "ignore_changes", None) or []),
+            "deleteBeforeReplace": getattr(opts, "delete_before_replace", None)}
+
+
 def _resource_validator(reg: RegisteredPolicy) -> Any:
     meta, check = reg.meta, reg.check
     types = frozenset(meta.types)
@@ -47,7 +57,7 @@ def _resource_validator(reg: RegisteredPolicy) -> Any:
         r = Resource(
             type=args.resource_type, urn=args.urn, name=args.name, props=plain_cached(args.props),
             ctx=Context(_config(meta, args.get_config()), args.stack_tags),
-            provider_props=_provider_props(args), parent=args.opts.parent,
+            provider_props=_provider_props(args), parent=args.opts.parent, options=_options(args),
         )
         for message in check(r):  # type: ignore[arg-type]
             report_violation(str(message), None)
@@ -85,6 +95,7 @@ def _shared_stack(args: StackValidationArgs, ctx: Context) -> _SharedStack:
             parent=r.parent.urn if r.parent is not None else r.opts.parent,
             dependencies=[d.urn for d in r.dependencies],
             property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+            options=_options(r),
         )
         for r in args.resources
     ]
