@@ -16,6 +16,7 @@ MODULES = (
     "kubernetes",
     "docker",
     "budget",
+    "deployability",
 )
 
 

@@ -143,6 +143,72 @@ GAPS = {
     "gap:k8s-storage-class-encryption": "PVCs and volumeClaimTemplates bound to an encrypted StorageClass.",
 }
 
+# Upstream issues (or documented behaviour) each deployability policy encodes: requirement id → (link,
+# what it shows). Peers judge compliance; these are the provider/AWS behaviours that stop `pulumi up` or
+# break the stack after it.
+UPSTREAM: dict[str, tuple[str, str]] = {
+    "upstream:hashicorp/terraform-provider-aws#3470": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/3470",
+        "a replica of an encrypted source without storage_encrypted is planned for replacement on every apply"),
+    "upstream:terraform-aws-modules/terraform-aws-rds#432": (
+        "https://github.com/terraform-aws-modules/terraform-aws-rds/issues/432",
+        "the same replica replacement, seen through the community RDS module"),
+    "upstream:hashicorp/terraform-provider-aws#43488": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/43488",
+        "resolve:ssm: AMI with root_block_device: DescribeImages on the literal, InvalidAMIID.Malformed"),
+    "upstream:hashicorp/terraform-provider-aws#770": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/770",
+        "volume_tags and the tags of an attached aws_ebs_volume overwrite each other"),
+    "upstream:hashicorp/terraform-provider-aws#12225": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/12225",
+        "volume_tags with aws_volume_attachment; root_block_device.tags is the way out"),
+    "upstream:hashicorp/terraform-provider-aws#40524": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/40524",
+        "the provider removes the default allow-all egress of a new VPC security group (\"NOTE on Egress rules\")"),
+    "upstream:cloudposse/terraform-aws-ec2-bastion-server#19": (
+        "https://github.com/cloudposse/terraform-aws-ec2-bastion-server/issues/19",
+        "a group without egress: its instances cannot reach anything"),
+    "upstream:terraform-aws-modules/terraform-aws-eks#3013": (
+        "https://github.com/terraform-aws-modules/terraform-aws-eks/issues/3013",
+        "key policy naming AWSServiceRoleForAutoScaling: MalformedPolicyDocumentException in a fresh account"),
+    "upstream:terraform-aws-modules/terraform-aws-kms#30": (
+        "https://github.com/terraform-aws-modules/terraform-aws-kms/issues/30",
+        "the same invalid-principal failure with the KMS module"),
+    "upstream:cds-snc/notification-terraform#214": (
+        "https://github.com/cds-snc/notification-terraform/pull/214",
+        "RDS events to a KMS-encrypted topic were silently lost"),
+    "upstream:cloudposse/terraform-aws-guardduty#10": (
+        "https://github.com/cloudposse/terraform-aws-guardduty/issues/10",
+        "a service publisher (events.amazonaws.com) needs kms:GenerateDataKey/Decrypt on the topic key"),
+    "upstream:docs:rds-events-sns-permissions": (
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html",
+        "events.rds.amazonaws.com publishes with aws:SourceArn of the source (…:db:<id>), not of the subscription"),
+    "upstream:aws/aws-cli#9075": (
+        "https://github.com/aws/aws-cli/issues/9075",
+        "non-root AWS CLI without a writable HOME: Permission denied: '/.aws'"),
+    "upstream:kubernetes/kubernetes#63126": (
+        "https://github.com/kubernetes/kubernetes/issues/63126",
+        "emptyDir sizeLimit is an eviction threshold, not an allocation"),
+    "upstream:pulumi/pulumi-aws#2769": (
+        "https://github.com/pulumi/pulumi-aws/issues/2769",
+        "instance replaced on user-data change, create-before-delete: the new VolumeAttachment fails"),
+    "upstream:crossplane-contrib/provider-aws#911": (
+        "https://github.com/crossplane-contrib/provider-aws/pull/911",
+        "an empty replication filter is dropped and the rule no longer validates against the S3 schema"),
+    "upstream:hashicorp/terraform-provider-aws#23803": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/23803",
+        "V2 replication rules: filter and delete_marker_replication together, or MalformedXML"),
+    "upstream:docs:rds-elasticache-identifier-rules": (
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",
+        "identifiers: a letter first, no trailing or double hyphen, length limits (ReplicationGroupId: 40)"),
+    "upstream:hashicorp/terraform-provider-aws#4467": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/4467",
+        "a destroyed secret keeps its name for the recovery window: the recreate fails"),
+    "upstream:hashicorp/terraform-provider-aws#10259": (
+        "https://github.com/hashicorp/terraform-provider-aws/issues/10259",
+        "\"already scheduled for deletion\" on destroy-and-recreate"),
+}
+
 
 def _policies_for(control: str, metas: Sequence[PolicyMeta]) -> list[PolicyMeta]:
     return [m for m in metas if control in m.requirements]
@@ -189,6 +255,22 @@ def render() -> str:
     unlisted = sorted({r for m in metas for r in m.requirements if r.startswith("gap:")} - set(GAPS))
     if unlisted:
         raise ValueError(f"gaps without a description: {unlisted}")
+    lines += ["", "## Deployability: how the provider and AWS behave", "",
+              "Peers (Checkov, AWSGuard, FSBP) judge compliance; these policies know which inputs pulumi-aws (the "
+              "Terraform AWS provider), the AWS APIs and Kubernetes reject or misbehave with. Mandatory where "
+              "`pulumi up` fails or replaces a resource, advisory where the stack misbehaves after deploying.", "",
+              "| Policy | Kind | Defect it catches | Upstream issue |", "|---|---|---|---|"]
+    for m in metas:
+        if m.concern != "deployability":
+            continue
+        upstream = [r for r in m.requirements if r.startswith("upstream:")]
+        if not upstream:
+            raise ValueError(f"deployability policy {m.name} names no upstream issue")
+        links = "; ".join(f"[{r.removeprefix('upstream:')}]({UPSTREAM[r][0]}): {UPSTREAM[r][1]}" for r in upstream)
+        lines.append(f"| {_row(m)} | {m.kind} | {m.description} | {links} |")
+    used = {r for m in metas for r in m.requirements if r.startswith("upstream:")}
+    if used - set(UPSTREAM) or set(UPSTREAM) - used:
+        raise ValueError(f"upstream issues without a description or unused: {sorted(used ^ set(UPSTREAM))}")
     lines += ["", "## All policies", "",
               "| Policy | Concern | Kind | Level | Requirements | Config (defaults) |", "|---|---|---|---|---|---|"]
     for m in metas:
