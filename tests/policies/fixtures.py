@@ -214,7 +214,7 @@ def postgres(stack: list[Resource], net: dict[str, Resource], k: dict[str, Resou
                   parent=comp, deps=[primary, k["dr"]])
     secret = res("aws:secretsmanager/secret:Secret", "pg-app-credentials",
                  {"name": "data-platform/production/pg/app", "kmsKeyId": KEY_MAIN, "recoveryWindowInDays": 30,
-                  "tags": tags()}, parent=comp, deps=[k["main"]])
+                  "tags": tags()}, parent=comp, deps=[k["main"]], protect=True)
     parts = {"component": comp, "subnet_group": subnet_group, "params": params, "sg": secgroup[0],
              "sg_rule": secgroup[1], "primary": primary, "replica": replica, "dr_replica": dr_replica,
              "backups": backups, "secret": secret}
@@ -304,7 +304,7 @@ def bucket_set(store: str, region: str, key: str, parent: Resource,
         out.append(res(
             "aws:s3/bucketReplicationConfig:BucketReplicationConfig", f"{store}-backups-replication",
             {"bucket": name, "role": f"arn:aws:iam::{ACCOUNT}:role/s3-replication",
-             "rules": [{"id": "to-dr", "status": "Enabled", "filter": {},
+             "rules": [{"id": "to-dr", "status": "Enabled", "filter": {"prefix": ""},
                         "deleteMarkerReplication": {"status": "Enabled"},
                         "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
                         "destination": {"bucket": f"arn:aws:s3:::{dest_name}", "storageClass": "STANDARD_IA",
@@ -607,3 +607,324 @@ PROTECTIONS_REMOVED: tuple[tuple[str, Callable[[Sequence[Resource]], list[Resour
      "s3-bucket-public-access-block", "BucketPublicAccessBlock"),
     ("a pod running as root", pod_as_root, "k8s-run-as-non-root", "runAsUser"),
 )
+
+
+# -- deployability: the defects as main records them ---------------------------------------------------------
+#
+# Pieces of `python -m review --stack production|dev --format json` on main (e7bfcef): URNs, parents,
+# protect, the propertyDependencies the rules follow and the inputs they read are the recorded ones,
+# verbatim (values included: 30.0, '[unknown]'); inputs no deployability rule reads (tags, userData,
+# probes, resources, …) are left out. Each builder returns the defect as recorded; the tests mutate it
+# into the fixed shape.
+
+MAIN_COMMIT = "e7bfcef"
+REC_KEY_RDS = kms_arn(REGION, "f64b2e6f-5ae3-4c63-8aad-5ae3682c1f1b")
+REC_KEY_RDS_DR = kms_arn(DR_REGION, "1c5cb77c-9c74-4cd3-8578-9c74b531a682")
+REC_KEY_EBS = kms_arn(REGION, "5093c463-f089-4c63-8716-f089d3623d85")
+REC_KEY_SNS = kms_arn(REGION, "aa3e926e-6e02-4c63-83a8-6e02db3bcd15")
+REC_KEY_SNS_DR = kms_arn(DR_REGION, "d226ea86-860f-4cd3-85b2-860ffc3f5176")
+REC_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:data-platform-production-alarms"
+REC_TOPIC_DR = f"arn:aws:sns:{DR_REGION}:{ACCOUNT}:data-platform-production-alarms-dr"
+SLR_AUTOSCALING = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
+                   "AWSServiceRoleForAutoScaling")
+_KMS_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+_KMS_GRANTS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+
+
+def _key_doc(purpose: str, *statements: Mapping[str, Any]) -> str:
+    """A key policy as components/aws/kms.py renders it (json.dumps, Version/Id/Statement)."""
+    return json.dumps({"Version": "2012-10-17", "Id": f"data-platform-{purpose}", "Statement": list(statements)})
+
+
+def _root() -> dict[str, Any]:
+    return {"Sid": "RootAccountAdmin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*", "Resource": "*"}
+
+
+def _via(service: str, region: str) -> list[dict[str, Any]]:
+    name = service.capitalize()
+    cond = {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    return [{"Sid": f"UseVia{name}", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": _KMS_USE,
+             "Resource": "*", "Condition": {"StringEquals": cond}},
+            {"Sid": f"GrantsVia{name}", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": _KMS_GRANTS,
+             "Resource": "*", "Condition": {"StringEquals": dict(cond),
+                                            "Bool": {"kms:GrantIsForAWSResource": "true"}}}]
+
+
+def recorded_postgres() -> list[Resource]:
+    """production: the primary, the same-region replica and the cross-region DR replica; the DR replica
+    leaves storageEncrypted unset."""
+    comp = component("data-platform:aws:Postgres", "postgres")
+    primary = res("aws:rds/instance:Instance", "postgres-primary", {
+        "identifier": "data-platform-production-pg", "engine": "postgres", "instanceClass": "db.r6g.xlarge",
+        "storageEncrypted": True, "kmsKeyId": REC_KEY_RDS}, parent=comp, protect=True)
+    replica = res("aws:rds/instance:Instance", "postgres-replica-1", {
+        "identifier": "data-platform-production-pg-replica-1", "instanceClass": "db.r6g.large",
+        "replicateSourceDb": "data-platform-production-pg", "storageEncrypted": True, "kmsKeyId": REC_KEY_RDS},
+        parent=comp, protect=True, deps=[primary], prop_deps={"replicateSourceDb": [primary]})
+    dr = res("aws:rds/instance:Instance", "postgres-dr-replica", {
+        "identifier": "data-platform-production-pg-dr", "instanceClass": "db.r6g.xlarge", "region": DR_REGION,
+        "replicateSourceDb": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:data-platform-production-pg",
+        "kmsKeyId": REC_KEY_RDS_DR}, parent=comp, protect=True, deps=[primary],
+        prop_deps={"replicateSourceDb": [primary]})
+    return [comp, primary, replica, dr]
+
+
+def recorded_graph_member() -> list[Resource]:
+    """dev: Neo4j member graph-primary-1 on EC2 (ami resolve:ssm + rootBlockDevice, volumeTags,
+    userDataReplaceOnChange) with its data volume attached through a VolumeAttachment."""
+    comp = component("data-platform:aws:Graph", "graph", stack="dev")
+    sg_ = res("aws:ec2/securityGroup:SecurityGroup", "graph-sg",
+              {"description": "Neo4j servers", "vpcId": "vpc-5ce9acb7193cfc6d2"}, parent=comp, stack="dev")
+    inst = res("aws:ec2/instance:Instance", "graph-primary-1", {
+        "iamInstanceProfile": "graph-profile-403d392f", "instanceType": "m7g.large", "ebsOptimized": True,
+        "associatePublicIpAddress": False, "subnetId": "subnet-56d5045a70a9c3581",
+        "rootBlockDevice": {"volumeType": "gp3", "kmsKeyId": REC_KEY_EBS, "volumeSize": 30.0, "encrypted": True,
+                            "deleteOnTermination": True},
+        "vpcSecurityGroupIds": ["sg-94013257461d14c45"],
+        "metadataOptions": {"httpEndpoint": "enabled", "httpPutResponseHopLimit": 1.0, "httpTokens": "required"},
+        "ami": "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "volumeTags": {"managed-by": "pulumi", "cost-center": "platform", "stack": "dev", "environment": "dev",
+                       "member": "primary-1", "Name": "graph-primary-1", "project": "data-platform", "team": "data"},
+        "monitoring": True, "userDataReplaceOnChange": True,
+    }, parent=comp, deps=[sg_], prop_deps={"vpcSecurityGroupIds": [sg_]}, stack="dev")
+    vol = res("aws:ebs/volume:Volume", "graph-primary-1-data", {
+        "kmsKeyId": REC_KEY_EBS, "type": "gp3", "size": 50.0, "encrypted": True, "availabilityZone": "us-east-1a",
+        "tags": {"managed-by": "pulumi", "cost-center": "platform", "stack": "dev", "environment": "dev",
+                 "member": "primary-1", "Name": "graph-primary-1-data", "project": "data-platform", "team": "data"},
+    }, parent=comp, stack="dev")
+    att = res("aws:ec2/volumeAttachment:VolumeAttachment", "graph-primary-1-data", {
+        "stopInstanceBeforeDetaching": True, "volumeId": "vol-6499f24a1545b1da8", "deviceName": "/dev/sdf",
+        "instanceId": "i-813fdc619be76f0dd"}, parent=comp, deps=[vol, inst],
+        prop_deps={"instanceId": [inst], "volumeId": [vol]}, stack="dev")
+    return [comp, sg_, inst, vol, att]
+
+
+def recorded_app_clients(stack: str = "production") -> list[Resource]:
+    """The app-clients group (no egress) that the data stores admit as a source, the PostgreSQL group with
+    its two ingress rules (from app-clients, and from the EKS-managed cluster group, which resolves to the
+    cluster) and, in dev, the graph group with its egress rule and a rule admitting app-clients."""
+    env = stack
+    pg_comp = component("data-platform:aws:Postgres", "postgres", stack=stack)
+    eks_comp = component("data-platform:aws:EksCluster", "eks", stack=stack)
+    cluster = res("aws:eks/cluster:Cluster", "eks-cluster", {"name": f"data-platform-{env}"}, parent=eks_comp,
+                  stack=stack)
+    clients = res("aws:ec2/securityGroup:SecurityGroup", "app-clients", {
+        "namePrefix": f"data-platform-{env}-app-",
+        "description": "Application clients of the data stores (attach to app instances and pods)",
+        "vpcId": "vpc-5ce9acb7193cfc6d2"}, stack=stack)
+    pg_sg = res("aws:ec2/securityGroup:SecurityGroup", "postgres-sg", {
+        "name": f"data-platform-{env}-pg",
+        "description": f"data-platform-{env} PostgreSQL; ingress only from allow_from() on port 5432",
+        "vpcId": "vpc-5ce9acb7193cfc6d2", "revokeRulesOnDelete": True}, parent=pg_comp, stack=stack)
+    rule = {"ipProtocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "securityGroupId": "sg-c49175cc0cb05cf85"}
+    from_clients = res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "postgres-allow-app-clients", {
+        "description": "app clients", **rule, "referencedSecurityGroupId": "sg-963bde0843df045f5"},
+        parent=pg_comp, deps=[clients, pg_sg],
+        prop_deps={"referencedSecurityGroupId": [clients], "securityGroupId": [pg_sg]}, stack=stack)
+    out = [pg_comp, eks_comp, cluster, clients, pg_sg, from_clients]
+    if stack == "production":
+        out.append(res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "postgres-allow-eks-pods", {
+            "description": "eks pods", **rule, "referencedSecurityGroupId": "sg-e4ff3731a8b24eef0"},
+            parent=pg_comp, deps=[cluster, pg_sg],
+            prop_deps={"referencedSecurityGroupId": [cluster], "securityGroupId": [pg_sg]}, stack=stack))
+    else:
+        graph_comp = component("data-platform:aws:Graph", "graph", stack=stack)
+        graph_sg = res("aws:ec2/securityGroup:SecurityGroup", "graph-sg",
+                       {"description": "Neo4j servers", "vpcId": "vpc-5ce9acb7193cfc6d2"}, parent=graph_comp,
+                       stack=stack)
+        out += [graph_comp, graph_sg,
+                res("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "graph-egress", {
+                    "description": "package repositories and AWS APIs (through NAT / VPC endpoints)",
+                    "ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-94013257461d14c45"},
+                    parent=graph_comp, deps=[graph_sg], prop_deps={"securityGroupId": [graph_sg]}, stack=stack),
+                res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "graph-from-1-7687", {
+                    "description": "application :7687", "ipProtocol": "tcp", "fromPort": 7687.0,
+                    "referencedSecurityGroupId": "sg-963bde0843df045f5", "toPort": 7687.0,
+                    "securityGroupId": "sg-94013257461d14c45"}, parent=graph_comp, deps=[clients, graph_sg],
+                    prop_deps={"referencedSecurityGroupId": [clients], "securityGroupId": [graph_sg]}, stack=stack)]
+    return out
+
+
+def recorded_ebs_key() -> list[Resource]:
+    """production: the EBS key whose policy names the Auto Scaling service-linked role (the stack creates no
+    aws:iam/serviceLinkedRole)."""
+    comp = component("data-platform:aws:Keys", "keys")
+    slr_statements = [
+        {"Sid": "AutoScalingServiceLinkedRoleUse", "Effect": "Allow", "Principal": {"AWS": SLR_AUTOSCALING},
+         "Action": _KMS_USE, "Resource": "*"},
+        {"Sid": "AutoScalingServiceLinkedRoleGrants", "Effect": "Allow", "Principal": {"AWS": SLR_AUTOSCALING},
+         "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}]
+    key = res("aws:kms/key:Key", "keys-ebs", {
+        "description": "data-platform-production ebs (us-east-1)", "region": REGION,
+        "policy": _key_doc("ebs", _root(), *_via("ec2", REGION), *slr_statements)}, parent=comp, protect=True)
+    return [comp, key]
+
+
+def sns_key_doc(region: str, *extra: Mapping[str, Any]) -> str:
+    return _key_doc("sns", _root(),
+                    {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow",
+                     "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+                    *_via("sns", region), *extra)
+
+
+def topic_policy_doc(topic_arn: str, region: str, rds_source_arns: str | list[str]) -> str:
+    """The alarm topic policy as components/aws/alarms.py renders it (json.dumps(sort_keys=True))."""
+    def allow(sid: str, service: str, source: str | list[str]) -> dict[str, Any]:
+        return {"Action": "sns:Publish",
+                "Condition": {"ArnLike": {"aws:SourceArn": source}, "StringEquals": {"aws:SourceAccount": ACCOUNT}},
+                "Effect": "Allow", "Principal": {"Service": service}, "Resource": topic_arn, "Sid": sid}
+    return json.dumps({"Statement": [
+        allow("AllowCloudWatchAlarms", "cloudwatch.amazonaws.com",
+              f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:data-platform-production-*"),
+        allow("AllowRdsEventNotifications", "events.rds.amazonaws.com", rds_source_arns),
+        {"Action": "sns:Publish", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Effect": "Deny",
+         "Principal": "*", "Resource": topic_arn, "Sid": "DenyInsecureTransport"}],
+        "Version": "2012-10-17"}, sort_keys=True)
+
+
+def recorded_alarms() -> list[Resource]:
+    """production us-east-1: the SNS key (CloudWatch may use it, RDS events may not), the encrypted alarm
+    topic, its policy (RDS statement conditioned on the event-subscription ARN ``…:es:*``), the two RDS event
+    subscriptions and a CloudWatch alarm publishing to it."""
+    keys_comp = component("data-platform:aws:Keys", "keys")
+    comp = component("data-platform:aws:Alarms", "alarms")
+    pg_comp = component("data-platform:aws:Postgres", "postgres")
+    primary = res("aws:rds/instance:Instance", "postgres-primary", {
+        "identifier": "data-platform-production-pg", "storageEncrypted": True, "kmsKeyId": REC_KEY_RDS},
+        parent=pg_comp, protect=True)
+    key = res("aws:kms/key:Key", "keys-sns", {"description": "data-platform-production sns (us-east-1)",
+                                               "region": REGION, "policy": sns_key_doc(REGION)},
+              parent=keys_comp, protect=True)
+    topic = res("aws:sns/topic:Topic", "alarms-topic", {"name": "data-platform-production-alarms",
+                                                        "kmsMasterKeyId": REC_KEY_SNS},
+                parent=comp, deps=[key], prop_deps={"kmsMasterKeyId": [key]})
+    policy = res("aws:sns/topicPolicy:TopicPolicy", "alarms-topic-policy", {
+        "arn": REC_TOPIC, "policy": topic_policy_doc(REC_TOPIC, REGION, f"arn:aws:rds:{REGION}:{ACCOUNT}:es:*")},
+        parent=comp, deps=[topic], prop_deps={"arn": [topic], "policy": [topic]})
+    categories = ["availability", "configuration change", "failover", "failure", "low storage", "maintenance"]
+    events = res("aws:rds/eventSubscription:EventSubscription", "alarms-rds-events", {
+        "name": "data-platform-production-rds-events", "snsTopic": REC_TOPIC, "sourceType": "db-instance",
+        "sourceIds": ["data-platform-production-pg", "data-platform-production-pg-replica-1"],
+        "eventCategories": categories, "enabled": True}, parent=comp, deps=[topic, policy, primary],
+        prop_deps={"snsTopic": [topic], "sourceIds": [primary]})
+    pg_events = res("aws:rds/eventSubscription:EventSubscription", "alarms-rds-parameter-group-events", {
+        "name": "data-platform-production-rds-parameter-group-events", "snsTopic": REC_TOPIC,
+        "sourceType": "db-parameter-group", "eventCategories": ["configuration change"], "enabled": True},
+        parent=comp, deps=[topic, policy], prop_deps={"snsTopic": [topic]})
+    alarm = res("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-PostgresCPUHigh-pg-primary", {
+        "name": "data-platform-production-PostgresCPUHigh-pg-primary", "namespace": "AWS/RDS",
+        "metricName": "CPUUtilization", "alarmActions": [REC_TOPIC], "okActions": [REC_TOPIC]},
+        parent=comp, deps=[topic, primary], prop_deps={"alarmActions": [topic], "okActions": [topic]})
+    return [keys_comp, comp, pg_comp, primary, key, topic, policy, events, pg_events, alarm]
+
+
+def _aws_cli_upload() -> dict[str, Any]:
+    return {
+        "name": "upload", "image": "public.ecr.aws/aws-cli/aws-cli:2.31.0",
+        "command": ["bash", "-c",
+                    'set -euo pipefail\n: "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}" "${BACKUP_KMS_KEY_ARN:?}"\n'
+                    'STAMP="$(cat "/backups/STAMP")"\n'
+                    'aws s3 cp --recursive --only-show-errors "/backups/$STAMP" '
+                    '"s3://$BACKUP_BUCKET/$BACKUP_PREFIX/$STAMP/" --sse aws:kms --sse-kms-key-id '
+                    '"$BACKUP_KMS_KEY_ARN"\nrm -rf "/backups/$STAMP" "/backups/STAMP"\n'],
+        "env": [{"value": "data-platform-production-graph-0fae59417879", "name": "BACKUP_BUCKET"},
+                {"value": "neo4j", "name": "BACKUP_PREFIX"},
+                {"value": kms_arn(REGION, "47f96343-96f7-4c63-85cf-96f71ea32ed3"), "name": "BACKUP_KMS_KEY_ARN"}],
+        "securityContext": {"runAsNonRoot": True, "privileged": False, "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"mountPath": "/backups", "name": "backups"}],
+    }
+
+
+def recorded_eks_workloads() -> list[Resource]:
+    """production: the graph-backup CronJob (aws-cli upload container as uid 7474 without HOME; a 200Gi
+    emptyDir; no nodeSelector, so it lands on the untainted system nodes), the vector StatefulSet (a 100Gi
+    snapshots emptyDir on the tainted vector nodes), and the system and vector node groups with their
+    launch templates (50 GiB root volumes)."""
+    eks_comp = component("data-platform:aws:EksCluster", "eks")
+    graph_comp = component("data-platform:aws:Graph", "graph")
+    vector_comp = component("data-platform:aws:Vector", "vector")
+    pod_sc = {"runAsGroup": 7474.0, "fsGroupChangePolicy": "OnRootMismatch",
+              "seccompProfile": {"type": "RuntimeDefault"}, "runAsUser": 7474.0, "fsGroup": 7474.0,
+              "runAsNonRoot": True}
+    labels = {"app.kubernetes.io/component": "backup", "app.kubernetes.io/name": "graph-backup"}
+    backup = res("kubernetes:batch/v1:CronJob", "graph-backup", {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"namespace": "graph", "name": "graph-backup", "labels": labels},
+        "spec": {"schedule": "0 2 * * *", "jobTemplate": {"spec": {"template": {
+            "metadata": {"labels": labels},
+            "spec": {"securityContext": pod_sc,
+                     "initContainers": [{"name": "backup", "image": "neo4j:5.26.12-enterprise",
+                                         "volumeMounts": [{"mountPath": "/backups", "name": "backups"}]}],
+                     "containers": [_aws_cli_upload()],
+                     "volumes": [{"emptyDir": {"sizeLimit": "200Gi"}, "name": "backups"}]}}}}},
+    }, parent=graph_comp)
+    vlabels = {"app.kubernetes.io/part-of": "data-platform", "app.kubernetes.io/name": "vector"}
+    vector = res("kubernetes:apps/v1:StatefulSet", "vector-peers", {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"namespace": "vector", "name": "vector", "labels": vlabels},
+        "spec": {"replicas": 3.0, "serviceName": "vector-headless", "selector": {"matchLabels": vlabels},
+                 "template": {"metadata": {"labels": vlabels}, "spec": {
+                     "nodeSelector": {"workload": "vector"},
+                     "tolerations": [{"value": "vector", "key": "workload", "operator": "Equal",
+                                      "effect": "NoSchedule"}],
+                     "securityContext": {"runAsGroup": 2000.0, "runAsUser": 1000.0, "fsGroup": 3000.0,
+                                         "runAsNonRoot": True},
+                     "containers": [{"name": "qdrant", "image": "qdrant/qdrant:v1.15.4",
+                                     "command": ["/bin/bash", "/qdrant/config/start.sh"],
+                                     "volumeMounts": [{"mountPath": "/qdrant/snapshots", "name": "snapshots"},
+                                                      {"mountPath": "/qdrant/init", "name": "init"},
+                                                      {"mountPath": "/tmp", "name": "tmp"}]}],
+                     "volumes": [{"configMap": {"defaultMode": 365.0, "name": "vector-config"}, "name": "config"},
+                                 {"emptyDir": {"sizeLimit": "100Gi"}, "name": "snapshots"},
+                                 {"emptyDir": {}, "name": "init"}, {"emptyDir": {}, "name": "tmp"}]}}},
+    }, parent=vector_comp, protect=True)
+    out = [eks_comp, graph_comp, vector_comp, backup, vector]
+    for group, lt_id, taints in (("system", "lt-da5b3490d058a39b7", None),
+                                 ("vector", "lt-771e9d347a79c1177",
+                                  [{"value": "vector", "key": "workload", "effect": "NO_SCHEDULE"}])):
+        lt = res("aws:ec2/launchTemplate:LaunchTemplate", f"eks-{group}-lt", {
+            "description": f"data-platform-production {group} nodes: IMDSv2 only, encrypted gp3 root",
+            "blockDeviceMappings": [{"ebs": {"volumeType": "gp3", "kmsKeyId": REC_KEY_EBS, "volumeSize": 50.0,
+                                             "encrypted": "true", "deleteOnTermination": "true"},
+                                     "deviceName": "/dev/xvda"}]}, parent=eks_comp)
+        inputs: dict[str, Any] = {"nodeGroupName": group, "labels": {"workload": group},
+                                  "launchTemplate": {"version": "[unknown]", "id": lt_id}}
+        if taints:
+            inputs["taints"] = taints
+        out += [lt, res("aws:eks/nodeGroup:NodeGroup", f"eks-{group}", inputs, parent=eks_comp, deps=[lt],
+                        prop_deps={"launchTemplate": [lt]})]
+    return out
+
+
+def recorded_replication() -> Resource:
+    """production: the graph backup bucket's replication rule with ``filter: {}``."""
+    comp = component("data-platform:aws:Backups", "backups")
+    return res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "backups-graph-replication", {
+        "rules": [{"sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}}, "filter": {},
+                   "id": "to-dr", "deleteMarkerReplication": {"status": "Enabled"},
+                   "destination": {"storageClass": "STANDARD",
+                                   "bucket": "arn:aws:s3:::data-platform-production-graph-30dee066265c",
+                                   "encryptionConfiguration": {"replicaKmsKeyId": kms_arn(
+                                       DR_REGION, "800f3339-4450-4cd3-8726-4450597c1c2a")}},
+                   "status": "Enabled", "priority": 1.0}],
+        "bucket": "data-platform-production-graph-0fae59417879",
+        "role": f"arn:aws:iam::{ACCOUNT}:role/backups-graph-replication-f4c1a432"}, parent=comp)
+
+
+def recorded_redis_group() -> Resource:
+    comp = component("data-platform:aws:Redis", "redis")
+    return res("aws:elasticache/replicationGroup:ReplicationGroup", "redis-cluster", {
+        "replicationGroupId": "data-platform-production-redis", "engine": "valkey", "engineVersion": "8.0",
+        "description": "data-platform-production valkey 8.0, 3 shards x 2 nodes"}, parent=comp, protect=True)
+
+
+def recorded_dev_secret() -> Resource:
+    """dev: the PostgreSQL master secret, a fixed name with the default 30-day recovery window, unprotected."""
+    comp = component("data-platform:aws:Postgres", "postgres", stack="dev")
+    return res("aws:secretsmanager/secret:Secret", "postgres-master-secret", {
+        "recoveryWindowInDays": 30.0, "kmsKeyId": kms_arn(REGION, "f25a4ef7-6a3f-4c63-8885-6a3f2b90bf3d"),
+        "description": "data-platform-dev PostgreSQL master credentials", "name": "data-platform-dev/postgres/master"},
+        parent=comp, stack="dev")
