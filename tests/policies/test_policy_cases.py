@@ -442,7 +442,9 @@ CASES: list[Case] = [
     Case("docker-image-pinned", one(lambda: mut("neo4j", "image", "neo4j:latest", source=L)),
          "image 'neo4j:latest' uses the tag 'latest'", one(lambda: pick("neo4j", source=L)), id="container-latest"),
 ]
-TESTED_ELSEWHERE = {"monthly-budget": "test_policy_budget.py (needs the cost model and a budget config)"}
+TESTED_ELSEWHERE = {"monthly-budget": "test_policy_budget.py (needs the cost model and a budget config)",
+                    **{p.meta.name: "test_policy_deployability.py (recorded defects of main)" for p in REGISTRY
+                       if p.meta.concern == "deployability"}}
 
 
 def _ids(c: Case) -> str:
