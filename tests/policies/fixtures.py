@@ -611,7 +611,9 @@ PROTECTIONS_REMOVED: tuple[tuple[str, Callable[[Sequence[Resource]], list[Resour
 
 # -- deployability: the defects as main records them ---------------------------------------------------------
 #
-# Pieces of `python -m review --stack production|dev --format json` on main (e7bfcef): URNs, parents,
+# Pieces of `python -m review --stack production|dev --format json` on main at e7bfcef, before ccefa02
+# fixed the replica, key-policy, topic, egress, filter and secret defects (the EC2 and Kubernetes ones
+# are still on main at ed7d38d): URNs, parents,
 # protect, the propertyDependencies the rules follow and the inputs they read are the recorded ones,
 # verbatim (values included: 30.0, '[unknown]'); inputs no deployability rule reads (tags, userData,
 # probes, resources, …) are left out. Each builder returns the defect as recorded; the tests mutate it

@@ -1,9 +1,10 @@
 """Deployability policies (policies/deployability.py) through the real analyzer over gRPC.
 
-Every failing fixture is the defect as main (e7bfcef) records it (``fx.recorded_*``: the review's
+Every failing fixture is the defect as main at e7bfcef recorded it (``fx.recorded_*``: the review's
 inputs, URNs and property dependencies); every passing fixture is the same resources in the fixed
-shape. Resource options travel as the CLI sends them: the test client forwards a fixture's
-``deleteBeforeReplace`` in ``AnalyzerResourceOptions`` (``review/analyzer.py`` does not yet).
+shape (for the defects ccefa02 fixed, the shape main now records). Resource options travel as the
+CLI sends them: the test client forwards a fixture's ``deleteBeforeReplace`` in
+``AnalyzerResourceOptions`` (``review/analyzer.py`` does not yet).
 """
 
 from __future__ import annotations
