@@ -110,6 +110,10 @@ def _options(resource: Mapping[str, Any]) -> analyzer_pb2.AnalyzerResourceOption
         parent=resource.get("parent") or "",
         ignoreChanges=list(resource.get("ignoreChanges") or []),
         additionalSecretOutputs=list(resource.get("additionalSecretOutputs") or []),
+        # As the CLI sends them: the deployability rules read deleteBeforeReplace (e.g. an instance holding a
+        # volume attachment must be replaced delete-first).
+        deleteBeforeReplace=bool(resource.get("deleteBeforeReplace")),
+        deleteBeforeReplaceDefined=resource.get("deleteBeforeReplace") is not None,
     )
 
 

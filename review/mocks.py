@@ -44,9 +44,15 @@ class RecordedResource:
     raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
     """Inputs with secret values revealed (for tests that check what a secret holds)."""
     secret_paths: list[str] = field(default_factory=list)
+    delete_before_replace: bool | None = None
+    """The ``delete_before_replace`` resource option when the program set it, else None."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """The ``ignore_changes`` resource option (input paths)."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    """The ``replace_on_changes`` resource option (input paths)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
@@ -59,6 +65,14 @@ class RecordedResource:
             "dependencies": sorted(self.dependencies),
             "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items())},
         }
+        # Resource options the engine and the policy pack act on; shown only when the program sets them.
+        if self.delete_before_replace is not None:
+            out["deleteBeforeReplace"] = self.delete_before_replace
+        if self.ignore_changes:
+            out["ignoreChanges"] = sorted(self.ignore_changes)
+        if self.replace_on_changes:
+            out["replaceOnChanges"] = sorted(self.replace_on_changes)
+        return out
 
 
 def _unwrap(value: Any, path: str, secrets: list[str]) -> tuple[Any, Any]:
@@ -147,6 +161,10 @@ class RecordingMonitor(MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             raw_inputs=revealed,
             secret_paths=secrets,
+            delete_before_replace=bool(request.deleteBeforeReplace)
+            if (request.deleteBeforeReplaceDefined or request.deleteBeforeReplace) else None,
+            ignore_changes=list(request.ignoreChanges),
+            replace_on_changes=list(request.replaceOnChanges),
         )
         with self._lock:
             self.recorded[response.urn] = rec

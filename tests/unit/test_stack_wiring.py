@@ -149,3 +149,16 @@ def test_fit_name_keeps_long_names_apart() -> None:
     assert a != b and len(a) == len(b) == 30
     # What plain truncation did: a trailing hyphen, which ElastiCache rejects in a replication group id.
     assert "data-platform-production-euw1-a"[:30].endswith("-")
+
+
+def test_the_review_records_the_resource_options_the_engine_acts_on() -> None:
+    """deleteBeforeReplace / ignoreChanges reach the review JSON and the policy pack as the CLI sends them:
+    without them the deployability rules cannot tell a delete-first EC2 member from a create-first one."""
+    run = run_program(ROOT, "dev")
+    members = [r for r in run.by_type("aws:ec2/instance:Instance")]
+    assert members
+    for m in members:
+        assert m.delete_before_replace is True and m.to_json()["deleteBeforeReplace"] is True
+        assert m.to_json()["ignoreChanges"] == ["ami"]
+    plain = next(r for r in run.by_type(SG))
+    assert "deleteBeforeReplace" not in plain.to_json() and "ignoreChanges" not in plain.to_json()
