@@ -80,9 +80,14 @@ class LocalContainerSpec:
     volumes: Mapping[str, str] = field(default_factory=dict)
     """``{named volume: mount path}``. Default: none."""
     one_shot: bool = False
-    """A job that runs once (cluster bootstrap): no restart, not required to keep running."""
+    """A job that runs once (cluster bootstrap): no restart, not required to keep running. The
+    deploy waits for it to end and fails when it exits non-zero (see :func:`job_exit_code`)."""
     user: str | None = None
     """User to run as. Default: the image's."""
+    entrypoint: Sequence[str] | None = None
+    """ENTRYPOINT override. Default: the image's (the container runs ``entrypoint + command``)."""
+    wait_timeout: int = 60
+    """Seconds the deploy waits for the container to turn healthy. Default: 60 (the provider's)."""
 
 
 def local_container(
@@ -105,6 +110,7 @@ def local_container(
         hostname=spec.name,
         image=image.image_id,
         command=list(spec.command) if spec.command else None,
+        entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
         envs=[pulumi.Output.concat(k, "=", v) for k, v in spec.envs.items()] or None,
         ports=[docker.ContainerPortArgs(internal=c, external=h, ip=LOOPBACK) for c, h in spec.ports.items()]
         or None,
@@ -118,13 +124,38 @@ def local_container(
             start_period=hc.start_period,
         ),
         restart="no" if spec.one_shot else "unless-stopped",
+        # A service must keep running and turn healthy before anything depending on it starts. A job
+        # is attached to: the create waits until it exits, then its exit code is read back
+        # (must_run false, so an exited container is not an error by itself); job_exit_code fails
+        # the deploy on a non-zero code. wait (healthy) would never be met by a job that exits.
         must_run=not spec.one_shot,
         wait=not spec.one_shot,
+        wait_timeout=None if spec.one_shot else spec.wait_timeout,
+        attach=spec.one_shot,
+        logs=spec.one_shot,
         user=spec.user,
         security_opts=["no-new-privileges:true"],
         labels=[docker.ContainerLabelArgs(label="com.data-platform.stack", value=pulumi.get_stack())],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on) or None),
     )
+
+
+class JobFailed(pulumi.RunError):
+    """A one-shot job container exited with a non-zero code."""
+
+
+def check_job_exit(name: str, code: int | None) -> int:
+    """``code`` when the job ``name`` succeeded; raise :class:`JobFailed` otherwise. ``None``
+    (unknown, in a preview) passes."""
+    if code is not None and code != 0:
+        raise JobFailed(f"one-shot job {name} exited with code {code} (docker logs {name})")
+    return 0 if code is None else code
+
+
+def job_exit_code(job: docker.Container, name: str) -> pulumi.Output[int]:
+    """The job's exit code, failing the deploy when it is not 0. Register it as a component
+    output, so the engine waits for it."""
+    return job.exit_code.apply(lambda code: check_job_exit(name, code))
 
 
 def volume(name: str, *, parent: pulumi.Resource) -> docker.Volume:

@@ -16,7 +16,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
+from components.docker.container import (
+    IMAGES,
+    Healthcheck,
+    LocalContainerSpec,
+    job_exit_code,
+    local_container,
+    volume,
+)
 from components.render.redis import RedisParams, render_redis_conf, render_users_acl
 
 ADMIN_USER = "cluster_admin"
@@ -106,7 +113,7 @@ class LocalRedis(pulumi.ComponentResource):
             "| grep -q 'cluster_state:ok'; then exit 0; fi",
             f"{cli} --user {ADMIN_USER} --cluster create $addrs --cluster-replicas {replicas} --cluster-yes",
         ]) + "\n")
-        local_container(LocalContainerSpec(
+        job = local_container(LocalContainerSpec(
             name=f"{name}-cluster-create",
             image=image,
             healthcheck=Healthcheck(("CMD-SHELL", "true")),
@@ -115,7 +122,8 @@ class LocalRedis(pulumi.ComponentResource):
             one_shot=True,
         ), args.network, parent=self, depends_on=nodes)
         self.app_password: pulumi.Output[str] = pulumi.Output.secret(pw["app_user"])
-        self.register_outputs({"members": self.members, "ports": [args.base_port + i for i in range(len(nodes))]})
+        self.register_outputs({"members": self.members, "ports": [args.base_port + i for i in range(len(nodes))],
+                               "clusterCreateExitCode": job_exit_code(job, f"{name}-cluster-create")})
 
 
 def _node_conf(s: LocalRedisParams, replication_password: str, *, port: int, maxmemory_bytes: int) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,91 @@ def test_passwords_reach_containers_only_as_secrets(local: ProgramRun) -> None:
     for node in (r for r in local.by_type(CONTAINER) if r.name.startswith("redis-node")):
         assert "uploads" in node.secret_paths, f"{node.name}: users.acl/redis.conf (passwords) not secret"
         assert any(u["file"].endswith("users.acl") for u in node.raw_inputs["uploads"])
+
+
+# ---------------------------------------------------------------- issue 15: the images' start contracts
+
+
+def _container(run: ProgramRun, name: str):  # type: ignore[no-untyped-def]
+    return next(r for r in run.by_type(CONTAINER) if r.name == name)
+
+
+def test_one_shot_jobs_are_waited_for_and_a_failed_job_fails_the_deploy(local: ProgramRun) -> None:
+    """Issue 15 item 6. The provider (terraform-provider-docker) waits for a job's end only with
+    ``attach``; with ``must_run`` false an exited container is no error and ``exit_code`` is read
+    back, which the component checks. ``wait`` (healthy) would never be met by a job that exits."""
+    for job in ("redis-cluster-create", "backups-buckets"):
+        inputs = _container(local, job).raw_inputs
+        assert (inputs.get("attach"), inputs.get("mustRun"), inputs.get("wait"), inputs.get("restart")) == (
+            True, False, False, "no"), job
+    for service in ("pg-primary", "redis-node-1", "backups-s3"):
+        inputs = _container(local, service).raw_inputs
+        assert (inputs.get("attach"), inputs.get("mustRun"), inputs.get("wait")) == (False, True, True), service
+
+    # The provider reports the bucket job's exit code 3. Run in a child process: a program that
+    # fails half-way leaves Pulumi's runtime state unusable for later runs in this process.
+    script = "\n".join([
+        "import sys",
+        "from pathlib import Path",
+        "from review import mocks",
+        "from review.program import run_program",
+        "def exited(name, inputs, region, rid):",
+        "    return rid, {'exitCode': 3 if name == 'backups-buckets' else 0}",
+        f"mocks._TYPE_STATE[{CONTAINER!r}] = exited",
+        f"print(run_program(Path({str(ROOT)!r}), 'local').error)",
+    ])
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert "backups-buckets exited with code 3" in res.stdout, res.stdout + res.stderr
+
+
+def test_bucket_job_runs_its_script_not_mc(local: ProgramRun, tmp_path: Path) -> None:
+    """Issue 15 item 5: the minio/mc image's ENTRYPOINT is ``mc``; the job overrides it, and its
+    script (run here by /bin/sh with a stand-in ``mc``) makes every bucket and fails when mc fails."""
+    mc_image_entrypoint = ["mc"]  # minio/mc's Dockerfile: ENTRYPOINT ["mc"]
+    buckets_script = "/usr/local/bin/create-buckets.sh"
+    inputs = _container(local, "backups-buckets").raw_inputs
+    argv = [*(inputs.get("entrypoints") or mc_image_entrypoint), *inputs["command"]]
+    assert argv == ["/bin/sh", buckets_script]
+    script = tmp_path / "create-buckets.sh"
+    script.write_text(next(u["content"] for u in inputs["uploads"] if u["file"] == buckets_script))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for exit_code in (0, 1):
+        (bin_dir / "mc").write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/calls\nexit {exit_code}\n')
+        (bin_dir / "mc").chmod(0o755)
+        (tmp_path / "calls").unlink(missing_ok=True)
+        res = subprocess.run(["/bin/sh", str(script)], env={"PATH": f"{bin_dir}:/usr/bin:/bin",
+                                                            "MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "p"},
+                             check=False)
+        calls = (tmp_path / "calls").read_text().splitlines()
+        if exit_code == 0:
+            assert res.returncode == 0
+            assert calls == ["alias set local http://backups-s3:9000 u p",
+                             *(f"mb --ignore-existing --with-versioning local/{b}-backups"
+                               for b in ("postgres", "redis", "graph", "vector"))]
+        else:
+            assert res.returncode != 0 and len(calls) == 1
+
+
+def test_neo4j_community_gets_its_settings_through_the_image_environment(local: ProgramRun) -> None:
+    """Issue 15 item 2: Community's strict validation refuses Enterprise-only settings, and a file
+    under /conf replaces the image's whole conf directory. The settings travel as NEO4J_* variables,
+    which the image's entrypoint maps back to names with
+    ``sed 's|^NEO4J_||' | sed 's|_|.|g' | sed 's|\\.\\.|_|g'`` (run here with the real sed)."""
+    from components.render.neo4j import parse_neo4j_conf, render_neo4j_conf
+
+    graph = _container(local, "graph-primary-1").raw_inputs
+    assert not any(u["file"].startswith("/conf") for u in graph.get("uploads") or [])
+    assert graph["image"] and graph["waitTimeout"] >= 300
+    env = dict(e.split("=", 1) for e in graph["envs"])
+    names = [k for k in env if k.startswith("NEO4J_") and k not in ("NEO4J_AUTH", "NEO4J_ACCEPT_LICENSE_AGREEMENT")]
+    mapped = subprocess.run(["sh", "-c", r"sed 's|^NEO4J_||' | sed 's|_|.|g' | sed 's|\.\.|_|g'"],
+                            input="\n".join(names) + "\n", capture_output=True, text=True, check=True).stdout.split()
+    settings = {setting: env[name] for setting, name in zip(mapped, names, strict=True)}
+    expected = parse_neo4j_conf(render_neo4j_conf(
+        member_role="primary", member_index=1, advertised_host="graph-primary-1", discovery_hosts=["graph-primary-1"],
+        primaries=1, secondaries=0, heap_size="1g", pagecache_size="512m", edition="community"))
+    assert settings == expected
+    assert not any(k.startswith(("server.metrics", "server.backup")) for k in settings)
+    assert "NEO4J_ACCEPT_LICENSE_AGREEMENT" not in env
