@@ -6,6 +6,8 @@ the AWS composition's. Differences are declared here, where they are made.
 
 from __future__ import annotations
 
+import ipaddress
+
 import pulumi
 import pulumi_docker as docker
 
@@ -18,23 +20,25 @@ from components.docker.vector import LocalVector, LocalVectorArgs
 from infra.settings import Settings
 from infra.topology import Realization, Topology
 
-NETWORK_CIDR = "172.30.40.0/24"
-
 
 def compose_docker(s: Settings, topo: Topology) -> Realization:
     real = Realization(target="docker")
     off = s.local.port_offset
+    try:
+        subnet = str(ipaddress.ip_network(s.local.subnet, strict=True))
+    except ValueError:
+        raise pulumi.RunError(f"local.subnet {s.local.subnet!r} is not a network such as 10.240.40.0/24") from None
     network = docker.Network(
         "data-platform-local",
         name=f"data-platform-{s.stack}",
         driver="bridge",
-        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=NETWORK_CIDR)],
+        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet)],
         labels=[docker.NetworkLabelArgs(label="com.data-platform.stack", value=s.stack)],
     )
     pg_store = topo.store("postgres")
     assert pg_store is not None
     pg = LocalPostgres("pg", LocalPostgresArgs(
-        settings=s.postgres, network=network, network_cidr=NETWORK_CIDR,
+        settings=s.postgres, network=network, network_cidr=subnet,
         standby=bool(pg_store.by_role("standby")), read_replicas=len(pg_store.by_role("replica")),
         dr_replica=bool(pg_store.by_role("dr-replica")), port_offset=off))
     real.members.update(pg.members)
@@ -53,7 +57,7 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
     redis_store = topo.store("redis")
     assert redis_store is not None
     ordered = [m.id for role in ("shard-primary", "shard-replica") for m in redis_store.by_role(role)]
-    redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered))
+    redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered, port_offset=off))
     real.members.update(redis.members)
     real.links.update((lk.source, lk.target, lk.mode) for lk in redis_store.links)
 
@@ -93,7 +97,7 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
     pulumi.export("local", {
         "postgres": {"write": f"127.0.0.1:{pg.write_port}", "read": f"127.0.0.1:{pg.read_port}",
                      "pgbouncer": f"127.0.0.1:{pg.pgbouncer_port}"},
-        "redis": [f"127.0.0.1:{7001 + i}" for i in range(len(redis.members))],
+        "redis": [f"127.0.0.1:{7001 + off + i}" for i in range(len(redis.members))],
         "s3": f"127.0.0.1:{9000 + off}",
         "prometheus": f"127.0.0.1:{9090 + off}",
     })

@@ -106,7 +106,7 @@ def local_container(
     hc = spec.healthcheck
     return docker.Container(
         spec.name,
-        name=spec.name,
+        name=docker_name(spec.name),
         hostname=spec.name,
         image=image.image_id,
         command=list(spec.command) if spec.command else None,
@@ -116,7 +116,8 @@ def local_container(
         or None,
         uploads=[docker.ContainerUploadArgs(file=path, content=content) for path, content in spec.files.items()]
         or None,
-        volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes.items()]
+        volumes=[docker.ContainerVolumeArgs(volume_name=docker_name(v), container_path=p)
+                 for v, p in spec.volumes.items()]
         or None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[spec.name])],
         healthcheck=docker.ContainerHealthcheckArgs(
@@ -158,6 +159,13 @@ def job_exit_code(job: docker.Container, name: str) -> pulumi.Output[int]:
     return job.exit_code.apply(lambda code: check_job_exit(name, code))
 
 
+def docker_name(name: str) -> str:
+    """The engine-wide name of a container or volume: scoped by the stack, so a second local stack
+    (another ``local.portOffset`` and ``local.subnet``) never shares a container or a data volume.
+    Host names on the stack's own network stay unscoped (``pg-primary``)."""
+    return f"{pulumi.get_stack()}-{name}"
+
+
 def volume(name: str, *, parent: pulumi.Resource) -> docker.Volume:
-    """A named volume that survives container replacement."""
-    return docker.Volume(name, name=name, opts=pulumi.ResourceOptions(parent=parent))
+    """A named volume that survives container replacement (engine name: :func:`docker_name`)."""
+    return docker.Volume(name, name=docker_name(name), opts=pulumi.ResourceOptions(parent=parent))

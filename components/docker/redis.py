@@ -59,7 +59,9 @@ class LocalRedisArgs:
     maxmemory_mb: int = 256
     """maxmemory per node. Default: 256 MiB (a laptop)."""
     base_port: int = 7001
-    """Port of the first node; node i listens and publishes on base_port + i. Default: 7001."""
+    """Port of the first node; node i listens on base_port + i. Default: 7001."""
+    port_offset: int = 0
+    """Added to the published ports (node i publishes on base_port + i + port_offset). Default: 0."""
 
 
 class LocalRedis(pulumi.ComponentResource):
@@ -92,7 +94,7 @@ class LocalRedis(pulumi.ComponentResource):
                 image=image,
                 healthcheck=Healthcheck(("CMD-SHELL", f"{cli} -p {port} --no-auth-warning PING 2>&1 "
                                                       "| grep -Eq 'PONG|NOAUTH|NOPERM'")),
-                ports={port: port},
+                ports={port: port + args.port_offset},
                 command=[server, "/etc/redis/redis.conf"],
                 files={"/etc/redis/redis.conf": conf, "/etc/redis/users.acl": acl},
                 volumes={f"{cname}-data": "/data"},

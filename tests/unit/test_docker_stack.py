@@ -159,3 +159,43 @@ def test_neo4j_community_gets_its_settings_through_the_image_environment(local: 
     assert settings == expected
     assert not any(k.startswith(("server.metrics", "server.backup")) for k in settings)
     assert "NEO4J_ACCEPT_LICENSE_AGREEMENT" not in env
+
+
+def test_a_second_local_stack_shares_no_engine_name_host_port_or_subnet(local: ProgramRun) -> None:
+    """Issue 15 item 3: container and volume names are global on a Docker engine, and so are host
+    ports and network subnets; a second stack (its own portOffset and subnet) must not collide."""
+    import json
+    import runpy
+
+    from review.program import _program_cwd, load_stack_config, record
+
+    sc = load_stack_config(ROOT, "local")
+    config = {**sc.config, "data-platform:local": json.dumps({"portOffset": 10000, "subnet": "10.240.41.0/24"})}
+
+    def program() -> None:
+        runpy.run_path(str(sc.main / "__main__.py"), run_name="__main__")
+
+    with _program_cwd(sc.main):
+        second = record(program, project=sc.project, stack="local-b", config=config, secret_keys=sc.secret_keys,
+                        region=sc.region)
+    assert second.error is None, second.error
+
+    def engine(run: ProgramRun) -> dict[str, set]:  # type: ignore[type-arg]
+        containers = run.by_type(CONTAINER)
+        return {
+            "containers": {r.raw_inputs["name"] for r in containers},
+            "volumes": {r.raw_inputs["name"] for r in run.by_type("docker:index/volume:Volume")}
+            | {v["volumeName"] for r in containers for v in r.raw_inputs.get("volumes") or []},
+            "ports": {p["external"] for r in containers for p in r.raw_inputs.get("ports") or []},
+            "networks": {r.raw_inputs["name"] for r in run.by_type("docker:index/network:Network")},
+            "subnets": {c["subnet"] for r in run.by_type("docker:index/network:Network")
+                        for c in r.raw_inputs["ipamConfigs"]},
+        }
+
+    a, b = engine(local), engine(second)
+    for kind in a:
+        assert a[kind] and b[kind], kind
+        assert not a[kind] & b[kind], f"{kind} shared by two local stacks: {sorted(a[kind] & b[kind])}"
+    # host names on each stack's own network stay the short ones the rendered configs name
+    assert {r.raw_inputs["hostname"] for r in second.by_type(CONTAINER)} == {
+        r.raw_inputs["hostname"] for r in local.by_type(CONTAINER)}
