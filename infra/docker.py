@@ -6,6 +6,7 @@ the AWS composition's. Differences are declared here, where they are made.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import pulumi
@@ -14,7 +15,8 @@ import pulumi_docker as docker
 from components.docker.graph import LocalGraph, LocalGraphArgs
 from components.docker.monitoring import LocalMonitoring, LocalMonitoringArgs
 from components.docker.objectstore import LocalObjectStore, LocalObjectStoreArgs
-from components.docker.postgres import APP_USER, LocalPostgres, LocalPostgresArgs
+from components.docker.postgres import LocalPostgres, LocalPostgresArgs, exporter_dsn
+from components.docker.redis import MONITOR_USER as REDIS_MONITOR_USER
 from components.docker.redis import LocalRedis, LocalRedisArgs
 from components.docker.vector import LocalVector, LocalVectorArgs
 from infra.settings import Settings
@@ -62,6 +64,7 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
     real.links.update((lk.source, lk.target, lk.mode) for lk in redis_store.links)
 
     scrape: dict[str, list[str]] = {}
+    tokens: dict[str, pulumi.Input[str]] = {}
     graph_store = topo.store("graph")
     if graph_store is not None:
         graph = LocalGraph("graph", LocalGraphArgs(
@@ -81,16 +84,18 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
         real.members.update(vector.members)
         real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
         scrape["qdrant"] = [f"{host}:6333" for host in vector.members.values()]
+        tokens["qdrant"] = vector.metrics_key  # read-only API key: /metrics needs a key
 
     LocalObjectStore("backups", LocalObjectStoreArgs(
         network=network, buckets=[st.name for st in topo.stores], port_offset=off))
     first_redis = next(iter(redis.members.values()))
+    pg_hosts = {member.split("/", 1)[1]: host for member, host in pg.members.items()}
     LocalMonitoring("monitoring", LocalMonitoringArgs(
         network=network, stores=[st.name for st in topo.stores], scrape_targets=scrape,
-        postgres_dsn=pg.app_password.apply(
-            lambda pw: f"postgresql://{APP_USER}:{pw}@pg-primary:{s.postgres.port}/{s.postgres.database_name}"
-                       "?sslmode=disable"),
-        redis_addr=f"redis://{first_redis}:7001",
+        postgres_dsns={m: pg.monitor_password.apply(functools.partial(exporter_dsn, h, s.postgres.port))
+                       for m, h in pg_hosts.items()},
+        redis_addr=f"redis://{first_redis}:7001", redis_user=REDIS_MONITOR_USER, redis_password=redis.monitor_password,
+        bearer_tokens=tokens,
         evaluation_interval_seconds=s.alerts.evaluation_interval_seconds, port_offset=off))
 
     pulumi.export("environment", s.environment)

@@ -25,12 +25,18 @@ class LocalMonitoringArgs:
     """Names of the stores whose alert rules are loaded (postgres, redis, graph, vector)."""
     scrape_targets: Mapping[str, Sequence[str]]
     """Scrape jobs of the data stores' own endpoints (job -> host:port)."""
-    postgres_dsn: pulumi.Input[str] | None = None
-    """DSN for the PostgreSQL exporter (a secret). Default: no exporter."""
+    postgres_dsns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Member -> DSN (a secret, as a pg_monitor role): one PostgreSQL exporter per member, so the
+    replicas' lag and the primary's replication are both seen. Default: no exporter."""
     redis_addr: str | None = None
     """``redis://host:port`` of one cluster node for the Redis exporter. Default: no exporter."""
+    redis_user: str = "monitor_user"
+    """The Redis exporter's ACL user (INFO and a few read-only commands). Default: monitor_user."""
     redis_password: pulumi.Input[str] | None = None
-    """Password of ``readonly_user`` for the Redis exporter (a secret)."""
+    """Password of ``redis_user`` (a secret)."""
+    bearer_tokens: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Job -> token Prometheus sends as ``Authorization: Bearer`` (a secret, uploaded as a file
+    read at every scrape; e.g. Qdrant's read-only API key). Default: none."""
     evaluation_interval_seconds: int = 30
     """Rule evaluation interval. Default: 30."""
     metrics_paths: Mapping[str, str] = field(default_factory=dict)
@@ -43,16 +49,19 @@ class LocalMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: LocalMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("data-platform:docker:LocalMonitoring", name, None, opts)
         targets = {k: list(v) for k, v in args.scrape_targets.items()}
+        tokens = {job: t for job, t in args.bearer_tokens.items() if job in targets}
         exporters: list[docker.Container] = []
-        if args.postgres_dsn is not None:
+        for member, dsn in args.postgres_dsns.items():
+            exporter = f"{name}-postgres-exporter-{member}"
             exporters.append(local_container(LocalContainerSpec(
-                name=f"{name}-postgres-exporter", image=IMAGES["postgres-exporter"],
+                name=exporter, image=IMAGES["postgres-exporter"],
                 healthcheck=Healthcheck(("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9187/metrics")),
-                envs={"DATA_SOURCE_NAME": args.postgres_dsn}), args.network, parent=self))
-            targets["postgres"] = [f"{name}-postgres-exporter:9187"]
+                envs={"DATA_SOURCE_NAME": dsn}), args.network, parent=self))
+            targets.setdefault("postgres", []).append(f"{exporter}:9187")
         if args.redis_addr is not None:
-            envs: dict[str, pulumi.Input[str]] = {"REDIS_ADDR": args.redis_addr, "REDIS_USER": "readonly_user",
-                                                  "REDIS_EXPORTER_IS_CLUSTER": "true"}
+            # CONFIG GET is withheld from the monitoring user (it would reveal masterauth).
+            envs: dict[str, pulumi.Input[str]] = {"REDIS_ADDR": args.redis_addr, "REDIS_USER": args.redis_user,
+                                                  "REDIS_EXPORTER_CONFIG_COMMAND": "-"}
             if args.redis_password is not None:
                 envs["REDIS_PASSWORD"] = args.redis_password
             exporters.append(local_container(LocalContainerSpec(
@@ -74,10 +83,17 @@ class LocalMonitoring(pulumi.ComponentResource):
                 "/etc/prometheus/prometheus.yml": render_prometheus_config(
                     targets, evaluation_interval_seconds=args.evaluation_interval_seconds,
                     alertmanager_targets=[f"{name}-alertmanager:9093"], rule_files=["rules.yml"],
-                    metrics_paths={k: v for k, v in args.metrics_paths.items() if k in targets}),
+                    metrics_paths={k: v for k, v in args.metrics_paths.items() if k in targets},
+                    bearer_token_files={job: token_file(job) for job in tokens} or None),
                 "/etc/prometheus/rules.yml": render_rules(stores=args.stores),
+                **{token_file(job): token for job, token in tokens.items()},
             },
             volumes={f"{name}-prometheus-data": "/prometheus"},
         ), args.network, parent=self,
             depends_on=[alertmanager, *exporters, volume(f"{name}-prometheus-data", parent=self)])
         self.register_outputs({"prometheus": prometheus.name, "alertmanager": alertmanager.name})
+
+
+def token_file(job: str) -> str:
+    """Where Prometheus reads the bearer token of ``job``."""
+    return f"/etc/prometheus/secrets/{job}-token"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,8 +36,10 @@ from components.render.postgres import (
 REPLICATION_USER = "replicator"
 APP_USER = "app"
 CHECK_USER = "haproxy_check"
+#: The metrics exporter's login: member of pg_monitor (statistics and settings, no table data).
+MONITOR_USER = "postgres_exporter"
 #: Roles created by the primary's init script; each gets a SCRAM verifier, never a plaintext password.
-ROLES = (REPLICATION_USER, APP_USER, CHECK_USER)
+ROLES = (REPLICATION_USER, APP_USER, CHECK_USER, MONITOR_USER)
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ class LocalPostgres(pulumi.ComponentResource):
         self.read_port = 5001 + off
         self.pgbouncer_port = 6432 + off
         self.app_password: pulumi.Output[str] = pulumi.Output.secret(passwords[APP_USER].result)
+        self.monitor_password: pulumi.Output[str] = pulumi.Output.secret(passwords[MONITOR_USER].result)
         self.register_outputs({"writePort": self.write_port, "readPort": self.read_port,
                                "pgbouncerPort": self.pgbouncer_port, "members": self.members,
                                "haproxy": haproxy.name, "pgbouncer": pgbouncer.name})
@@ -243,6 +247,12 @@ def role_verifiers(passwords: Mapping[str, str], *, seed: bytes) -> dict[str, st
 
 
 _PLACEHOLDER_VERIFIERS = {r: scram_sha256_verifier("placeholder", salt=b"\0" * 16) for r in ROLES}
+
+
+def exporter_dsn(host: str, port: int, password: str) -> str:
+    """DSN of the PostgreSQL exporter for one member, as the monitoring role."""
+    return (f"postgresql://{MONITOR_USER}:{urllib.parse.quote(password, safe='')}@{host}:{port}/postgres"
+            "?sslmode=disable")
 
 
 def server_args(layout: PgLayout) -> list[str]:
@@ -306,6 +316,7 @@ def init_roles_sql(verifiers: Mapping[str, str], *, database: str) -> str:
         f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD {lit(verifiers[REPLICATION_USER])};",
         f"CREATE ROLE {APP_USER} WITH LOGIN PASSWORD {lit(verifiers[APP_USER])};",
         f"CREATE ROLE {CHECK_USER} WITH LOGIN PASSWORD {lit(verifiers[CHECK_USER])};",
+        f"CREATE ROLE {MONITOR_USER} WITH LOGIN PASSWORD {lit(verifiers[MONITOR_USER])} IN ROLE pg_monitor;",
         f"ALTER DATABASE {db} OWNER TO {APP_USER};",
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
     ]) + "\n"

@@ -28,6 +28,8 @@ from components.render.redis import RedisParams, render_redis_conf, render_users
 
 ADMIN_USER = "cluster_admin"
 REPLICATION_USER = "replicator"
+#: The exporter's login: INFO and a few read-only cluster/latency commands, no keys (users.acl).
+MONITOR_USER = "monitor_user"
 
 
 class LocalRedisParams(RedisParams, Protocol):
@@ -73,11 +75,12 @@ class LocalRedis(pulumi.ComponentResource):
         pw = {
             u: random.RandomPassword(f"{name}-{u}-password", length=32, special=False,
                                      opts=pulumi.ResourceOptions(parent=self)).result
-            for u in ("app_user", "readonly_user", ADMIN_USER, REPLICATION_USER)
+            for u in ("app_user", "readonly_user", ADMIN_USER, REPLICATION_USER, MONITOR_USER)
         }
-        acl = pulumi.Output.all(pw["app_user"], pw["readonly_user"], pw[ADMIN_USER], pw[REPLICATION_USER]).apply(
+        acl = pulumi.Output.all(pw["app_user"], pw["readonly_user"], pw[ADMIN_USER], pw[REPLICATION_USER],
+                                pw[MONITOR_USER]).apply(
             lambda p: render_users_acl(app_password=p[0], readonly_password=p[1], admin_password=p[2],
-                                       replication_password=p[3]))
+                                       replication_password=p[3], monitor_password=p[4], monitor_user=MONITOR_USER))
         image = IMAGES["valkey"] if s.engine == "valkey" else IMAGES["redis"]
         server = "valkey-server" if s.engine == "valkey" else "redis-server"
         cli = "valkey-cli" if s.engine == "valkey" else "redis-cli"
@@ -124,6 +127,7 @@ class LocalRedis(pulumi.ComponentResource):
             one_shot=True,
         ), args.network, parent=self, depends_on=nodes)
         self.app_password: pulumi.Output[str] = pulumi.Output.secret(pw["app_user"])
+        self.monitor_password: pulumi.Output[str] = pulumi.Output.secret(pw[MONITOR_USER])
         self.register_outputs({"members": self.members, "ports": [args.base_port + i for i in range(len(nodes))],
                                "clusterCreateExitCode": job_exit_code(job, f"{name}-cluster-create")})
 

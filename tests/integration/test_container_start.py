@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,12 @@ except ImportError:  # pytest "prepend" import of tests/integration without __in
 
 from components.docker.postgres import (
     APP_USER,
+    MONITOR_USER,
     PG_HEALTHCHECK,
     REPLICATION_USER,
     ROLES,
     PgLayout,
+    exporter_dsn,
     haproxy_cfg,
     pgbouncer_userlist,
     primary_command,
@@ -261,6 +264,35 @@ def test_pgbouncer_logs_in_with_the_verifier_the_role_stores(cluster: Cluster) -
         with servers.connect(port, APP_USER, c.passwords[APP_USER], c.database, prepare_threshold=None) as conn:
             assert conn.execute("SELECT current_user, inet_server_port()").fetchone() == (APP_USER, c.ports["primary"])
     assert f'"{APP_USER}" "{stored}"' in userlist  # one string, stored by the server as given
+
+
+# ---------------------------------------------------------------- item 9: the exporter's own login, every member
+
+
+def test_postgres_exporter_logs_in_to_every_member_as_the_monitoring_role(cluster: Cluster) -> None:
+    """Issue 15 item 9 (PostgreSQL): the init script creates a pg_monitor login; the real
+    prometheus-postgres-exporter, with the component's DSN, scrapes the primary and each replica."""
+    c = cluster
+    try:
+        exporter = servers.binary("prometheus-postgres-exporter")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    assert c.query("primary", "SELECT pg_has_role(%s, 'pg_monitor', 'member')", MONITOR_USER) == [(True,)]
+    with contextlib.ExitStack() as stack:
+        for member in ("primary", "standby"):
+            listen = f"{servers.HOST}:{servers.free_port()}"
+            dsn = exporter_dsn(servers.HOST, c.ports[member], c.passwords[MONITOR_USER])
+            proc = servers.Proc(f"postgres-exporter[{member}]", [exporter, f"--web.listen-address={listen}"],
+                                c.root / f"exporter-{member}.log", env={"DATA_SOURCE_NAME": dsn})
+            stack.callback(proc.stop)
+
+            def metrics(listen: str = listen, proc: servers.Proc = proc) -> list[str]:
+                proc.check_alive()
+                with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
+                    return r.read().decode().splitlines()
+
+            servers.wait_until(lambda m=metrics: "pg_up 1" in m(), timeout=20,  # type: ignore[misc]
+                               what=f"pg_up 1 from the {member} exporter")
 
 
 # ---------------------------------------------------------------- item 11: a promoted standby stays promoted

@@ -31,7 +31,8 @@ def test_every_member_runs_with_its_supporting_services(local: ProgramRun) -> No
     expected = {"pg-primary", "pg-standby", "pg-replica-1", "pg-dr-replica", "pg-pgbouncer", "pg-haproxy",
                 *(f"redis-node-{i}" for i in range(1, 7)), "redis-cluster-create", "graph-primary-1",
                 *(f"vector-peer-{i}" for i in range(1, 4)), "backups-s3", "backups-buckets",
-                "monitoring-prometheus", "monitoring-alertmanager", "monitoring-postgres-exporter",
+                "monitoring-prometheus", "monitoring-alertmanager",
+                *(f"monitoring-postgres-exporter-{m}" for m in ("primary", "standby", "replica-1", "dr-replica")),
                 "monitoring-redis-exporter"}
     assert names == expected
     assert len(local.by_type("docker:index/network:Network")) == 1
@@ -199,3 +200,41 @@ def test_a_second_local_stack_shares_no_engine_name_host_port_or_subnet(local: P
     # host names on each stack's own network stay the short ones the rendered configs name
     assert {r.raw_inputs["hostname"] for r in second.by_type(CONTAINER)} == {
         r.raw_inputs["hostname"] for r in local.by_type(CONTAINER)}
+
+
+def test_every_exporter_logs_in_with_its_own_least_privilege_credentials(local: ProgramRun) -> None:
+    """Issue 15 item 9: Qdrant's /metrics needs a key (the read-only one, never the admin key); the
+    Redis exporter logs in as monitor_user (INFO and a few read-only commands, CONFIG GET withheld);
+    one PostgreSQL exporter per member logs in as the pg_monitor role the init script creates."""
+    import yaml
+
+    from components.render.redis import acl_password_hash
+
+    def env(name: str) -> dict[str, str]:
+        return dict(e.split("=", 1) for e in _container(local, name).raw_inputs["envs"])
+
+    def uploads(name: str) -> dict[str, str]:
+        return {u["file"]: u["content"] for u in _container(local, name).raw_inputs.get("uploads") or []}
+
+    prom = uploads("monitoring-prometheus")
+    cfg = yaml.safe_load(prom["/etc/prometheus/prometheus.yml"])
+    qdrant_job = next(j for j in cfg["scrape_configs"] if j["job_name"] == "qdrant")
+    token = prom[qdrant_job["authorization"]["credentials_file"]]
+    for peer in ("vector-peer-1", "vector-peer-2", "vector-peer-3"):
+        assert env(peer)["QDRANT__SERVICE__READ_ONLY_API_KEY"] == token != env(peer)["QDRANT__SERVICE__API_KEY"]
+
+    redis_x = env("monitoring-redis-exporter")
+    assert redis_x["REDIS_USER"] == "monitor_user" and redis_x["REDIS_EXPORTER_CONFIG_COMMAND"] == "-"
+    acl = uploads("redis-node-1")["/etc/redis/users.acl"]
+    assert f"user monitor_user on {acl_password_hash(redis_x['REDIS_PASSWORD'])} " in acl
+
+    roles_sql = uploads("pg-primary")["/docker-entrypoint-initdb.d/10-roles.sql"]
+    assert "CREATE ROLE postgres_exporter WITH LOGIN PASSWORD 'SCRAM-SHA-256$" in roles_sql
+    assert roles_sql.split("CREATE ROLE postgres_exporter", 1)[1].split(";")[0].endswith("IN ROLE pg_monitor")
+    pg_jobs = next(j for j in cfg["scrape_configs"] if j["job_name"] == "postgres")
+    exporters = {t.split(":")[0] for sc in pg_jobs["static_configs"] for t in sc["targets"]}
+    hosts = {f"monitoring-postgres-exporter-{m}": f"pg-{m}" for m in ("primary", "standby", "replica-1", "dr-replica")}
+    assert exporters == set(hosts)
+    for exporter, host in hosts.items():
+        dsn = env(exporter)["DATA_SOURCE_NAME"]
+        assert dsn.startswith("postgresql://postgres_exporter:") and f"@{host}:5432/postgres?" in dsn
