@@ -9,6 +9,7 @@ files come from ``components/render`` as uploads (no host paths).
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -88,6 +89,26 @@ class LocalContainerSpec:
     """ENTRYPOINT override. Default: the image's (the container runs ``entrypoint + command``)."""
     wait_timeout: int = 60
     """Seconds the deploy waits for the container to turn healthy. Default: 60 (the provider's)."""
+    memory_mb: int = 256
+    """Memory limit (MiB); the kernel OOM-kills the container above it. Default: 256."""
+    shm_size_mb: int | None = None
+    """Size of /dev/shm (MiB). Default: Docker's 64 MiB (PostgreSQL needs more for parallel queries)."""
+
+
+#: One RemoteImage per image and stack (keyed by the stack's network, so each program run has its own).
+_PULLED: weakref.WeakKeyDictionary[docker.Network, dict[str, docker.RemoteImage]] = weakref.WeakKeyDictionary()
+
+
+def remote_image(image: str, network: docker.Network) -> docker.RemoteImage:
+    """The stack's RemoteImage of ``image``, created once however many containers run it."""
+    pulled = _PULLED.setdefault(network, {})
+    if image not in pulled:
+        pulled[image] = docker.RemoteImage(
+            "image-" + re.sub(r"[^A-Za-z0-9.-]+", "-", pinned(image)),
+            name=image,
+            keep_locally=True,
+        )
+    return pulled[image]
 
 
 def local_container(
@@ -97,12 +118,7 @@ def local_container(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
-    image = docker.RemoteImage(
-        f"{spec.name}-image",
-        name=pinned(spec.image),
-        keep_locally=True,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    image = remote_image(spec.image, network)
     hc = spec.healthcheck
     return docker.Container(
         spec.name,
@@ -135,6 +151,9 @@ def local_container(
         attach=spec.one_shot,
         logs=spec.one_shot,
         user=spec.user,
+        memory=spec.memory_mb,
+        memory_swap=spec.memory_mb,  # no swap beyond the limit
+        shm_size=spec.shm_size_mb,
         security_opts=["no-new-privileges:true"],
         labels=[docker.ContainerLabelArgs(label="com.data-platform.stack", value=pulumi.get_stack())],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on) or None),

@@ -82,6 +82,7 @@ class LocalGraph(pulumi.ComponentResource):
                 envs={**envs, **neo4j_env(conf)},
                 volumes={f"{host}-data": "/data"},
                 wait_timeout=300,  # first start (store creation, cluster formation) outlasts 60 s
+                memory_mb=2048,  # heap 1g + page cache 512m + JVM/native overhead
             ), args.network, parent=self, depends_on=[volume(f"{host}-data", parent=self)])
             self.members[member] = host
         self.password: pulumi.Output[str] = pulumi.Output.secret(password.result)

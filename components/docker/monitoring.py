@@ -56,7 +56,7 @@ class LocalMonitoring(pulumi.ComponentResource):
             exporters.append(local_container(LocalContainerSpec(
                 name=exporter, image=IMAGES["postgres-exporter"],
                 healthcheck=Healthcheck(("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9187/metrics")),
-                envs={"DATA_SOURCE_NAME": dsn}), args.network, parent=self))
+                envs={"DATA_SOURCE_NAME": dsn}, memory_mb=64), args.network, parent=self))
             targets.setdefault("postgres", []).append(f"{exporter}:9187")
         if args.redis_addr is not None:
             # CONFIG GET is withheld from the monitoring user (it would reveal masterauth).
@@ -67,13 +67,14 @@ class LocalMonitoring(pulumi.ComponentResource):
             exporters.append(local_container(LocalContainerSpec(
                 name=f"{name}-redis-exporter", image=IMAGES["redis-exporter"],
                 healthcheck=Healthcheck(("CMD", "/redis_exporter", "--version")),
-                envs=envs), args.network, parent=self))
+                envs=envs, memory_mb=64), args.network, parent=self))
             targets["redis"] = [f"{name}-redis-exporter:9121"]
         alertmanager = local_container(LocalContainerSpec(
             name=f"{name}-alertmanager", image=IMAGES["alertmanager"],
             healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9093/-/ready")),
             ports={9093: 9093 + args.port_offset},
             files={"/etc/alertmanager/alertmanager.yml": render_alertmanager_config()},
+            memory_mb=128,
         ), args.network, parent=self)
         prometheus = local_container(LocalContainerSpec(
             name=f"{name}-prometheus", image=IMAGES["prometheus"],
@@ -89,6 +90,7 @@ class LocalMonitoring(pulumi.ComponentResource):
                 **{token_file(job): token for job, token in tokens.items()},
             },
             volumes={f"{name}-prometheus-data": "/prometheus"},
+            memory_mb=512,
         ), args.network, parent=self,
             depends_on=[alertmanager, *exporters, volume(f"{name}-prometheus-data", parent=self)])
         self.register_outputs({"prometheus": prometheus.name, "alertmanager": alertmanager.name})

@@ -47,6 +47,7 @@ class LocalObjectStore(pulumi.ComponentResource):
             command=["server", "/data", "--console-address", ":9001"],
             envs=envs,
             volumes={f"{name}-s3-data": "/data"},
+            memory_mb=512,
         ), args.network, parent=self, depends_on=[volume(f"{name}-s3-data", parent=self)])
         job = local_container(LocalContainerSpec(
             name=f"{name}-buckets",
@@ -58,6 +59,7 @@ class LocalObjectStore(pulumi.ComponentResource):
             envs=envs,
             files={BUCKETS_SCRIPT: buckets_script(f"http://{name}-s3:9000", args.buckets)},
             one_shot=True,
+            memory_mb=128,
         ), args.network, parent=self, depends_on=[server])
         self.endpoint = f"http://{name}-s3:9000"
         self.register_outputs({"endpoint": self.endpoint, "buckets": [f"{b}-backups" for b in args.buckets],

@@ -149,6 +149,7 @@ class LocalPostgres(pulumi.ComponentResource):
             files=_items(primary_out, primary_files(s, lay, hba=hba, verifiers=_PLACEHOLDER_VERIFIERS,
                                                     database=s.database_name, synchronous=sync_names)),
             volumes={f"{name}-primary-data": lay.data_mount, f"{name}-wal-archive": lay.archive_dir},
+            memory_mb=PG_MEMORY_MB, shm_size_mb=PG_SHM_MB,
         ), args.network, parent=self, depends_on=[archive, volume(f"{name}-primary-data", parent=self)])
         self.members["postgres/primary"] = f"{name}-primary"
 
@@ -168,6 +169,7 @@ class LocalPostgres(pulumi.ComponentResource):
                 files=_items(out, replica_files(s, lay, hba=hba, application_name=app_name, upstream_host=upstream,
                                                 upstream_port=s.port, replication_password="x")),
                 volumes={f"{cname}-data": lay.data_mount, f"{name}-wal-archive": lay.archive_dir},
+                memory_mb=PG_MEMORY_MB, shm_size_mb=PG_SHM_MB,
             ), args.network, parent=self, depends_on=[upstream_container, volume(f"{cname}-data", parent=self)])
             self.members[member] = cname
             return container
@@ -196,6 +198,7 @@ class LocalPostgres(pulumi.ComponentResource):
                        s.pooling, databases=[s.database_name], write_host=f"{name}-haproxy", write_port=5000,
                        auth_file="/etc/pgbouncer/userlist.txt", listen_addr="0.0.0.0", listen_port=6432),
                    "/etc/pgbouncer/userlist.txt": userlist},
+            memory_mb=64,
         ), args.network, parent=self, depends_on=[primary])
         # The stock haproxy image has no psql, so the role check falls back to liveness + static roles
         # (render_haproxy_cfg health_check="pgsql"); after a promotion, re-run `pulumi up`.
@@ -206,6 +209,7 @@ class LocalPostgres(pulumi.ComponentResource):
             ports={5000: 5000 + off, 5001: 5001 + off},
             files={"/usr/local/etc/haproxy/haproxy.cfg": haproxy_cfg(
                 primary=f"{name}-primary", readers=readers, port=s.port)},
+            memory_mb=128,
         ), args.network, parent=self, depends_on=[primary])
         self.write_port = 5000 + off
         self.read_port = 5001 + off
@@ -232,6 +236,10 @@ def _items(files: pulumi.Output[dict[str, str]], shape: dict[str, str]) -> dict[
 
 #: The members' Docker healthcheck (``pg_isready`` over TCP on the container's loopback).
 PG_HEALTHCHECK = ("CMD", "pg_isready", "-U", "postgres", "-h", "127.0.0.1")
+#: Memory limit of a member (shared_buffers is PostgreSQL's default 128 MB) and its /dev/shm
+#: (Docker's default 64 MiB is too small for parallel query workers' dynamic shared memory).
+PG_MEMORY_MB = 1024
+PG_SHM_MB = 256
 #: Docker's embedded DNS server, which resolves container names on user-defined networks.
 DOCKER_DNS = "127.0.0.11:53"
 

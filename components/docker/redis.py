@@ -101,6 +101,8 @@ class LocalRedis(pulumi.ComponentResource):
                 command=[server, "/etc/redis/redis.conf"],
                 files={"/etc/redis/redis.conf": conf, "/etc/redis/users.acl": acl},
                 volumes={f"{cname}-data": "/data"},
+                # maxmemory, plus room for an AOF rewrite / RDB fork copying pages on write
+                memory_mb=2 * args.maxmemory_mb + 64,
             ), args.network, parent=self, depends_on=[volume(f"{cname}-data", parent=self)]))
             endpoints.append(f"{cname}:{port}")
             self.members[member] = cname
@@ -125,6 +127,7 @@ class LocalRedis(pulumi.ComponentResource):
             command=["/bin/sh", "/usr/local/bin/cluster-create.sh"],
             files={"/usr/local/bin/cluster-create.sh": create},
             one_shot=True,
+            memory_mb=64,
         ), args.network, parent=self, depends_on=nodes)
         self.app_password: pulumi.Output[str] = pulumi.Output.secret(pw["app_user"])
         self.monitor_password: pulumi.Output[str] = pulumi.Output.secret(pw[MONITOR_USER])

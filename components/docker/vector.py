@@ -56,6 +56,7 @@ class LocalVector(pulumi.ComponentResource):
                       "QDRANT__SERVICE__READ_ONLY_API_KEY": read_only_key.result},
                 files={"/qdrant/config/production.yaml": config},
                 volumes={f"{host}-storage": "/qdrant/storage"},
+                memory_mb=1024,
             ), args.network, parent=self,
                 depends_on=[volume(f"{host}-storage", parent=self), *([first] if first is not None else [])])
             first = first or container

@@ -238,3 +238,22 @@ def test_every_exporter_logs_in_with_its_own_least_privilege_credentials(local: 
     for exporter, host in hosts.items():
         dsn = env(exporter)["DATA_SOURCE_NAME"]
         assert dsn.startswith("postgresql://postgres_exporter:") and f"@{host}:5432/postgres?" in dsn
+
+
+def test_memory_limits_shm_and_one_pull_per_image(local: ProgramRun) -> None:
+    """Issue 15, "Also": a memory limit on every container (no swap beyond it), /dev/shm sized for
+    PostgreSQL, limits above what the servers are configured to use, one RemoteImage per image."""
+    containers = {r.name: r.raw_inputs for r in local.by_type(CONTAINER)}
+    for name, inputs in containers.items():
+        assert inputs.get("memory", 0) > 0 and inputs.get("memorySwap") == inputs["memory"], name
+    for pg in ("pg-primary", "pg-standby", "pg-replica-1", "pg-dr-replica"):
+        assert containers[pg]["shmSize"] >= 256 and containers[pg]["memory"] >= 1024
+    assert containers["graph-primary-1"]["memory"] > 1024 + 512  # heap 1g + page cache 512m
+    conf = next(u["content"] for u in containers["redis-node-1"]["uploads"] if u["file"].endswith("redis.conf"))
+    maxmemory = int(next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory ")))
+    assert containers["redis-node-1"]["memory"] * 2**20 >= 2 * maxmemory
+    images = [r.raw_inputs["name"] for r in local.by_type("docker:index/remoteImage:RemoteImage")]
+    assert len(images) == len(set(images)) == 12, sorted(images)
+    image_urns = {r.urn for r in local.by_type("docker:index/remoteImage:RemoteImage")}
+    for r in local.by_type(CONTAINER):
+        assert len(image_urns & set(r.dependencies)) == 1, r.name
