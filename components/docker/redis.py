@@ -8,6 +8,7 @@ same files the integration tier boots on real ``redis-server`` processes.
 from __future__ import annotations
 
 import functools
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -91,12 +92,11 @@ class LocalRedis(pulumi.ComponentResource):
             cname = f"{name}-node-{i + 1}"
             port = args.base_port + i
             conf = pw[REPLICATION_USER].apply(functools.partial(
-                _node_conf, s, port=port, maxmemory_bytes=args.maxmemory_mb * 2**20))
+                node_conf, s, port=port, maxmemory_bytes=args.maxmemory_mb * 2**20))
             nodes.append(local_container(LocalContainerSpec(
                 name=cname,
                 image=image,
-                healthcheck=Healthcheck(("CMD-SHELL", f"{cli} -p {port} --no-auth-warning PING 2>&1 "
-                                                      "| grep -Eq 'PONG|NOAUTH|NOPERM'")),
+                healthcheck=Healthcheck(("CMD-SHELL", node_healthcheck(cli, port))),
                 ports={port: port + args.port_offset},
                 command=[server, "/etc/redis/redis.conf"],
                 files={"/etc/redis/redis.conf": conf, "/etc/redis/users.acl": acl},
@@ -106,26 +106,14 @@ class LocalRedis(pulumi.ComponentResource):
             ), args.network, parent=self, depends_on=[volume(f"{cname}-data", parent=self)]))
             endpoints.append(f"{cname}:{port}")
             self.members[member] = cname
-        replicas = s.replicas_per_shard
-        create = pw[ADMIN_USER].apply(lambda apw: "\n".join([
-            "#!/bin/sh",
-            "# Rendered by components/docker/redis.py: join the nodes into one cluster, once.",
-            "set -eu",
-            f"export REDISCLI_AUTH='{apw}'",
-            "addrs=''",
-            f"for hp in {' '.join(endpoints)}; do",
-            '  h=${hp%:*}; p=${hp#*:}; ip=$(getent hosts "$h" | cut -d" " -f1); addrs="$addrs $ip:$p"',
-            "done",
-            f"if {cli} --user {ADMIN_USER} -h {endpoints[0].split(':')[0]} -p {args.base_port} CLUSTER INFO "
-            "| grep -q 'cluster_state:ok'; then exit 0; fi",
-            f"{cli} --user {ADMIN_USER} --cluster create $addrs --cluster-replicas {replicas} --cluster-yes",
-        ]) + "\n")
+        create = pw[ADMIN_USER].apply(functools.partial(
+            cluster_create_script, endpoints, cli=cli, replicas=s.replicas_per_shard))
         job = local_container(LocalContainerSpec(
             name=f"{name}-cluster-create",
             image=image,
             healthcheck=Healthcheck(("CMD-SHELL", "true")),
-            command=["/bin/sh", "/usr/local/bin/cluster-create.sh"],
-            files={"/usr/local/bin/cluster-create.sh": create},
+            command=["/bin/sh", CLUSTER_CREATE_SCRIPT],
+            files={CLUSTER_CREATE_SCRIPT: create},
             one_shot=True,
             memory_mb=64,
         ), args.network, parent=self, depends_on=nodes)
@@ -135,7 +123,37 @@ class LocalRedis(pulumi.ComponentResource):
                                "clusterCreateExitCode": job_exit_code(job, f"{name}-cluster-create")})
 
 
-def _node_conf(s: LocalRedisParams, replication_password: str, *, port: int, maxmemory_bytes: int) -> str:
-    return render_redis_conf(s, data_dir="/data", aclfile="/etc/redis/users.acl", maxmemory_bytes=maxmemory_bytes,
+CLUSTER_CREATE_SCRIPT = "/usr/local/bin/cluster-create.sh"
+
+
+def node_conf(s: LocalRedisParams, replication_password: str, *, port: int, maxmemory_bytes: int,
+              conf_dir: str = "/etc/redis", data_dir: str = "/data") -> str:
+    """redis.conf of a node container (the integration tier passes host paths)."""
+    return render_redis_conf(s, data_dir=data_dir, aclfile=f"{conf_dir}/users.acl", maxmemory_bytes=maxmemory_bytes,
                              replication_user=REPLICATION_USER, replication_password=replication_password,
                              bind="0.0.0.0", port=port)
+
+
+def node_healthcheck(cli: str, port: int) -> str:
+    """A node's CMD-SHELL healthcheck: it answers (the default user is off, so NOAUTH counts)."""
+    return f"{cli} -p {port} --no-auth-warning PING 2>&1 | grep -Eq 'PONG|NOAUTH|NOPERM'"
+
+
+def cluster_create_script(endpoints: Sequence[str], admin_password: str, *, cli: str, replicas: int) -> str:
+    """The one-shot job: exit 0 when the first node already reports ``cluster_state:ok``, else join
+    every ``host:port`` (resolved to addresses) into shards of 1 primary + ``replicas``."""
+    first_host, first_port = endpoints[0].rsplit(":", 1)
+    q = shlex.quote
+    return "\n".join([
+        "#!/bin/sh",
+        "# Rendered by components/docker/redis.py: join the nodes into one cluster, once.",
+        "set -eu",
+        f"export REDISCLI_AUTH={q(admin_password)}",
+        "addrs=''",
+        f"for hp in {' '.join(q(e) for e in endpoints)}; do",
+        '  h=${hp%:*}; p=${hp#*:}; ip=$(getent hosts "$h" | cut -d" " -f1); addrs="$addrs $ip:$p"',
+        "done",
+        f"if {cli} --user {ADMIN_USER} -h {q(first_host)} -p {int(first_port)} CLUSTER INFO "
+        "| grep -q 'cluster_state:ok'; then exit 0; fi",
+        f"{cli} --user {ADMIN_USER} --cluster create $addrs --cluster-replicas {int(replicas)} --cluster-yes",
+    ]) + "\n"

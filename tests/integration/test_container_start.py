@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 try:
     from tests.integration import containers, servers
@@ -47,9 +49,11 @@ from components.docker.postgres import (
     replica_files,
     role_verifiers,
 )
+from components.docker.redis import cluster_create_script, node_conf, node_healthcheck
 from components.render.pgbouncer import render_pgbouncer_ini
 from components.render.postgres import render_pg_hba_conf
-from infra.settings import PostgresSettings
+from components.render.redis import render_users_acl
+from infra.settings import PostgresSettings, RedisSettings
 
 pytestmark = pytest.mark.integration
 
@@ -335,3 +339,59 @@ def test_haproxy_starts_and_serves_while_members_do_not_resolve() -> None:
                            timeout=15, what="haproxy to listen with unresolvable members")
         time.sleep(2)
         proc.check_alive()
+
+
+# ---------------------------------------------------------------- Valkey: nodes + the cluster-create job
+
+
+def test_valkey_nodes_turn_healthy_and_the_cluster_job_joins_them_once() -> None:
+    """The redis component's node files (redis.conf + users.acl, host paths), each node's own
+    healthcheck command, then its one-shot job script as the job container runs it (``/bin/sh
+    <script>``): exit 0, cluster_state ok; run again (a re-created job) it exits 0 untouched. The
+    host's redis-server/redis-cli stand in for valkey-server/valkey-cli (same protocol and flags)."""
+    try:
+        bins = servers.require("redis-server", "redis-cli")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    settings = RedisSettings()
+    count = settings.shards * (1 + settings.replicas_per_shard)
+    pw = {u: secrets.token_urlsafe(18) for u in ("app", "ro", "admin", "repl", "mon")}
+    acl = render_users_acl(app_password=pw["app"], readonly_password=pw["ro"], admin_password=pw["admin"],
+                           replication_password=pw["repl"], monitor_password=pw["mon"], monitor_user="monitor_user")
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-valkey-"))
+        shim = containers._root_dir(root / "bin")
+        (shim / "valkey-cli").symlink_to(bins["redis-cli"])
+        env = {"PATH": f"{shim}:/usr/bin:/bin", "HOME": "/tmp"}
+        ports = [servers.free_port(with_bus=True) for _ in range(count)]
+        for i, port in enumerate(ports, 1):
+            conf_dir = servers.make_dir(root / f"node-{i}" / "etc")
+            data_dir = servers.make_dir(root / f"node-{i}" / "data")
+            servers.write_file(conf_dir / "users.acl", acl)
+            conf = servers.write_file(conf_dir / "redis.conf", node_conf(
+                settings, pw["repl"], port=port, maxmemory_bytes=64 * 2**20, conf_dir=str(conf_dir),
+                data_dir=str(data_dir)))
+            proc = servers.Proc(f"node-{i}", [bins["redis-server"], str(conf)], root / f"node-{i}.log")
+            stack.callback(proc.stop)
+
+            def healthy(port: int = port, proc: servers.Proc = proc) -> bool:
+                proc.check_alive()
+                return subprocess.run(["sh", "-c", node_healthcheck("valkey-cli", port)], env=env,
+                                      check=False).returncode == 0
+
+            servers.wait_until(healthy, timeout=20, what=f"node {i} healthcheck")
+        script = root / "cluster-create.sh"
+        script.write_text(cluster_create_script([f"{servers.HOST}:{p}" for p in ports], pw["admin"], cli="valkey-cli",
+                                                replicas=settings.replicas_per_shard))
+        for attempt in ("create", "again"):
+            res = subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True, timeout=120,
+                                 check=False)
+            assert res.returncode == 0, f"{attempt}: {res.stdout}\n{res.stderr}"
+            if attempt == "create":
+                assert "[OK] All 16384 slots covered" in res.stdout
+            else:
+                assert res.stdout == ""  # the "already formed" exit, nothing re-created
+            admin = redis.Redis(host=servers.HOST, port=ports[0], username="cluster_admin", password=pw["admin"],
+                                decode_responses=True)
+            servers.wait_until(lambda a=admin: servers.cluster_info(a).get("cluster_state") == "ok", timeout=30,
+                               what="cluster_state:ok")
