@@ -81,12 +81,9 @@ class LocalMonitoring(pulumi.ComponentResource):
             healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready")),
             ports={9090: 9090 + args.port_offset},
             files={
-                "/etc/prometheus/prometheus.yml": render_prometheus_config(
-                    targets, evaluation_interval_seconds=args.evaluation_interval_seconds,
-                    alertmanager_targets=[f"{name}-alertmanager:9093"], rule_files=["rules.yml"],
-                    metrics_paths={k: v for k, v in args.metrics_paths.items() if k in targets},
-                    bearer_token_files={job: token_file(job) for job in tokens} or None),
-                "/etc/prometheus/rules.yml": render_rules(stores=args.stores),
+                **prometheus_files(targets, stores=args.stores, alertmanagers=[f"{name}-alertmanager:9093"],
+                                   evaluation_interval_seconds=args.evaluation_interval_seconds,
+                                   metrics_paths=args.metrics_paths, token_jobs=list(tokens)),
                 **{token_file(job): token for job, token in tokens.items()},
             },
             volumes={f"{name}-prometheus-data": "/prometheus"},
@@ -96,6 +93,26 @@ class LocalMonitoring(pulumi.ComponentResource):
         self.register_outputs({"prometheus": prometheus.name, "alertmanager": alertmanager.name})
 
 
-def token_file(job: str) -> str:
+#: The prom/prometheus image's CMD: config and TSDB paths (the container sets no command).
+PROMETHEUS_IMAGE_CMD = ("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus")
+PROMETHEUS_CONF_DIR = "/etc/prometheus"
+
+
+def token_file(job: str, conf_dir: str = PROMETHEUS_CONF_DIR) -> str:
     """Where Prometheus reads the bearer token of ``job``."""
-    return f"/etc/prometheus/secrets/{job}-token"
+    return f"{conf_dir}/secrets/{job}-token"
+
+
+def prometheus_files(targets: Mapping[str, Sequence[str]], *, stores: Sequence[AlertStore],
+                     alertmanagers: Sequence[str], evaluation_interval_seconds: int,
+                     metrics_paths: Mapping[str, str], token_jobs: Sequence[str],
+                     conf_dir: str = PROMETHEUS_CONF_DIR) -> dict[str, str]:
+    """prometheus.yml and rules.yml (``{path: text}``); the token files themselves are secrets the
+    caller adds at :func:`token_file`."""
+    return {
+        f"{conf_dir}/prometheus.yml": render_prometheus_config(
+            targets, evaluation_interval_seconds=evaluation_interval_seconds, alertmanager_targets=alertmanagers,
+            rule_files=["rules.yml"], metrics_paths={k: v for k, v in metrics_paths.items() if k in targets},
+            bearer_token_files={job: token_file(job, conf_dir) for job in token_jobs} or None),
+        f"{conf_dir}/rules.yml": render_rules(stores=stores),
+    }

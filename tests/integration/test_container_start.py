@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -31,6 +32,7 @@ except ImportError:  # pytest "prepend" import of tests/integration without __in
     import containers  # type: ignore[no-redef]
     import servers  # type: ignore[no-redef]
 
+from components.docker.monitoring import PROMETHEUS_IMAGE_CMD, prometheus_files, token_file
 from components.docker.postgres import (
     APP_USER,
     MONITOR_USER,
@@ -395,3 +397,45 @@ def test_valkey_nodes_turn_healthy_and_the_cluster_job_joins_them_once() -> None
                                 decode_responses=True)
             servers.wait_until(lambda a=admin: servers.cluster_info(a).get("cluster_state") == "ok", timeout=30,
                                what="cluster_state:ok")
+
+
+# ---------------------------------------------------------------- Prometheus: the component's files, the image's CMD
+
+
+def test_prometheus_starts_from_the_component_files_and_passes_its_healthcheck() -> None:
+    """The monitoring component's prometheus.yml + rules.yml (+ a bearer-token file for Qdrant), run
+    with the prom/prometheus image's own CMD (paths under a temporary root), turn healthy by the
+    container's healthcheck (``wget -q -O /dev/null http://127.0.0.1:9090/-/ready``) with every
+    catalogue rule loaded, although no scrape target resolves here."""
+    try:
+        prometheus = servers.binary("prometheus")
+        wget = servers.binary("wget")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-prom-ctr-"))
+        conf_dir = servers.make_dir(root / "etc/prometheus", 0o755)
+        servers.make_dir(conf_dir / "secrets", 0o755)
+        targets = {"qdrant": ["vector-peer-1:6333"], "postgres": ["monitoring-postgres-exporter-primary:9187"],
+                   "redis": ["monitoring-redis-exporter:9121"]}
+        files = prometheus_files(targets, stores=["postgres", "redis", "vector"], alertmanagers=["monitoring-am:9093"],
+                                 evaluation_interval_seconds=30, metrics_paths={}, token_jobs=["qdrant"],
+                                 conf_dir=str(conf_dir))
+        files[token_file("qdrant", str(conf_dir))] = secrets.token_urlsafe(30)
+        for path, text in files.items():
+            servers.write_file(Path(path), text, 0o644)
+        port = servers.free_port()
+        tsdb = servers.make_dir(root / "tsdb")
+        argv = [a.replace("/etc/prometheus", str(conf_dir)).replace("=/prometheus", f"={tsdb}")
+                for a in PROMETHEUS_IMAGE_CMD]
+        proc = servers.Proc("prometheus", [prometheus, *argv, f"--web.listen-address={servers.HOST}:{port}"],
+                            root / "prometheus.log")
+        stack.callback(proc.stop)
+        health = [wget, "-q", "-O", "/dev/null", f"http://{servers.HOST}:{port}/-/ready"]  # the container's, re-ported
+        servers.wait_until(lambda: (proc.check_alive(), subprocess.run(health, check=False).returncode == 0)[1],
+                           timeout=30, what="prometheus healthcheck")
+        with urllib.request.urlopen(f"http://{servers.HOST}:{port}/api/v1/rules", timeout=5) as r:
+            groups = json.load(r)["data"]["groups"]
+        assert sum(len(g["rules"]) for g in groups) > 0
+        with urllib.request.urlopen(f"http://{servers.HOST}:{port}/api/v1/status/config", timeout=5) as r:
+            assert "credentials_file: " + token_file("qdrant", str(conf_dir)) in json.load(r)["data"]["yaml"]
