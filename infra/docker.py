@@ -6,35 +6,41 @@ the AWS composition's. Differences are declared here, where they are made.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+
 import pulumi
 import pulumi_docker as docker
 
 from components.docker.graph import LocalGraph, LocalGraphArgs
 from components.docker.monitoring import LocalMonitoring, LocalMonitoringArgs
 from components.docker.objectstore import LocalObjectStore, LocalObjectStoreArgs
-from components.docker.postgres import APP_USER, LocalPostgres, LocalPostgresArgs
+from components.docker.postgres import LocalPostgres, LocalPostgresArgs, exporter_dsn
+from components.docker.redis import MONITOR_USER as REDIS_MONITOR_USER
 from components.docker.redis import LocalRedis, LocalRedisArgs
 from components.docker.vector import LocalVector, LocalVectorArgs
 from infra.settings import Settings
 from infra.topology import Realization, Topology
 
-NETWORK_CIDR = "172.30.40.0/24"
-
 
 def compose_docker(s: Settings, topo: Topology) -> Realization:
     real = Realization(target="docker")
     off = s.local.port_offset
+    try:
+        subnet = str(ipaddress.ip_network(s.local.subnet, strict=True))
+    except ValueError:
+        raise pulumi.RunError(f"local.subnet {s.local.subnet!r} is not a network such as 10.240.40.0/24") from None
     network = docker.Network(
         "data-platform-local",
         name=f"data-platform-{s.stack}",
         driver="bridge",
-        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=NETWORK_CIDR)],
+        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet)],
         labels=[docker.NetworkLabelArgs(label="com.data-platform.stack", value=s.stack)],
     )
     pg_store = topo.store("postgres")
     assert pg_store is not None
     pg = LocalPostgres("pg", LocalPostgresArgs(
-        settings=s.postgres, network=network, network_cidr=NETWORK_CIDR,
+        settings=s.postgres, network=network, network_cidr=subnet,
         standby=bool(pg_store.by_role("standby")), read_replicas=len(pg_store.by_role("replica")),
         dr_replica=bool(pg_store.by_role("dr-replica")), port_offset=off))
     real.members.update(pg.members)
@@ -53,11 +59,12 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
     redis_store = topo.store("redis")
     assert redis_store is not None
     ordered = [m.id for role in ("shard-primary", "shard-replica") for m in redis_store.by_role(role)]
-    redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered))
+    redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered, port_offset=off))
     real.members.update(redis.members)
     real.links.update((lk.source, lk.target, lk.mode) for lk in redis_store.links)
 
     scrape: dict[str, list[str]] = {}
+    tokens: dict[str, pulumi.Input[str]] = {}
     graph_store = topo.store("graph")
     if graph_store is not None:
         graph = LocalGraph("graph", LocalGraphArgs(
@@ -77,23 +84,25 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
         real.members.update(vector.members)
         real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
         scrape["qdrant"] = [f"{host}:6333" for host in vector.members.values()]
+        tokens["qdrant"] = vector.metrics_key  # read-only API key: /metrics needs a key
 
     LocalObjectStore("backups", LocalObjectStoreArgs(
         network=network, buckets=[st.name for st in topo.stores], port_offset=off))
     first_redis = next(iter(redis.members.values()))
+    pg_hosts = {member.split("/", 1)[1]: host for member, host in pg.members.items()}
     LocalMonitoring("monitoring", LocalMonitoringArgs(
         network=network, stores=[st.name for st in topo.stores], scrape_targets=scrape,
-        postgres_dsn=pg.app_password.apply(
-            lambda pw: f"postgresql://{APP_USER}:{pw}@pg-primary:{s.postgres.port}/{s.postgres.database_name}"
-                       "?sslmode=disable"),
-        redis_addr=f"redis://{first_redis}:7001",
+        postgres_dsns={m: pg.monitor_password.apply(functools.partial(exporter_dsn, h, s.postgres.port))
+                       for m, h in pg_hosts.items()},
+        redis_addr=f"redis://{first_redis}:7001", redis_user=REDIS_MONITOR_USER, redis_password=redis.monitor_password,
+        bearer_tokens=tokens,
         evaluation_interval_seconds=s.alerts.evaluation_interval_seconds, port_offset=off))
 
     pulumi.export("environment", s.environment)
     pulumi.export("local", {
         "postgres": {"write": f"127.0.0.1:{pg.write_port}", "read": f"127.0.0.1:{pg.read_port}",
                      "pgbouncer": f"127.0.0.1:{pg.pgbouncer_port}"},
-        "redis": [f"127.0.0.1:{7001 + i}" for i in range(len(redis.members))],
+        "redis": [f"127.0.0.1:{7001 + off + i}" for i in range(len(redis.members))],
         "s3": f"127.0.0.1:{9000 + off}",
         "prometheus": f"127.0.0.1:{9090 + off}",
     })

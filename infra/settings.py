@@ -433,6 +433,8 @@ class LocalSettings(_Section):
     """Host address published ports bind to. Always 127.0.0.1."""
     port_offset: int = Field(0, ge=0, le=20000)
     """Added to every published port, to run two local stacks. Default: 0."""
+    subnet: str = Field("10.240.40.0/24", pattern=r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}/\d{1,2}$")
+    """Docker network subnet, outside Docker's default pools; one per local stack. Default: 10.240.40.0/24."""
 
 
 class Settings(_Section):

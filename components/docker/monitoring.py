@@ -25,12 +25,18 @@ class LocalMonitoringArgs:
     """Names of the stores whose alert rules are loaded (postgres, redis, graph, vector)."""
     scrape_targets: Mapping[str, Sequence[str]]
     """Scrape jobs of the data stores' own endpoints (job -> host:port)."""
-    postgres_dsn: pulumi.Input[str] | None = None
-    """DSN for the PostgreSQL exporter (a secret). Default: no exporter."""
+    postgres_dsns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Member -> DSN (a secret, as a pg_monitor role): one PostgreSQL exporter per member, so the
+    replicas' lag and the primary's replication are both seen. Default: no exporter."""
     redis_addr: str | None = None
     """``redis://host:port`` of one cluster node for the Redis exporter. Default: no exporter."""
+    redis_user: str = "monitor_user"
+    """The Redis exporter's ACL user (INFO and a few read-only commands). Default: monitor_user."""
     redis_password: pulumi.Input[str] | None = None
-    """Password of ``readonly_user`` for the Redis exporter (a secret)."""
+    """Password of ``redis_user`` (a secret)."""
+    bearer_tokens: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Job -> token Prometheus sends as ``Authorization: Bearer`` (a secret, uploaded as a file
+    read at every scrape; e.g. Qdrant's read-only API key). Default: none."""
     evaluation_interval_seconds: int = 30
     """Rule evaluation interval. Default: 30."""
     metrics_paths: Mapping[str, str] = field(default_factory=dict)
@@ -43,41 +49,70 @@ class LocalMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: LocalMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("data-platform:docker:LocalMonitoring", name, None, opts)
         targets = {k: list(v) for k, v in args.scrape_targets.items()}
+        tokens = {job: t for job, t in args.bearer_tokens.items() if job in targets}
         exporters: list[docker.Container] = []
-        if args.postgres_dsn is not None:
+        for member, dsn in args.postgres_dsns.items():
+            exporter = f"{name}-postgres-exporter-{member}"
             exporters.append(local_container(LocalContainerSpec(
-                name=f"{name}-postgres-exporter", image=IMAGES["postgres-exporter"],
+                name=exporter, image=IMAGES["postgres-exporter"],
                 healthcheck=Healthcheck(("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9187/metrics")),
-                envs={"DATA_SOURCE_NAME": args.postgres_dsn}), args.network, parent=self))
-            targets["postgres"] = [f"{name}-postgres-exporter:9187"]
+                envs={"DATA_SOURCE_NAME": dsn}, memory_mb=64), args.network, parent=self))
+            targets.setdefault("postgres", []).append(f"{exporter}:9187")
         if args.redis_addr is not None:
-            envs: dict[str, pulumi.Input[str]] = {"REDIS_ADDR": args.redis_addr, "REDIS_USER": "readonly_user",
-                                                  "REDIS_EXPORTER_IS_CLUSTER": "true"}
+            # CONFIG GET is withheld from the monitoring user (it would reveal masterauth).
+            envs: dict[str, pulumi.Input[str]] = {"REDIS_ADDR": args.redis_addr, "REDIS_USER": args.redis_user,
+                                                  "REDIS_EXPORTER_CONFIG_COMMAND": "-"}
             if args.redis_password is not None:
                 envs["REDIS_PASSWORD"] = args.redis_password
             exporters.append(local_container(LocalContainerSpec(
                 name=f"{name}-redis-exporter", image=IMAGES["redis-exporter"],
                 healthcheck=Healthcheck(("CMD", "/redis_exporter", "--version")),
-                envs=envs), args.network, parent=self))
+                envs=envs, memory_mb=64), args.network, parent=self))
             targets["redis"] = [f"{name}-redis-exporter:9121"]
         alertmanager = local_container(LocalContainerSpec(
             name=f"{name}-alertmanager", image=IMAGES["alertmanager"],
             healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9093/-/ready")),
             ports={9093: 9093 + args.port_offset},
             files={"/etc/alertmanager/alertmanager.yml": render_alertmanager_config()},
+            memory_mb=128,
         ), args.network, parent=self)
         prometheus = local_container(LocalContainerSpec(
             name=f"{name}-prometheus", image=IMAGES["prometheus"],
             healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/ready")),
             ports={9090: 9090 + args.port_offset},
             files={
-                "/etc/prometheus/prometheus.yml": render_prometheus_config(
-                    targets, evaluation_interval_seconds=args.evaluation_interval_seconds,
-                    alertmanager_targets=[f"{name}-alertmanager:9093"], rule_files=["rules.yml"],
-                    metrics_paths={k: v for k, v in args.metrics_paths.items() if k in targets}),
-                "/etc/prometheus/rules.yml": render_rules(stores=args.stores),
+                **prometheus_files(targets, stores=args.stores, alertmanagers=[f"{name}-alertmanager:9093"],
+                                   evaluation_interval_seconds=args.evaluation_interval_seconds,
+                                   metrics_paths=args.metrics_paths, token_jobs=list(tokens)),
+                **{token_file(job): token for job, token in tokens.items()},
             },
             volumes={f"{name}-prometheus-data": "/prometheus"},
+            memory_mb=512,
         ), args.network, parent=self,
             depends_on=[alertmanager, *exporters, volume(f"{name}-prometheus-data", parent=self)])
         self.register_outputs({"prometheus": prometheus.name, "alertmanager": alertmanager.name})
+
+
+#: The prom/prometheus image's CMD: config and TSDB paths (the container sets no command).
+PROMETHEUS_IMAGE_CMD = ("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus")
+PROMETHEUS_CONF_DIR = "/etc/prometheus"
+
+
+def token_file(job: str, conf_dir: str = PROMETHEUS_CONF_DIR) -> str:
+    """Where Prometheus reads the bearer token of ``job``."""
+    return f"{conf_dir}/secrets/{job}-token"
+
+
+def prometheus_files(targets: Mapping[str, Sequence[str]], *, stores: Sequence[AlertStore],
+                     alertmanagers: Sequence[str], evaluation_interval_seconds: int,
+                     metrics_paths: Mapping[str, str], token_jobs: Sequence[str],
+                     conf_dir: str = PROMETHEUS_CONF_DIR) -> dict[str, str]:
+    """prometheus.yml and rules.yml (``{path: text}``); the token files themselves are secrets the
+    caller adds at :func:`token_file`."""
+    return {
+        f"{conf_dir}/prometheus.yml": render_prometheus_config(
+            targets, evaluation_interval_seconds=evaluation_interval_seconds, alertmanager_targets=alertmanagers,
+            rule_files=["rules.yml"], metrics_paths={k: v for k, v in metrics_paths.items() if k in targets},
+            bearer_token_files={job: token_file(job, conf_dir) for job in token_jobs} or None),
+        f"{conf_dir}/rules.yml": render_rules(stores=stores),
+    }

@@ -9,7 +9,18 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
+from components.docker.container import (
+    IMAGES,
+    Healthcheck,
+    LocalContainerSpec,
+    job_exit_code,
+    local_container,
+    volume,
+)
+
+#: The minio/mc image's ENTRYPOINT: its command is appended to ``mc``.
+MC_IMAGE_ENTRYPOINT = ("mc",)
+BUCKETS_SCRIPT = "/usr/local/bin/create-buckets.sh"
 
 
 @dataclass(frozen=True)
@@ -36,22 +47,32 @@ class LocalObjectStore(pulumi.ComponentResource):
             command=["server", "/data", "--console-address", ":9001"],
             envs=envs,
             volumes={f"{name}-s3-data": "/data"},
+            memory_mb=512,
         ), args.network, parent=self, depends_on=[volume(f"{name}-s3-data", parent=self)])
-        script = "\n".join([
-            "#!/bin/sh",
-            "# Rendered by components/docker/objectstore.py: create versioned backup buckets, once.",
-            "set -eu",
-            f'mc alias set local http://{name}-s3:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"',
-            *(f"mc mb --ignore-existing --with-versioning local/{b}-backups" for b in args.buckets),
-        ]) + "\n"
-        local_container(LocalContainerSpec(
+        job = local_container(LocalContainerSpec(
             name=f"{name}-buckets",
             image=IMAGES["minio-client"],
             healthcheck=Healthcheck(("CMD-SHELL", "true")),
-            command=["/bin/sh", "/usr/local/bin/create-buckets.sh"],
+            # The image's ENTRYPOINT is mc: without an override the container would run `mc /bin/sh ...`.
+            entrypoint=["/bin/sh"],
+            command=[BUCKETS_SCRIPT],
             envs=envs,
-            files={"/usr/local/bin/create-buckets.sh": script},
+            files={BUCKETS_SCRIPT: buckets_script(f"http://{name}-s3:9000", args.buckets)},
             one_shot=True,
+            memory_mb=128,
         ), args.network, parent=self, depends_on=[server])
         self.endpoint = f"http://{name}-s3:9000"
-        self.register_outputs({"endpoint": self.endpoint, "buckets": [f"{b}-backups" for b in args.buckets]})
+        self.register_outputs({"endpoint": self.endpoint, "buckets": [f"{b}-backups" for b in args.buckets],
+                               "bucketsExitCode": job_exit_code(job, f"{name}-buckets")})
+
+
+def buckets_script(endpoint: str, buckets: Sequence[str]) -> str:
+    """The bucket job: an ``mc`` alias from the root credentials in the environment, then one
+    versioned bucket per store; any failing ``mc`` fails the job (``set -eu``)."""
+    return "\n".join([
+        "#!/bin/sh",
+        "# Rendered by components/docker/objectstore.py: create versioned backup buckets, once.",
+        "set -eu",
+        f'mc alias set local {endpoint} "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"',
+        *(f"mc mb --ignore-existing --with-versioning local/{b}-backups" for b in buckets),
+    ]) + "\n"

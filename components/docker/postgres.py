@@ -7,7 +7,10 @@ standby (cascading), so on AWS and locally the DR copy survives the standby's pr
 
 from __future__ import annotations
 
+import hashlib
 import shlex
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +23,9 @@ from components.render.haproxy import PgServer, render_haproxy_cfg
 from components.render.pgbouncer import PoolingParams, render_pgbouncer_ini, render_userlist
 from components.render.postgres import (
     REPLICATION_INCLUDE,
+    SCRAM_VERIFIER,
     PostgresParams,
+    render_enable_synchronous_sql,
     render_pg_hba_conf,
     render_pgpass,
     render_postgresql_conf,
@@ -28,11 +33,44 @@ from components.render.postgres import (
     standby_files,
 )
 
-CONF_DIR = "/etc/postgresql"
-ARCHIVE_DIR = "/var/lib/postgresql/archive"
-PGDATA = "/var/lib/postgresql/data/pgdata"
 REPLICATION_USER = "replicator"
 APP_USER = "app"
+CHECK_USER = "haproxy_check"
+#: The metrics exporter's login: member of pg_monitor (statistics and settings, no table data).
+MONITOR_USER = "postgres_exporter"
+#: Roles created by the primary's init script; each gets a SCRAM verifier, never a plaintext password.
+ROLES = (REPLICATION_USER, APP_USER, CHECK_USER, MONITOR_USER)
+
+
+@dataclass(frozen=True)
+class PgLayout:
+    """Where a PostgreSQL container keeps its files.
+
+    The defaults are the paths of the official ``postgres`` image (``PGDATA`` under the image's
+    ``VOLUME /var/lib/postgresql/data``, init scripts in ``/docker-entrypoint-initdb.d``, the
+    socket in ``/var/run/postgresql``). The integration tier renders the same scripts with every
+    path under a temporary root and runs them on the host's PostgreSQL binaries.
+    """
+
+    conf_dir: str = "/etc/postgresql"
+    """Uploaded postgresql.conf, pg_hba.conf, replication.conf, scripts."""
+    data_mount: str = "/var/lib/postgresql/data"
+    """Mount point of the member's data volume."""
+    pgdata: str = "/var/lib/postgresql/data/pgdata"
+    """Data directory (a subdirectory of the volume, as the image's docs advise)."""
+    archive_dir: str = "/var/lib/postgresql/archive"
+    """Mount point of the shared WAL archive volume."""
+    initdb_dir: str = "/docker-entrypoint-initdb.d"
+    """Init scripts the image's entrypoint runs once, on an empty data directory."""
+    socket_dir: str = "/var/run/postgresql"
+    """Unix socket directory (the image's, and libpq's default)."""
+    passfile: str = "/tmp/.pgpass"
+    """Private copy of the replication .pgpass (0600, owned by postgres)."""
+    user: str = "postgres"
+    """The image's server user."""
+
+
+CONTAINER = PgLayout()
 
 
 class LocalPostgresParams(PostgresParams, Protocol):
@@ -76,60 +114,62 @@ class LocalPostgres(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LocalPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("data-platform:docker:LocalPostgres", name, None, opts)
-        s, off = args.settings, args.port_offset
+        s, off, lay = args.settings, args.port_offset, CONTAINER
         passwords = {
             user: random.RandomPassword(f"{name}-{user}-password", length=32, special=False,
                                         opts=pulumi.ResourceOptions(parent=self))
-            for user in ("postgres", REPLICATION_USER, APP_USER, "haproxy_check")
+            for user in ("postgres", *ROLES)
         }
+        # SCRAM verifiers are computed here with a salt that is random once, then stable: the same
+        # string goes to CREATE ROLE ... PASSWORD and to PgBouncer's userlist (PgBouncer can log in
+        # to the server only when both hold the same verifier).
+        salt = random.RandomId(f"{name}-scram-salt", byte_length=16, opts=pulumi.ResourceOptions(parent=self))
+        verifiers: pulumi.Output[dict[str, str]] = pulumi.Output.all(
+            salt.hex, *(passwords[r].result for r in ROLES)).apply(
+            lambda a: role_verifiers(dict(zip(ROLES, a[1:], strict=True)), seed=bytes.fromhex(a[0])))
         archive = volume(f"{name}-wal-archive", parent=self)
-        conf = render_postgresql_conf(s, archive_dir=ARCHIVE_DIR,
-                                      synchronous_standby="standby" if args.standby else None,
-                                      unix_socket_directory="/var/run/postgresql")
-        # Replicas must not name a synchronous standby: once promoted they would wait for it forever.
-        replica_conf = render_postgresql_conf(s, archive_dir=ARCHIVE_DIR, synchronous_standby=None,
-                                              unix_socket_directory="/var/run/postgresql")
         hba = render_pg_hba_conf(client_cidrs=[args.network_cidr], replication_user=REPLICATION_USER,
                                  replication_cidrs=[args.network_cidr])
-        roles_sql = pulumi.Output.all(*(passwords[u].result for u in (REPLICATION_USER, APP_USER, "haproxy_check"))) \
-            .apply(lambda p: _roles_sql(*p))
-        pg_health = Healthcheck(("CMD", "pg_isready", "-U", "postgres", "-h", "127.0.0.1"))
+        # Synchronous replication is switched on by the primary's last init script, after first boot
+        # (a quorum of the standby and the read replicas streaming from the primary).
+        sync_names = (["standby", *(f"replica_{i}" for i in range(1, args.read_replicas + 1))]
+                      if args.standby else [])
+        pg_health = Healthcheck(PG_HEALTHCHECK)
         self.members: dict[str, str] = {}
 
+        primary_out = verifiers.apply(lambda v: primary_files(
+            s, lay, hba=hba, verifiers=v, database=s.database_name, synchronous=sync_names))
         primary = local_container(LocalContainerSpec(
             name=f"{name}-primary",
             image=IMAGES["postgres"],
             healthcheck=pg_health,
             ports={s.port: s.port + off},
-            command=["postgres", "-c", f"config_file={CONF_DIR}/postgresql.conf",
-                     "-c", f"hba_file={CONF_DIR}/pg_hba.conf"],
-            envs={"POSTGRES_PASSWORD": passwords["postgres"].result, "POSTGRES_DB": s.database_name,
-                  "PGDATA": PGDATA},
-            files={f"{CONF_DIR}/postgresql.conf": conf, f"{CONF_DIR}/pg_hba.conf": hba,
-                   "/docker-entrypoint-initdb.d/10-roles.sql": roles_sql},
-            volumes={f"{name}-primary-data": "/var/lib/postgresql/data", f"{name}-wal-archive": ARCHIVE_DIR},
+            command=primary_command(lay),
+            envs=primary_envs(lay, database=s.database_name, superuser_password=passwords["postgres"].result),
+            files=_items(primary_out, primary_files(s, lay, hba=hba, verifiers=_PLACEHOLDER_VERIFIERS,
+                                                    database=s.database_name, synchronous=sync_names)),
+            volumes={f"{name}-primary-data": lay.data_mount, f"{name}-wal-archive": lay.archive_dir},
+            memory_mb=PG_MEMORY_MB, shm_size_mb=PG_SHM_MB,
         ), args.network, parent=self, depends_on=[archive, volume(f"{name}-primary-data", parent=self)])
         self.members["postgres/primary"] = f"{name}-primary"
 
         def replica(member: str, role_name: str, upstream: str, upstream_container: docker.Container) \
                 -> docker.Container:
             cname = f"{name}-{role_name}"
-            files = standby_files(upstream_host=upstream, upstream_port=s.port, replication_user=REPLICATION_USER,
-                                  application_name=role_name.replace("-", "_"), passfile="/tmp/.pgpass",
-                                  archive_dir=ARCHIVE_DIR)
-            pgpass = passwords[REPLICATION_USER].result.apply(
-                lambda pw: render_pgpass([("*", s.port, "replication", REPLICATION_USER, pw)]))
+            app_name = role_name.replace("-", "_")
+            out = passwords[REPLICATION_USER].result.apply(lambda pw: replica_files(
+                s, lay, hba=hba, application_name=app_name, upstream_host=upstream, upstream_port=s.port,
+                replication_password=pw))
             container = local_container(LocalContainerSpec(
                 name=cname,
                 image=IMAGES["postgres"],
                 healthcheck=pg_health,
-                command=["/bin/sh", f"{CONF_DIR}/bootstrap-standby.sh"],
-                envs={"PGDATA": PGDATA},
-                files={f"{CONF_DIR}/postgresql.conf": replica_conf, f"{CONF_DIR}/pg_hba.conf": hba,
-                       f"{CONF_DIR}/{REPLICATION_INCLUDE}": files[REPLICATION_INCLUDE],
-                       f"{CONF_DIR}/.pgpass": pgpass,
-                       f"{CONF_DIR}/bootstrap-standby.sh": _bootstrap_standby(upstream, s.port)},
-                volumes={f"{cname}-data": "/var/lib/postgresql/data", f"{name}-wal-archive": ARCHIVE_DIR},
+                command=replica_command(lay),
+                envs=replica_envs(lay),
+                files=_items(out, replica_files(s, lay, hba=hba, application_name=app_name, upstream_host=upstream,
+                                                upstream_port=s.port, replication_password="x")),
+                volumes={f"{cname}-data": lay.data_mount, f"{name}-wal-archive": lay.archive_dir},
+                memory_mb=PG_MEMORY_MB, shm_size_mb=PG_SHM_MB,
             ), args.network, parent=self, depends_on=[upstream_container, volume(f"{cname}-data", parent=self)])
             self.members[member] = cname
             return container
@@ -147,10 +187,7 @@ class LocalPostgres(pulumi.ComponentResource):
             upstream, container = (f"{name}-standby", standby) if standby is not None else (f"{name}-primary", primary)
             replica("postgres/dr-replica", "dr-replica", upstream, container)
 
-        # PgBouncer keeps SCRAM verifiers, never passwords; the salt is random once, then stable.
-        salt = random.RandomId(f"{name}-scram-salt", byte_length=16, opts=pulumi.ResourceOptions(parent=self))
-        userlist = pulumi.Output.all(passwords[APP_USER].result, salt.hex).apply(
-            lambda a: render_userlist({APP_USER: scram_sha256_verifier(a[0], salt=bytes.fromhex(a[1]))}))
+        userlist = verifiers.apply(pgbouncer_userlist)
         pgbouncer = local_container(LocalContainerSpec(
             name=f"{name}-pgbouncer",
             image=IMAGES["pgbouncer"],
@@ -161,6 +198,7 @@ class LocalPostgres(pulumi.ComponentResource):
                        s.pooling, databases=[s.database_name], write_host=f"{name}-haproxy", write_port=5000,
                        auth_file="/etc/pgbouncer/userlist.txt", listen_addr="0.0.0.0", listen_port=6432),
                    "/etc/pgbouncer/userlist.txt": userlist},
+            memory_mb=64,
         ), args.network, parent=self, depends_on=[primary])
         # The stock haproxy image has no psql, so the role check falls back to liveness + static roles
         # (render_haproxy_cfg health_check="pgsql"); after a promotion, re-run `pulumi up`.
@@ -169,46 +207,211 @@ class LocalPostgres(pulumi.ComponentResource):
             image=IMAGES["haproxy"],
             healthcheck=Healthcheck(("CMD-SHELL", "nc -z 127.0.0.1 5000")),
             ports={5000: 5000 + off, 5001: 5001 + off},
-            files={"/usr/local/etc/haproxy/haproxy.cfg": render_haproxy_cfg(
-                primary=PgServer("primary", f"{name}-primary", s.port),
-                replicas=[PgServer(r.removeprefix(f"{name}-"), r, s.port) for r in readers],
-                bind_address="0.0.0.0", health_check="pgsql", check_user="haproxy_check")},
+            files={"/usr/local/etc/haproxy/haproxy.cfg": haproxy_cfg(
+                primary=f"{name}-primary", readers=readers, port=s.port)},
+            memory_mb=128,
         ), args.network, parent=self, depends_on=[primary])
         self.write_port = 5000 + off
         self.read_port = 5001 + off
         self.pgbouncer_port = 6432 + off
         self.app_password: pulumi.Output[str] = pulumi.Output.secret(passwords[APP_USER].result)
+        self.monitor_password: pulumi.Output[str] = pulumi.Output.secret(passwords[MONITOR_USER].result)
         self.register_outputs({"writePort": self.write_port, "readPort": self.read_port,
                                "pgbouncerPort": self.pgbouncer_port, "members": self.members,
                                "haproxy": haproxy.name, "pgbouncer": pgbouncer.name})
 
 
-def _roles_sql(replication_pw: str, app_pw: str, check_pw: str) -> str:
+def _items(files: pulumi.Output[dict[str, str]], shape: dict[str, str]) -> dict[str, pulumi.Input[str]]:
+    """``{path: content}`` with each content taken from ``files`` (an output; ``shape`` gives the paths)."""
+    def pick(path: str) -> pulumi.Output[str]:
+        return files.apply(lambda d: d[path])
+
+    return {path: pick(path) for path in shape}
+
+
+# --------------------------------------------------------------------------------------------
+# What each container runs: pure functions of plain values, so the integration tier renders and
+# runs exactly these scripts and files (under a temporary PgLayout) on the host's binaries.
+# --------------------------------------------------------------------------------------------
+
+#: The members' Docker healthcheck (``pg_isready`` over TCP on the container's loopback).
+PG_HEALTHCHECK = ("CMD", "pg_isready", "-U", "postgres", "-h", "127.0.0.1")
+#: Memory limit of a member (shared_buffers is PostgreSQL's default 128 MB) and its /dev/shm
+#: (Docker's default 64 MiB is too small for parallel query workers' dynamic shared memory).
+PG_MEMORY_MB = 1024
+PG_SHM_MB = 256
+#: Docker's embedded DNS server, which resolves container names on user-defined networks.
+DOCKER_DNS = "127.0.0.11:53"
+
+
+def role_salt(seed: bytes, role: str) -> bytes:
+    """16-byte SCRAM salt of ``role``, derived from one random ``seed`` (distinct per role)."""
+    return hashlib.sha256(seed + b"/" + role.encode()).digest()[:16]
+
+
+def role_verifiers(passwords: Mapping[str, str], *, seed: bytes) -> dict[str, str]:
+    """SCRAM-SHA-256 verifier of every role: what the server stores and PgBouncer's userlist holds."""
+    return {role: scram_sha256_verifier(pw, salt=role_salt(seed, role)) for role, pw in passwords.items()}
+
+
+_PLACEHOLDER_VERIFIERS = {r: scram_sha256_verifier("placeholder", salt=b"\0" * 16) for r in ROLES}
+
+
+def exporter_dsn(host: str, port: int, password: str) -> str:
+    """DSN of the PostgreSQL exporter for one member, as the monitoring role."""
+    return (f"postgresql://{MONITOR_USER}:{urllib.parse.quote(password, safe='')}@{host}:{port}/postgres"
+            "?sslmode=disable")
+
+
+def server_args(layout: PgLayout) -> list[str]:
+    """The server command line every member runs (the image's first-boot temporary server too)."""
+    return ["postgres", "-c", f"config_file={layout.conf_dir}/postgresql.conf",
+            "-c", f"hba_file={layout.conf_dir}/pg_hba.conf"]
+
+
+def primary_command(layout: PgLayout) -> list[str]:
+    """Container command of the primary (the image's ENTRYPOINT, docker-entrypoint.sh, runs it)."""
+    return ["/bin/sh", f"{layout.conf_dir}/start-primary.sh"]
+
+
+def replica_command(layout: PgLayout) -> list[str]:
+    return ["/bin/sh", f"{layout.conf_dir}/bootstrap-standby.sh"]
+
+
+def _own_archive(layout: PgLayout) -> list[str]:
+    # A named volume mounted where the image has no directory is created root-owned: the server
+    # (the image's postgres user) could not archive into it. Only PGDATA is chowned by the image.
+    a, u = shlex.quote(layout.archive_dir), shlex.quote(layout.user)
+    return [f"mkdir -p {a}", f"chown {u}:{u} {a}", f"chmod 0700 {a}"]
+
+
+def primary_envs(layout: PgLayout, *, database: str,
+                 superuser_password: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """Environment of the primary: the image's first-boot inputs and the data directory."""
+    return {"POSTGRES_PASSWORD": superuser_password, "POSTGRES_DB": database, "PGDATA": layout.pgdata}
+
+
+def replica_envs(layout: PgLayout) -> dict[str, pulumi.Input[str]]:
+    return {"PGDATA": layout.pgdata}
+
+
+def primary_start_script(layout: PgLayout) -> str:
+    """Runs as root: give the WAL archive to postgres, then hand over to the image's entrypoint,
+    which runs initdb and the init scripts on an empty data directory and then the server."""
+    return "\n".join([
+        "#!/bin/sh",
+        "# Rendered by components/docker/postgres.py: own the WAL archive, then the image's first-boot path.",
+        "set -eu",
+        *_own_archive(layout),
+        "exec docker-entrypoint.sh " + " ".join(shlex.quote(a) for a in server_args(layout)),
+    ]) + "\n"
+
+
+def init_roles_sql(verifiers: Mapping[str, str], *, database: str) -> str:
+    """First init script of the primary: login roles with SCRAM verifiers (never a plaintext
+    password), the application role owning its database (PostgreSQL 15+ grants CREATE on schema
+    ``public`` only to the database owner), pg_stat_statements."""
+    for role in ROLES:
+        if not SCRAM_VERIFIER.match(verifiers[role]):
+            raise ValueError(f"{role}: not a SCRAM-SHA-256 verifier")
+
     def lit(v: str) -> str:
         return "'" + v.replace("'", "''") + "'"
 
+    db = '"' + database.replace('"', '""') + '"'
     return "\n".join([
-        f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD {lit(replication_pw)};",
-        f"CREATE ROLE {APP_USER} WITH LOGIN PASSWORD {lit(app_pw)};",
-        f"CREATE ROLE haproxy_check WITH LOGIN PASSWORD {lit(check_pw)};",
+        "-- Rendered by components/docker/postgres.py; run once by the image's entrypoint on first boot.",
+        f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD {lit(verifiers[REPLICATION_USER])};",
+        f"CREATE ROLE {APP_USER} WITH LOGIN PASSWORD {lit(verifiers[APP_USER])};",
+        f"CREATE ROLE {CHECK_USER} WITH LOGIN PASSWORD {lit(verifiers[CHECK_USER])};",
+        f"CREATE ROLE {MONITOR_USER} WITH LOGIN PASSWORD {lit(verifiers[MONITOR_USER])} IN ROLE pg_monitor;",
+        f"ALTER DATABASE {db} OWNER TO {APP_USER};",
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
     ]) + "\n"
 
 
-def _bootstrap_standby(upstream: str, port: int) -> str:
-    """Entrypoint of a replica container: base backup from ``upstream`` once, then run as a standby."""
+def member_conf(settings: PostgresParams, layout: PgLayout, *, listen_addresses: str = "*") -> str:
+    """postgresql.conf of every member. None names a synchronous standby: the primary's init turns
+    synchronous replication on (postgresql.auto.conf), and a promoted replica must not wait."""
+    return render_postgresql_conf(settings, listen_addresses=listen_addresses, archive_dir=layout.archive_dir,
+                                  synchronous_standby=None, unix_socket_directory=layout.socket_dir)
+
+
+def primary_files(settings: PostgresParams, layout: PgLayout, *, hba: str, verifiers: Mapping[str, str],
+                  database: str, synchronous: Sequence[str], listen_addresses: str = "*") -> dict[str, str]:
+    """``{path in container: content}`` uploaded into the primary."""
+    files = {
+        f"{layout.conf_dir}/postgresql.conf": member_conf(settings, layout, listen_addresses=listen_addresses),
+        f"{layout.conf_dir}/pg_hba.conf": hba,
+        f"{layout.conf_dir}/start-primary.sh": primary_start_script(layout),
+        f"{layout.initdb_dir}/10-roles.sql": init_roles_sql(verifiers, database=database),
+    }
+    if synchronous:
+        # Last init script: the value applies from the real start on, never to the init itself.
+        files[f"{layout.initdb_dir}/90-synchronous.sql"] = render_enable_synchronous_sql(synchronous)
+    return files
+
+
+def bootstrap_standby_script(layout: PgLayout, *, upstream: str, port: int) -> str:
+    """Command of a replica container (runs as root): on an empty volume only, clone ``upstream``
+    into a new directory, drop the primary's synchronous setting, mark it a standby, move it in
+    place; then (every start) run the server. A promoted member has no standby.signal and stays
+    primary across restarts."""
     q = shlex.quote
+    pgdata, new = q(layout.pgdata), q(layout.pgdata + ".new")
+    gosu = f"gosu {q(layout.user)}"
     return "\n".join([
         "#!/bin/sh",
-        "# Rendered by components/docker/postgres.py: clone the upstream once, then start as a hot standby.",
+        "# Rendered by components/docker/postgres.py: clone the upstream once, then start the server.",
         "set -eu",
-        f"install -m 0600 -o postgres {CONF_DIR}/.pgpass /tmp/.pgpass",
-        f'if [ ! -s "{PGDATA}/PG_VERSION" ]; then',
-        f"  mkdir -p {PGDATA} && chown postgres {PGDATA} && chmod 0700 {PGDATA}",
-        f"  until gosu postgres env PGPASSFILE=/tmp/.pgpass pg_basebackup -h {q(upstream)} -p {port} "
-        f"-U {REPLICATION_USER} -D {PGDATA} -X stream -w; do sleep 2; done",
+        *_own_archive(layout),
+        f"install -m 0600 -o {q(layout.user)} {q(layout.conf_dir + '/.pgpass')} {q(layout.passfile)}",
+        f'if [ ! -s {pgdata}/PG_VERSION ]; then',
+        f"  chown {q(layout.user)} {q(layout.data_mount)}",
+        f"  rm -rf {new}",
+        f"  until {gosu} env PGPASSFILE={q(layout.passfile)} pg_basebackup -h {q(upstream)} -p {int(port)} "
+        f"-U {REPLICATION_USER} -D {new} -X stream -w; do rm -rf {new}; sleep 2; done",
+        "  # postgresql.auto.conf came with the base backup: a standby names no synchronous standby.",
+        f"  {gosu} sed -i '/^synchronous_standby_names/d' {new}/postgresql.auto.conf",
+        "  # First bootstrap only: promotion removes standby.signal, and a restart must not demote.",
+        f"  {gosu} touch {new}/standby.signal",
+        f"  if [ -d {pgdata} ]; then rmdir {pgdata}; fi",
+        f"  mv {new} {pgdata}",
         "fi",
-        # replication.conf sits next to postgresql.conf, which ends with include_if_exists of it.
-        f"touch {PGDATA}/standby.signal && chown postgres {PGDATA}/standby.signal",
-        f"exec gosu postgres postgres -c config_file={CONF_DIR}/postgresql.conf -c hba_file={CONF_DIR}/pg_hba.conf",
+        "exec " + gosu + " " + " ".join(q(a) for a in server_args(layout)),
     ]) + "\n"
+
+
+def replica_files(settings: PostgresParams, layout: PgLayout, *, hba: str, application_name: str,
+                  upstream_host: str, upstream_port: int, replication_password: str,
+                  listen_addresses: str = "*") -> dict[str, str]:
+    """``{path in container: content}`` uploaded into a standby / read replica / DR replica."""
+    files = standby_files(upstream_host=upstream_host, upstream_port=upstream_port, replication_user=REPLICATION_USER,
+                          application_name=application_name, passfile=layout.passfile,
+                          archive_dir=layout.archive_dir)
+    return {
+        f"{layout.conf_dir}/postgresql.conf": member_conf(settings, layout, listen_addresses=listen_addresses),
+        f"{layout.conf_dir}/pg_hba.conf": hba,
+        f"{layout.conf_dir}/{REPLICATION_INCLUDE}": files[REPLICATION_INCLUDE],
+        f"{layout.conf_dir}/.pgpass": render_pgpass([("*", "*", "replication", REPLICATION_USER,
+                                                      replication_password)]),
+        f"{layout.conf_dir}/bootstrap-standby.sh": bootstrap_standby_script(
+            layout, upstream=upstream_host, port=upstream_port),
+    }
+
+
+def pgbouncer_userlist(verifiers: Mapping[str, str]) -> str:
+    """PgBouncer's auth_file: the application role's verifier, the very string the server stores."""
+    return render_userlist({APP_USER: verifiers[APP_USER]})
+
+
+def haproxy_cfg(*, primary: str, readers: Sequence[str], port: int, bind_address: str = "0.0.0.0",
+                write_port: int = 5000, read_port: int = 5001, nameservers: Sequence[str] = (DOCKER_DNS,)) -> str:
+    """haproxy.cfg of the local stack: liveness checks (the image has no psql), member names
+    resolved at run time through Docker's DNS, so HAProxy starts before the replicas exist and
+    survives one that is gone."""
+    return render_haproxy_cfg(
+        primary=PgServer("primary", primary, port),
+        replicas=[PgServer(r.split("-", 1)[1] if "-" in r else r, r, port) for r in readers],
+        bind_address=bind_address, write_port=write_port, read_port=read_port, health_check="pgsql",
+        check_user=CHECK_USER, nameservers=nameservers)

@@ -33,6 +33,9 @@ class LocalVector(pulumi.ComponentResource):
         super().__init__("data-platform:docker:LocalVector", name, None, opts)
         api_key = random.RandomPassword(f"{name}-api-key", length=40, special=False,
                                         opts=pulumi.ResourceOptions(parent=self))
+        # Prometheus scrapes /metrics with the read-only key (least privilege), never the admin key.
+        read_only_key = random.RandomPassword(f"{name}-read-only-api-key", length=40, special=False,
+                                              opts=pulumi.ResourceOptions(parent=self))
         config = render_qdrant_config(replication_factor=args.replication_factor,
                                       write_consistency_factor=args.write_consistency_factor, peers=len(args.peers))
         self.members: dict[str, str] = {}
@@ -49,12 +52,15 @@ class LocalVector(pulumi.ComponentResource):
                 healthcheck=Healthcheck(("CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333' || exit 1")),
                 ports={6333: 6333 + args.port_offset, 6334: 6334 + args.port_offset} if i == 0 else {},
                 command=cmd,
-                envs={"QDRANT__SERVICE__API_KEY": api_key.result},
+                envs={"QDRANT__SERVICE__API_KEY": api_key.result,
+                      "QDRANT__SERVICE__READ_ONLY_API_KEY": read_only_key.result},
                 files={"/qdrant/config/production.yaml": config},
                 volumes={f"{host}-storage": "/qdrant/storage"},
+                memory_mb=1024,
             ), args.network, parent=self,
                 depends_on=[volume(f"{host}-storage", parent=self), *([first] if first is not None else [])])
             first = first or container
             self.members[member] = host
         self.api_key: pulumi.Output[str] = pulumi.Output.secret(api_key.result)
+        self.metrics_key: pulumi.Output[str] = pulumi.Output.secret(read_only_key.result)
         self.register_outputs({"members": self.members})

@@ -70,6 +70,7 @@ def render_haproxy_cfg(
     client_timeout: str = "30m",
     server_timeout: str = "30m",
     stats_socket: str | None = None,
+    nameservers: Sequence[str] = (),
 ) -> str:
     """Render ``haproxy.cfg`` with a write frontend and a read frontend (TCP mode).
 
@@ -92,6 +93,11 @@ def render_haproxy_cfg(
     :param client_timeout: idle client timeout. Default: 30m (long transactions, pool idling).
     :param server_timeout: idle server timeout. Default: 30m.
     :param stats_socket: path of an operator-level admin socket (``show stat``). Default: none.
+    :param nameservers: ``address:port`` of DNS servers to resolve the server host names with at
+        run time (Docker's embedded DNS is ``127.0.0.11:53``). With them, every server gets
+        ``init-addr last,libc,none``: HAProxy starts even when a member's name does not resolve
+        yet (it stays down until it does) and follows a member whose address changes, instead of
+        refusing to start. Default: none (names resolved once, at start).
     """
     servers = [primary, *replicas]
     names = [s.name for s in servers]
@@ -107,6 +113,9 @@ def render_haproxy_cfg(
     if not replicas:
         raise ValueError("at least one replica for the read pool")
 
+    for ns in nameservers:
+        if not re.match(r"^[A-Za-z0-9.:\[\]-]+:\d{1,5}$", ns):
+            raise ValueError(f"nameserver {ns!r} is not address:port")
     check = f"check inter {check_interval_ms} fall {fall} rise {rise}"
     g = ["global", f"    maxconn {maxconn}", "    log stderr format raw daemon notice"]
     if health_check == "role":
@@ -116,12 +125,18 @@ def render_haproxy_cfg(
     d = ["defaults", "    mode tcp", "    log global", "    option tcplog", "    option dontlognull",
          "    retries 2", "    timeout connect 5s", f"    timeout client {client_timeout}",
          f"    timeout server {server_timeout}", "    timeout check 5s",
-         "    default-server on-marked-down shutdown-sessions"]
+         "    default-server on-marked-down shutdown-sessions"
+         + (" resolvers dns init-addr last,libc,none resolve-prefer ipv4" if nameservers else "")]
+    r = []
+    if nameservers:
+        r = ["resolvers dns", *(f"    nameserver ns{i} {ns}" for i, ns in enumerate(nameservers, 1)),
+             "    resolve_retries 3", "    timeout resolve 1s", "    timeout retry 1s",
+             "    hold valid 10s", "    hold nx 5s", "    hold other 5s", "    hold obsolete 10s", ""]
     out = [
         "# haproxy.cfg rendered by components/render/haproxy.py. Do not edit: re-render.",
         f"# write :{write_port} -> the member that is not in recovery; read :{read_port} -> standbys,"
         " primary as backup",
-        *g, "", *d, "",
+        *g, "", *r, *d, "",
         "frontend pg_write", f"    bind {bind_address}:{write_port}",
         "    default_backend pg_write_backend", "",
         "frontend pg_read", f"    bind {bind_address}:{read_port}",

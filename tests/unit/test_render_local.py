@@ -22,11 +22,13 @@ from components.render.pgbouncer import render_pgbouncer_ini, render_userlist
 from components.render.postgres import (
     TlsFiles,
     pitr_files,
+    render_enable_synchronous_sql,
     render_pg_hba_conf,
     render_pgpass,
     render_postgresql_conf,
     scram_sha256_verifier,
     standby_files,
+    synchronous_standby_names,
 )
 from components.render.prometheus import RenderError, render_prometheus_config, render_rules
 from components.render.redis import (
@@ -121,6 +123,18 @@ def test_standby_and_pitr_files() -> None:
         pitr_files(archive_dir="/archive", target_time=datetime(2026, 1, 1))
 
 
+def test_synchronous_replication_is_a_quorum_switched_on_by_alter_system() -> None:
+    assert synchronous_standby_names(["standby", "replica_1"]) == 'ANY 1 ("standby", "replica_1")'
+    assert synchronous_standby_names(["standby"], method="FIRST") == 'FIRST 1 ("standby")'
+    assert render_enable_synchronous_sql(["standby", "replica_1"]) == (
+        "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (\"standby\", \"replica_1\")';\n")
+    for bad in ([], ["bad name"], ["a'b"]):
+        with pytest.raises(ValueError):
+            synchronous_standby_names(bad)
+    with pytest.raises(ValueError):
+        synchronous_standby_names(["standby"], num_sync=2)
+
+
 def test_pgpass_escapes_separators() -> None:
     assert render_pgpass([("*", 5432, "*", "replicator", "a:b\\c")]) == "*:5432:*:replicator:a\\:b\\\\c\n"
 
@@ -188,6 +202,19 @@ def test_haproxy_role_mode_routes_by_role() -> None:
     assert "external-check command /etc/haproxy/check-standby.sh" in read
     assert "server primary 10.0.0.1:5432 backup track pg_write_backend/primary" in read
     assert "insecure-fork-wanted" in text
+
+
+def test_haproxy_resolves_members_at_run_time_when_given_nameservers() -> None:
+    servers = {"primary": PgServer("primary", "pg-primary", 5432),
+               "replicas": [PgServer("standby", "pg-standby", 5432)]}
+    static = render_haproxy_cfg(**servers, health_check="pgsql")  # type: ignore[arg-type]
+    assert "resolvers" not in static and "init-addr" not in static
+    text = render_haproxy_cfg(**servers, health_check="pgsql", nameservers=["127.0.0.11:53"])  # type: ignore[arg-type]
+    assert "resolvers dns\n    nameserver ns1 127.0.0.11:53\n" in text
+    default_server = next(line for line in text.splitlines() if line.strip().startswith("default-server"))
+    assert "resolvers dns" in default_server and "init-addr last,libc,none" in default_server
+    with pytest.raises(ValueError):
+        render_haproxy_cfg(**servers, health_check="pgsql", nameservers=["127.0.0.11"])  # type: ignore[arg-type]
 
 
 def test_haproxy_pgsql_mode_and_validation() -> None:

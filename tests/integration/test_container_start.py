@@ -1,0 +1,441 @@
+"""The local stack's PostgreSQL, PgBouncer and HAProxy containers, started the way Docker and the
+images start them (tests/integration/containers.py), on the host's real binaries.
+
+Each member runs the component's own command, environment and uploaded files
+(``components/docker/postgres.py``, rendered for a :class:`PgLayout` under a temporary root),
+behind the postgres image's first-boot sequence, and must turn healthy by the container's own
+healthcheck command. One test per defect of issue 15 that this path exposes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+try:
+    from tests.integration import containers, servers
+except ImportError:  # pytest "prepend" import of tests/integration without __init__.py
+    import containers  # type: ignore[no-redef]
+    import servers  # type: ignore[no-redef]
+
+from components.docker.monitoring import PROMETHEUS_IMAGE_CMD, prometheus_files, token_file
+from components.docker.postgres import (
+    APP_USER,
+    MONITOR_USER,
+    PG_HEALTHCHECK,
+    REPLICATION_USER,
+    ROLES,
+    PgLayout,
+    exporter_dsn,
+    haproxy_cfg,
+    pgbouncer_userlist,
+    primary_command,
+    primary_envs,
+    primary_files,
+    replica_command,
+    replica_envs,
+    replica_files,
+    role_verifiers,
+)
+from components.docker.redis import cluster_create_script, node_conf, node_healthcheck
+from components.render.pgbouncer import render_pgbouncer_ini
+from components.render.postgres import render_pg_hba_conf
+from components.render.redis import render_users_acl
+from infra.settings import PostgresSettings, RedisSettings
+
+pytestmark = pytest.mark.integration
+
+HOST_CIDR = "127.0.0.0/8"  # the "network" every member and client connects from here
+BOOT_TIMEOUT = 90
+
+
+def _require() -> None:
+    try:
+        servers.require("postgres", "initdb", "pg_basebackup", "pg_ctl", "psql", "pgbouncer", "haproxy")
+        containers.require_root()
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+def layout(root: Path, member: str) -> PgLayout:
+    """The container's paths, each under the member's own root; the WAL archive volume is shared."""
+    m = root / member
+    return PgLayout(conf_dir=str(m / "etc/postgresql"), data_mount=str(m / "var/lib/postgresql/data"),
+                    pgdata=str(m / "var/lib/postgresql/data/pgdata"), archive_dir=str(root / "wal-archive"),
+                    initdb_dir=str(m / "docker-entrypoint-initdb.d"), passfile=str(m / "tmp/.pgpass"))
+
+
+@dataclass
+class Cluster:
+    root: Path
+    database: str
+    superuser_password: str
+    passwords: dict[str, str]
+    verifiers: dict[str, str]
+    ports: dict[str, int] = field(default_factory=dict)
+    members: dict[str, containers.FakeContainer] = field(default_factory=dict)
+    layouts: dict[str, PgLayout] = field(default_factory=dict)
+
+    def connect(self, member: str, *, user: str = "postgres", dbname: str | None = None) -> psycopg.Connection:  # type: ignore[type-arg]
+        password = self.superuser_password if user == "postgres" else self.passwords[user]
+        return servers.connect(self.ports[member], user, password, dbname or self.database)
+
+    def query(self, member: str, q: str, *params: object) -> list[tuple[object, ...]]:
+        with self.connect(member) as c:
+            cur = c.execute(q, params or None)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+
+def _container(stack: contextlib.ExitStack, c: Cluster, member: str, *, command: list[str],
+               env: dict[str, str], files: dict[str, str], lay: PgLayout, bin_dir: Path) -> containers.FakeContainer:
+    # The image has /var/lib/postgresql/data (postgres, 1777): its volume starts that way. The WAL
+    # archive volume is mounted where the image has no directory: empty and root-owned.
+    containers.image_dir(Path(lay.data_mount), owner="postgres", mode=0o1777)
+    if not Path(lay.archive_dir).exists():
+        containers.fresh_volume(Path(lay.archive_dir))
+    containers.image_dir(Path(lay.passfile).parent, owner="root", mode=0o1777)
+    port = c.ports[member]
+    full_env = {"PATH": containers.pg_path(bin_dir), "LANG": "C.UTF-8", "PGDATA": "/var/lib/postgresql/data",
+                "PG_MAJOR": servers.pg_bindir().parent.name, "HOME": "/root", "PGPORT": str(port), **env}
+    fc = containers.FakeContainer(member, c.root, entrypoint=["docker-entrypoint.sh"], command=command,
+                                  env=full_env, files=files, healthcheck=list(PG_HEALTHCHECK), pgdata=lay.pgdata)
+    stack.callback(fc.stop)
+    c.members[member], c.layouts[member] = fc, lay
+    return fc
+
+
+def boot_primary(stack: contextlib.ExitStack, c: Cluster, *, synchronous: list[str]) -> containers.FakeContainer:
+    lay = layout(c.root, "primary")
+    c.ports["primary"] = servers.free_port()
+    settings = PostgresSettings(port=c.ports["primary"])
+    hba = render_pg_hba_conf(client_cidrs=[HOST_CIDR], replication_user=REPLICATION_USER,
+                             replication_cidrs=[HOST_CIDR])
+    files = primary_files(settings, lay, hba=hba, verifiers=c.verifiers, database=c.database,
+                          synchronous=synchronous, listen_addresses=servers.HOST)
+    env = {k: str(v) for k, v in primary_envs(lay, database=c.database,
+                                              superuser_password=c.superuser_password).items()}
+    bin_dir = containers.postgres_image_bin(c.root / "primary", initdb_dir=lay.initdb_dir)
+    fc = _container(stack, c, "primary", command=primary_command(lay), env=env, files=files, lay=lay,
+                    bin_dir=bin_dir)
+    fc.start()
+    fc.wait_healthy(BOOT_TIMEOUT)
+    return fc
+
+
+def boot_replica(stack: contextlib.ExitStack, c: Cluster, member: str, *, upstream: str) -> containers.FakeContainer:
+    lay = layout(c.root, member)
+    c.ports[member] = servers.free_port()
+    settings = PostgresSettings(port=c.ports[member])
+    hba = render_pg_hba_conf(client_cidrs=[HOST_CIDR], replication_user=REPLICATION_USER,
+                             replication_cidrs=[HOST_CIDR])
+    files = replica_files(settings, lay, hba=hba, application_name=member, upstream_host=servers.HOST,
+                          upstream_port=c.ports[upstream], replication_password=c.passwords[REPLICATION_USER],
+                          listen_addresses=servers.HOST)
+    bin_dir = containers.postgres_image_bin(c.root / member, initdb_dir=lay.initdb_dir)
+    env = {k: str(v) for k, v in replica_envs(lay).items()}
+    fc = _container(stack, c, member, command=replica_command(lay), env=env, files=files, lay=lay, bin_dir=bin_dir)
+    fc.start()
+    fc.wait_healthy(BOOT_TIMEOUT)
+    servers.wait_until(lambda: c.query(upstream, "SELECT 1 FROM pg_stat_replication WHERE application_name = %s"
+                                                 " AND state = 'streaming'", member),
+                       timeout=30, what=f"{member} to stream from {upstream}")
+    return fc
+
+
+def new_cluster(root: Path) -> Cluster:
+    passwords = {r: secrets.token_urlsafe(18) for r in ROLES}
+    return Cluster(root=root, database="app", superuser_password=secrets.token_urlsafe(18), passwords=passwords,
+                   verifiers=role_verifiers(passwords, seed=secrets.token_bytes(16)))
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """Primary (first boot through the image's init sequence), standby and read replica 1, each
+    through its container's start path; the quorum names the standby and the read replica."""
+    _require()
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-ctr-"))
+        root.chmod(0o755)
+        c = new_cluster(root)
+        boot_primary(stack, c, synchronous=["standby", "replica_1"])
+        boot_replica(stack, c, "standby", upstream="primary")
+        boot_replica(stack, c, "replica_1", upstream="primary")
+        yield c
+
+
+def _commits_within(c: Cluster, seconds: float) -> bool:
+    token = secrets.token_hex(6)
+
+    def write() -> None:
+        with c.connect("primary") as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS sync_probe (token text)")
+            conn.execute("INSERT INTO sync_probe VALUES (%s)", (token,))
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        pool.submit(write).result(timeout=seconds)
+        return True
+    except concurrent.futures.TimeoutError:
+        return False
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---------------------------------------------------------------- item 1: first boot, then synchronous
+
+
+def test_primary_first_boot_completes_then_replicates_synchronously_by_quorum(cluster: Cluster) -> None:
+    """Issue 15 item 1: the primary's first boot (initdb, init scripts against the temporary server
+    started with the container's args, CREATE DATABASE) finishes and the container turns healthy;
+    synchronous replication is on from the real start, as a quorum that survives one member's restart."""
+    c = cluster
+    assert c.query("primary", "SHOW synchronous_standby_names") == [('ANY 1 ("standby", "replica_1")',)]
+    servers.wait_until(lambda: sorted(c.query("primary", "SELECT application_name, sync_state"
+                                                         " FROM pg_stat_replication"))
+                       == [("replica_1", "quorum"), ("standby", "quorum")], timeout=15,
+                       what="standby and replica_1 to be quorum members")
+    for member in ("standby", "replica_1"):  # a base backup must not carry the primary's setting along
+        assert c.query(member, "SHOW synchronous_standby_names") == [("",)]
+    assert _commits_within(c, 10), "a commit waited with both quorum members streaming"
+    c.members["standby"].stop()  # docker stop pg-standby
+    assert _commits_within(c, 10), "a commit waited for the stopped standby: ANY 1 should be met by replica_1"
+    c.members["standby"].start()
+    c.members["standby"].wait_healthy(BOOT_TIMEOUT)
+    servers.wait_until(lambda: ("standby", "quorum") in c.query(
+        "primary", "SELECT application_name, sync_state FROM pg_stat_replication"), timeout=30,
+        what="the restarted standby back in the quorum")
+
+
+# ---------------------------------------------------------------- item 7: WAL archive ownership
+
+
+def test_wal_archive_volume_is_writable_and_segments_are_archived(cluster: Cluster) -> None:
+    """Issue 15 item 7: the archive volume starts root-owned; the start path gives it to postgres
+    and the primary's archive_command succeeds."""
+    c = cluster
+    archive = Path(c.layouts["primary"].archive_dir)
+    assert archive.stat().st_uid == os.stat(c.layouts["primary"].pgdata).st_uid  # postgres
+    segment = c.query("primary", "SELECT pg_walfile_name(pg_switch_wal())")[0][0]
+    assert isinstance(segment, str)
+    servers.wait_until(lambda: (archive / segment).exists(), timeout=30, what=f"WAL {segment} in the archive")
+    assert c.query("primary", "SELECT failed_count FROM pg_stat_archiver") == [(0,)]
+
+
+# ---------------------------------------------------------------- item 8: app may create in its database
+
+
+def test_app_role_creates_tables_in_its_database(cluster: Cluster) -> None:
+    """Issue 15 item 8: PostgreSQL 15+ gives CREATE on schema public only to the database owner."""
+    c = cluster
+    with c.connect("primary", user=APP_USER) as conn:
+        conn.execute("CREATE TABLE app_owned (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO app_owned VALUES (1)")
+    assert c.query("primary", "SELECT tableowner FROM pg_tables WHERE tablename = 'app_owned'") == [(APP_USER,)]
+
+
+# ---------------------------------------------------------------- item 4: PgBouncer logs in
+
+
+def test_pgbouncer_logs_in_with_the_verifier_the_role_stores(cluster: Cluster) -> None:
+    """Issue 15 item 4: the role's stored SCRAM secret and PgBouncer's userlist are one string, so
+    PgBouncer can log in to the server with the client's keys."""
+    c = cluster
+    stored = c.query("primary", "SELECT rolpassword FROM pg_authid WHERE rolname = %s", APP_USER)[0][0]
+    userlist = pgbouncer_userlist(c.verifiers)
+    with contextlib.ExitStack() as stack:
+        d = servers.make_dir(c.root / "pgbouncer")
+        auth = servers.write_file(d / "userlist.txt", userlist)
+        port = servers.free_port()
+        ini = servers.write_file(d / "pgbouncer.ini", render_pgbouncer_ini(
+            PostgresSettings().pooling, databases=[c.database], write_host=servers.HOST, write_port=c.ports["primary"],
+            auth_file=str(auth), listen_addr=servers.HOST, listen_port=port))
+        proc = servers.Proc("pgbouncer", [servers.binary("pgbouncer"), str(ini)], d / "pgbouncer.log")
+        stack.callback(proc.stop, signal.SIGINT)
+        servers.wait_until(lambda: (proc.check_alive(), containers.tcp_open(port))[1], timeout=15,
+                           what="pgbouncer's healthcheck (nc -z 127.0.0.1 <port>)")
+        with servers.connect(port, APP_USER, c.passwords[APP_USER], c.database, prepare_threshold=None) as conn:
+            assert conn.execute("SELECT current_user, inet_server_port()").fetchone() == (APP_USER, c.ports["primary"])
+    assert f'"{APP_USER}" "{stored}"' in userlist  # one string, stored by the server as given
+
+
+# ---------------------------------------------------------------- item 9: the exporter's own login, every member
+
+
+def test_postgres_exporter_logs_in_to_every_member_as_the_monitoring_role(cluster: Cluster) -> None:
+    """Issue 15 item 9 (PostgreSQL): the init script creates a pg_monitor login; the real
+    prometheus-postgres-exporter, with the component's DSN, scrapes the primary and each replica."""
+    c = cluster
+    try:
+        exporter = servers.binary("prometheus-postgres-exporter")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    assert c.query("primary", "SELECT pg_has_role(%s, 'pg_monitor', 'member')", MONITOR_USER) == [(True,)]
+    with contextlib.ExitStack() as stack:
+        for member in ("primary", "standby"):
+            listen = f"{servers.HOST}:{servers.free_port()}"
+            dsn = exporter_dsn(servers.HOST, c.ports[member], c.passwords[MONITOR_USER])
+            proc = servers.Proc(f"postgres-exporter[{member}]", [exporter, f"--web.listen-address={listen}"],
+                                c.root / f"exporter-{member}.log", env={"DATA_SOURCE_NAME": dsn})
+            stack.callback(proc.stop)
+
+            def metrics(listen: str = listen, proc: servers.Proc = proc) -> list[str]:
+                proc.check_alive()
+                with urllib.request.urlopen(f"http://{listen}/metrics", timeout=5) as r:
+                    return r.read().decode().splitlines()
+
+            servers.wait_until(lambda m=metrics: "pg_up 1" in m(), timeout=20,  # type: ignore[misc]
+                               what=f"pg_up 1 from the {member} exporter")
+
+
+# ---------------------------------------------------------------- item 11: a promoted standby stays promoted
+
+
+def test_promoted_replica_is_not_demoted_by_a_restart(cluster: Cluster) -> None:
+    """Issue 15 item 11: standby.signal is created on the first bootstrap only. Last on purpose:
+    it promotes the module's read replica."""
+    c = cluster
+    member = c.members["replica_1"]
+    assert c.query("replica_1", "SELECT pg_is_in_recovery()") == [(True,)]
+    member.restart()  # docker restart: the same command again, on the same volume
+    member.wait_healthy(BOOT_TIMEOUT)
+    assert c.query("replica_1", "SELECT pg_is_in_recovery()") == [(True,)], "a plain restart keeps the standby"
+    assert c.query("replica_1", "SELECT pg_promote(true, 30)") == [(True,)]
+    member.restart()
+    member.wait_healthy(BOOT_TIMEOUT)
+    assert c.query("replica_1", "SELECT pg_is_in_recovery()") == [(False,)], "the restart demoted the promoted member"
+    with c.connect("replica_1", user=APP_USER) as conn:
+        conn.execute("CREATE TABLE after_promotion (id int)")
+
+
+# ---------------------------------------------------------------- item 10: HAProxy resolves at run time
+
+
+def test_haproxy_starts_and_serves_while_members_do_not_resolve() -> None:
+    """Issue 15 item 10: the rendered haproxy.cfg names members that do not resolve (yet); HAProxy
+    must start, stay up and pass its container healthcheck (``nc -z 127.0.0.1 5000``)."""
+    _require()
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-hap-"))
+        wp, rp = servers.free_port(), servers.free_port()
+        suffix = secrets.token_hex(4)  # names no resolver knows
+        cfg = servers.write_file(root / "haproxy.cfg", haproxy_cfg(
+            primary=f"pg-primary-{suffix}.invalid", readers=[f"pg-standby-{suffix}.invalid"], port=5432,
+            bind_address=servers.HOST, write_port=wp, read_port=rp))
+        proc = servers.Proc("haproxy", [servers.binary("haproxy"), "-db", "-f", str(cfg)], root / "haproxy.log")
+        stack.callback(proc.stop, signal.SIGTERM)
+        servers.wait_until(lambda: (proc.check_alive(), containers.tcp_open(wp) and containers.tcp_open(rp))[1],
+                           timeout=15, what="haproxy to listen with unresolvable members")
+        time.sleep(2)
+        proc.check_alive()
+
+
+# ---------------------------------------------------------------- Valkey: nodes + the cluster-create job
+
+
+def test_valkey_nodes_turn_healthy_and_the_cluster_job_joins_them_once() -> None:
+    """The redis component's node files (redis.conf + users.acl, host paths), each node's own
+    healthcheck command, then its one-shot job script as the job container runs it (``/bin/sh
+    <script>``): exit 0, cluster_state ok; run again (a re-created job) it exits 0 untouched. The
+    host's redis-server/redis-cli stand in for valkey-server/valkey-cli (same protocol and flags)."""
+    try:
+        bins = servers.require("redis-server", "redis-cli")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    settings = RedisSettings()
+    count = settings.shards * (1 + settings.replicas_per_shard)
+    pw = {u: secrets.token_urlsafe(18) for u in ("app", "ro", "admin", "repl", "mon")}
+    acl = render_users_acl(app_password=pw["app"], readonly_password=pw["ro"], admin_password=pw["admin"],
+                           replication_password=pw["repl"], monitor_password=pw["mon"], monitor_user="monitor_user")
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-valkey-"))
+        shim = containers._root_dir(root / "bin")
+        (shim / "valkey-cli").symlink_to(bins["redis-cli"])
+        env = {"PATH": f"{shim}:/usr/bin:/bin", "HOME": "/tmp"}
+        ports = [servers.free_port(with_bus=True) for _ in range(count)]
+        for i, port in enumerate(ports, 1):
+            conf_dir = servers.make_dir(root / f"node-{i}" / "etc")
+            data_dir = servers.make_dir(root / f"node-{i}" / "data")
+            servers.write_file(conf_dir / "users.acl", acl)
+            conf = servers.write_file(conf_dir / "redis.conf", node_conf(
+                settings, pw["repl"], port=port, maxmemory_bytes=64 * 2**20, conf_dir=str(conf_dir),
+                data_dir=str(data_dir)))
+            proc = servers.Proc(f"node-{i}", [bins["redis-server"], str(conf)], root / f"node-{i}.log")
+            stack.callback(proc.stop)
+
+            def healthy(port: int = port, proc: servers.Proc = proc) -> bool:
+                proc.check_alive()
+                return subprocess.run(["sh", "-c", node_healthcheck("valkey-cli", port)], env=env,
+                                      check=False).returncode == 0
+
+            servers.wait_until(healthy, timeout=20, what=f"node {i} healthcheck")
+        script = root / "cluster-create.sh"
+        script.write_text(cluster_create_script([f"{servers.HOST}:{p}" for p in ports], pw["admin"], cli="valkey-cli",
+                                                replicas=settings.replicas_per_shard))
+        for attempt in ("create", "again"):
+            res = subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True, timeout=120,
+                                 check=False)
+            assert res.returncode == 0, f"{attempt}: {res.stdout}\n{res.stderr}"
+            if attempt == "create":
+                assert "[OK] All 16384 slots covered" in res.stdout
+            else:
+                assert res.stdout == ""  # the "already formed" exit, nothing re-created
+            admin = redis.Redis(host=servers.HOST, port=ports[0], username="cluster_admin", password=pw["admin"],
+                                decode_responses=True)
+            servers.wait_until(lambda a=admin: servers.cluster_info(a).get("cluster_state") == "ok", timeout=30,
+                               what="cluster_state:ok")
+
+
+# ---------------------------------------------------------------- Prometheus: the component's files, the image's CMD
+
+
+def test_prometheus_starts_from_the_component_files_and_passes_its_healthcheck() -> None:
+    """The monitoring component's prometheus.yml + rules.yml (+ a bearer-token file for Qdrant), run
+    with the prom/prometheus image's own CMD (paths under a temporary root), turn healthy by the
+    container's healthcheck (``wget -q -O /dev/null http://127.0.0.1:9090/-/ready``) with every
+    catalogue rule loaded, although no scrape target resolves here."""
+    try:
+        prometheus = servers.binary("prometheus")
+        wget = servers.binary("wget")
+    except servers.MissingBinary as err:
+        pytest.fail(str(err), pytrace=False)
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(servers.workdir("dp-prom-ctr-"))
+        conf_dir = servers.make_dir(root / "etc/prometheus", 0o755)
+        servers.make_dir(conf_dir / "secrets", 0o755)
+        targets = {"qdrant": ["vector-peer-1:6333"], "postgres": ["monitoring-postgres-exporter-primary:9187"],
+                   "redis": ["monitoring-redis-exporter:9121"]}
+        files = prometheus_files(targets, stores=["postgres", "redis", "vector"], alertmanagers=["monitoring-am:9093"],
+                                 evaluation_interval_seconds=30, metrics_paths={}, token_jobs=["qdrant"],
+                                 conf_dir=str(conf_dir))
+        files[token_file("qdrant", str(conf_dir))] = secrets.token_urlsafe(30)
+        for path, text in files.items():
+            servers.write_file(Path(path), text, 0o644)
+        port = servers.free_port()
+        tsdb = servers.make_dir(root / "tsdb")
+        argv = [a.replace("/etc/prometheus", str(conf_dir)).replace("=/prometheus", f"={tsdb}")
+                for a in PROMETHEUS_IMAGE_CMD]
+        proc = servers.Proc("prometheus", [prometheus, *argv, f"--web.listen-address={servers.HOST}:{port}"],
+                            root / "prometheus.log")
+        stack.callback(proc.stop)
+        health = [wget, "-q", "-O", "/dev/null", f"http://{servers.HOST}:{port}/-/ready"]  # the container's, re-ported
+        servers.wait_until(lambda: (proc.check_alive(), subprocess.run(health, check=False).returncode == 0)[1],
+                           timeout=30, what="prometheus healthcheck")
+        with urllib.request.urlopen(f"http://{servers.HOST}:{port}/api/v1/rules", timeout=5) as r:
+            groups = json.load(r)["data"]["groups"]
+        assert sum(len(g["rules"]) for g in groups) > 0
+        with urllib.request.urlopen(f"http://{servers.HOST}:{port}/api/v1/status/config", timeout=5) as r:
+            assert "credentials_file: " + token_file("qdrant", str(conf_dir)) in json.load(r)["data"]["yaml"]
