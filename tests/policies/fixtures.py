@@ -329,6 +329,7 @@ def access_log_bucket(region: str, parent: Resource, sse: str = "AES256") -> lis
         ("versioning", "aws:s3/bucketVersioning:BucketVersioning", {"versioningConfiguration": {"status": "Enabled"}}),
         ("lifecycle", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
          {"rules": [{"id": "expire-access-logs", "status": "Enabled", "filter": {}, "expiration": {"days": 365},
+                     "noncurrentVersionExpiration": {"noncurrentDays": 30},
                      "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}]}),
         ("pab", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
          {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True}),
