@@ -94,10 +94,28 @@ def test_resource_types_other_engineers_add_are_priced_or_free() -> None:
     assert types_without_a_price(coming) == []
 
 
-def test_production_is_within_its_budget_all_in(stacks: dict[str, Priced]) -> None:
+def budget_problem(report: CostReport, budget: float | None) -> str | None:
+    """Why a report does not meet its budget: no budget, an unknown cost, or over it."""
+    if budget is None:
+        return "no budget"
+    if not report.complete:
+        return f"cost unknown ({len(report.unpriced)} unpriced lines)"
+    return f"${report.monthly_total:,.2f} over ${budget:,.2f}" if report.monthly_total > budget else None
+
+
+@pytest.mark.parametrize("stack", ["production", "dev"])
+def test_the_stacks_are_within_their_budgets_all_in(stacks: dict[str, Priced], stack: str) -> None:
+    assert budget_problem(stacks[stack].report, stacks[stack].settings.budget) is None
+
+
+def test_of_the_test_an_unknown_or_over_budget_cost_is_caught(stacks: dict[str, Priced]) -> None:
     p = stacks["production"]
-    assert p.settings.budget is not None
-    assert p.report.complete and p.report.monthly_total <= p.settings.budget, p.report.monthly_total
+    assert budget_problem(p.report, p.report.monthly_total - 0.01) == \
+        f"${p.report.monthly_total:,.2f} over ${p.report.monthly_total - 0.01:,.2f}"
+    unknown = estimate([*p.resources, resource("aws:sagemaker/domain:Domain", "ml")], region=p.settings.region,
+                       usage=p.settings.usage)
+    assert budget_problem(unknown, 1e9) == "cost unknown (1 unpriced lines)"
+    assert budget_problem(p.report, None) == "no budget"
 
 
 def test_the_dr_region_is_priced(stacks: dict[str, Priced]) -> None:
@@ -178,9 +196,21 @@ def test_compare_to_dev_puts_the_same_stores_side_by_side(stacks: dict[str, Pric
 # -- the README says what the model says ----------------------------------------------------------
 
 
-def test_readme_cost_figures_are_the_models(stacks: dict[str, Priced]) -> None:
+def readme_misses(section: str, totals: dict[str, float]) -> list[str]:
+    """Stacks whose total the README's cost section does not state as ``**$X**`` on a line naming them."""
+    return [f"{stack} ${total:,.2f}" for stack, total in totals.items()
+            if not re.search(rf"`{stack}`[^\n]*\*\*{re.escape(f'${total:,.2f}')}", section)]
+
+
+def _cost_section() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("<!-- cost:start -->"):text.index("<!-- cost:end -->")]
-    for stack in ("production", "dev"):
-        total = f"${stacks[stack].report.monthly_total:,.2f}"
-        assert re.search(rf"`{stack}`[^\n]*\*\*{re.escape(total)}", section), (stack, total)
+    return text[text.index("<!-- cost:start -->"):text.index("<!-- cost:end -->")]
+
+
+def test_readme_cost_figures_are_the_models(stacks: dict[str, Priced]) -> None:
+    assert readme_misses(_cost_section(), {s: p.report.monthly_total for s, p in stacks.items()}) == []
+
+
+def test_of_the_test_a_stale_readme_figure_is_caught(stacks: dict[str, Priced]) -> None:
+    total = stacks["dev"].report.monthly_total + 1
+    assert readme_misses(_cost_section(), {"dev": total}) == [f"dev ${total:,.2f}"]

@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+import yaml
 
-from cost import build_prices, coverage
+from cost import build_prices, classes, coverage
 from cost.prices import load_prices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,13 +120,31 @@ def test_of_the_test_the_build_refuses_an_incomplete_table() -> None:
         build_prices.build_rows(rows)
 
 
-def test_every_class_row_of_the_stacks_exists_in_both_regions() -> None:
-    """What production and dev use is priced in us-east-1 and us-west-2 (the DR region)."""
-    table = load_prices()
-    for key in ("rds:postgres:db.r6g.xlarge:multi-az", "rds:postgres:db.r6g.xlarge:single-az",
-                "rds:postgres:db.r6g.large:single-az", "rds:postgres:db.t4g.medium:single-az",
-                "elasticache:node:cache.m6g.large:valkey", "elasticache:node:cache.t4g.small:valkey",
-                "ec2:instance:r7g.xlarge", "ec2:instance:r6g.large", "ec2:instance:m7g.medium",
-                "ec2:instance:m7g.large"):
-        for region in coverage.COVERED_REGIONS:
-            assert table.get(key, region) is not None, (key, region)
+def unpriced_stack_classes(stack_file: Path, regions: tuple[str, ...]) -> list[str]:
+    """Classes a stack file sets that lack a row in one of ``regions`` (RDS in both AZ modes)."""
+    config = yaml.safe_load(stack_file.read_text())["config"]
+    wanted: list[tuple[classes.Kind, str, str | None]] = []
+    for key, value in (config.get("data-platform:postgres") or {}).items():
+        if key.endswith("nstanceClass"):
+            wanted.append((classes.RDS, value, None))
+    redis = config.get("data-platform:redis") or {}
+    if "nodeType" in redis:
+        wanted.append((classes.ELASTICACHE, redis["nodeType"], redis.get("engine", "valkey")))
+    for section, keys in (("graph", ("instanceType", "secondaryInstanceType")), ("vector", ("instanceType",)),
+                          ("eks", ("systemInstanceType",))):
+        wanted += [(classes.EC2, v, None) for k in keys if (v := (config.get(f"data-platform:{section}") or {}).get(k))]
+    return [cls for kind, cls, variant in wanted if classes.unpriced(kind, cls, regions, variant) is not None]
+
+
+@pytest.mark.parametrize("stack", ["production", "dev"])
+def test_the_stacks_classes_are_priced_in_both_covered_regions(stack: str) -> None:
+    """What the stack files use is priced where it may run, the DR region included."""
+    assert unpriced_stack_classes(ROOT / f"Pulumi.{stack}.yaml", coverage.COVERED_REGIONS) == []
+
+
+def test_of_the_test_an_unpriced_class_in_a_stack_file_is_caught(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    doc["config"]["data-platform:vector"]["instanceType"] = "r8g.large"
+    planted = tmp_path / "Pulumi.planted.yaml"
+    planted.write_text(yaml.safe_dump(doc))
+    assert unpriced_stack_classes(planted, coverage.COVERED_REGIONS) == ["r8g.large"]
