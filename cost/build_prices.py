@@ -1,16 +1,22 @@
-"""Build the shipped price table ``cost/prices.csv`` from the shared pricing data.
+"""Build the shipped price table ``cost/prices.csv`` from the source files in ``cost/sources/``.
 
 Usage::
 
-    python -m cost.build_prices [--source ../shared/pricing/aws-on-demand.csv] [--output cost/prices.csv]
+    python -m cost.build_prices [--check] [--output cost/prices.csv]
 
-Every row of the source keeps its columns ``service,item,region,unit,usd,source,as_of`` verbatim and
-gains one column, ``key``: a normalized, region-free name the cost model looks prices up by (for
-example ``rds:postgres:db.r6g.large:single-az`` or ``ebs:iops:gp3``). A row whose item matches no
-rule stops the build, so that new price data is never silently ignored; a key that appears twice for
-one region stops it as well. The output is written only when every row maps.
+Sources (all inside the repository, read in this order; see ``cost/sources/README.md``):
 
-The shipped csv is self-contained: the cost model never reads the shared source at runtime.
+* ``aws-on-demand.csv``: the shared pricing data, copied verbatim (its notes: ``aws-on-demand.md``);
+* ``stored-extracts.csv``: more rows read the same way from the same stored repositories;
+* ``aws-pricing-pages.csv``: rows no stored source had, entered by hand from the named AWS pricing
+  page and marked so in their ``source`` cell.
+
+Every row keeps its columns ``service,item,region,unit,usd,source,as_of`` verbatim and gains one
+column, ``key``: a normalized, region-free name the cost model looks prices up by (for example
+``rds:postgres:db.r6g.large:single-az`` or ``ebs:iops:gp3``). A row whose item matches no rule
+stops the build, so that new price data is never silently ignored; a key that appears twice for
+one region stops it as well (across files too), and so does a table that is not complete for the
+covered regions (``cost.coverage``). The output is written only when every check passes.
 """
 
 from __future__ import annotations
@@ -24,14 +30,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cost import coverage
+
 COLUMNS = ("service", "item", "region", "unit", "usd", "source", "as_of")
 """Columns of the shared source, kept verbatim and in this order."""
 
 OUTPUT_COLUMNS = (*COLUMNS, "key")
 """Columns of ``cost/prices.csv``."""
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "pricing" / "aws-on-demand.csv"
-"""``../shared/pricing/aws-on-demand.csv`` relative to the project root."""
+SOURCES_DIR = Path(__file__).resolve().parent / "sources"
+"""Where the source files live, inside the package."""
+
+DEFAULT_SOURCES = tuple(
+    SOURCES_DIR / name for name in ("aws-on-demand.csv", "stored-extracts.csv", "aws-pricing-pages.csv")
+)
+"""The source files, in the order their rows enter the table."""
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "prices.csv"
 """The table shipped as package data."""
@@ -87,9 +100,14 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule("VPC", r"NAT gateway hour", lambda m: "vpc:nat:hour"),
     _Rule("VPC", r"NAT gateway data processed", lambda m: "vpc:nat:gb"),
+    _Rule("VPC", r"Public IPv4 address hour", lambda m: "vpc:ipv4:hour"),
+    _Rule("VPC", r"Interface endpoint AZ-hour", lambda m: "vpc:endpoint:hour"),
+    _Rule("VPC", r"Interface endpoint data processed.*", lambda m: "vpc:endpoint:gb"),
     _Rule("S3", r"S3 Standard storage.*", lambda m: "s3:storage:standard"),
     _Rule("S3", r"S3 Standard-Infrequent Access storage", lambda m: "s3:storage:standard-ia"),
+    _Rule("S3", r"S3 Glacier Instant Retrieval storage", lambda m: "s3:storage:glacier-ir"),
     _Rule("S3", r"S3 Glacier Flexible Retrieval storage", lambda m: "s3:storage:glacier"),
+    _Rule("S3", r"S3 Replication Time Control data replicated", lambda m: "s3:rtc:gb"),
     _Rule("S3", r"S3 Glacier Deep Archive storage", lambda m: "s3:storage:deep-archive"),
     _Rule("KMS", r"Customer managed key", lambda m: "kms:key"),
     _Rule("KMS", r"API requests \(symmetric\)", lambda m: "kms:requests:symmetric"),
@@ -110,6 +128,12 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("Data Transfer", r"Intra-region \(cross-AZ\) transfer.*", lambda m: "transfer:cross-az"),
     _Rule("Data Transfer", r"Transfer out to Internet.*", lambda m: "transfer:internet"),
     _Rule("Data Transfer", r"us-east-1 to us-east-2 .*", lambda m: "transfer:us-east-2"),
+    _Rule("Route 53", r"Hosted zone.*", lambda m: "route53:zone"),
+    _Rule(
+        "CodeBuild",
+        r"Linux build minute (?P<c>BUILD_[A-Z0-9_]+)(?P<arm> ARM)?",
+        lambda m: f"codebuild:minute:{m['c'].lower()}{'_arm' if m['arm'] else ''}",
+    ),
     _Rule("ELB", r"Application Load Balancer hour", lambda m: "elb:alb:hour"),
     _Rule("ELB", r"Application Load Balancer LCU", lambda m: "elb:alb:lcu"),
     _Rule("ELB", r"Network Load Balancer hour", lambda m: "elb:nlb:hour"),
@@ -131,32 +155,38 @@ def key_for(service: str, item: str) -> str:
     raise BuildError(f"no key rule for service {service!r} item {item!r}: add one to cost/build_prices.py")
 
 
-def build_rows(rows: Iterable[dict[str, str]]) -> list[dict[str, str]]:
-    """Validate source rows and add their ``key``; every problem is collected and raised once."""
+def build_rows(rows: Iterable[dict[str, str]], origin: str = "") -> list[dict[str, str]]:
+    """Validate source rows and add their ``key``; every problem is collected and raised once.
+
+    ``rows`` may come from several files: give each row a ``__where`` (``file:line``) to have the
+    messages name it; otherwise rows are numbered from line 2 of ``origin``."""
     out: list[dict[str, str]] = []
     problems: list[str] = []
-    seen: dict[tuple[str, str], int] = {}
-    for line, row in enumerate(rows, start=2):
+    seen: dict[tuple[str, str], str] = {}
+    for number, row in enumerate(rows, start=2):
+        line = row.get("__where") or f"{origin}{':' if origin else ''}{number}"
         missing = [c for c in COLUMNS if not (row.get(c) or "").strip()]
         if missing:
-            problems.append(f"line {line}: empty {', '.join(missing)}")
+            problems.append(f"{line}: empty {', '.join(missing)}")
             continue
         try:
             float(row["usd"])
         except ValueError:
-            problems.append(f"line {line}: usd {row['usd']!r} is not a number")
+            problems.append(f"{line}: usd {row['usd']!r} is not a number")
             continue
         try:
             key = key_for(row["service"], row["item"])
         except BuildError as exc:
-            problems.append(f"line {line}: {exc}")
+            problems.append(f"{line}: {exc}")
             continue
         where = (key, row["region"])
         if where in seen:
-            problems.append(f"line {line}: key {key} in {row['region']} repeats line {seen[where]}")
+            problems.append(f"{line}: key {key} in {row['region']} repeats {seen[where]}")
             continue
         seen[where] = line
         out.append({**{c: row[c] for c in COLUMNS}, "key": key})
+    if not problems:
+        problems += coverage.problems((row["key"], row["region"]) for row in out)
     if problems:
         raise BuildError("price table not built:\n  " + "\n  ".join(problems))
     return out
@@ -171,25 +201,35 @@ def render(rows: Sequence[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
-def build(source: Path = DEFAULT_SOURCE) -> str:
-    """Read ``source`` and return the text of the shipped table."""
-    with source.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = tuple(reader.fieldnames or ())
-        if header != COLUMNS:
-            raise BuildError(f"{source}: columns {header} are not {COLUMNS}")
-        return render(build_rows(reader))
+def read_sources(sources: Sequence[Path] = DEFAULT_SOURCES) -> list[dict[str, str]]:
+    """The rows of every source file, each tagged with ``__where`` (``file:line``)."""
+    rows: list[dict[str, str]] = []
+    for source in sources:
+        with source.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = tuple(reader.fieldnames or ())
+            if header != COLUMNS:
+                raise BuildError(f"{source}: columns {header} are not {COLUMNS}")
+            rows += [{**row, "__where": f"{source.name}:{line}"} for line, row in enumerate(reader, start=2)]
+    return rows
+
+
+def build(sources: Sequence[Path] = DEFAULT_SOURCES) -> str:
+    """Read ``sources`` and return the text of the shipped table."""
+    return render(build_rows(read_sources(sources)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m cost.build_prices", description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="shared pricing csv")
+    parser.add_argument("--source", type=Path, action="append", dest="sources", default=None,
+                        help="a source csv (repeat; default: the files in cost/sources/)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="table to write")
     parser.add_argument("--check", action="store_true", help="exit 1 if the output is not up to date")
     args = parser.parse_args(argv)
     try:
-        text = build(args.source)
+        sources = tuple(args.sources) if args.sources else DEFAULT_SOURCES
+        text = build(sources)
     except (OSError, BuildError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -202,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if current != text:
         args.output.write_text(text, encoding="utf-8")
     count = sum(1 for _ in csv.reader(io.StringIO(text))) - 1
-    print(f"{args.output}: {count} prices from {args.source}")
+    print(f"{args.output}: {count} prices from {', '.join(str(p.name) for p in sources)}")
     return 0
 
 

@@ -6,8 +6,11 @@
 (architecture §7: ``urn``, ``type``, ``custom``, ``parent``, ``inputs`` in camelCase, ...) and
 returns a :class:`CostReport`. Each billable part of a resource is one :class:`CostLine` whose
 ``basis`` states the formula with its numbers; free resources get a line with ``monthly`` 0.0 and a
-basis starting ``no charge:``; anything the shipped table cannot price goes to ``unpriced`` with
-the reason (``monthly`` None) and is never counted as zero in the total.
+basis starting ``no charge:``; anything that cannot be priced goes to ``unpriced`` with the reason
+(``monthly`` None). One unpriced line makes the whole estimate **unknown** (``verdict``): its
+``monthly_total`` is then only the sum of what could be priced, never a total with zeros in it.
+Costs roll up by top-level component (``cost.attribution``: EKS node groups go to the store whose
+pods they run).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from cost.attribution import STACK_TYPE, owner, stack_urn_for, top_level
 from cost.prices import HOURS_PER_MONTH, PriceTable, load_prices
-from cost.rules import Context, Res, Usage, charges_for
+from cost.rules import Context, Res, charges_for
+from cost.usage import Usage
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -28,9 +33,13 @@ __all__ = [
     "compare",
     "component_key",
     "estimate",
+    "stack_urn_for",
 ]
 
-STACK_TYPE = "pulumi:pulumi:Stack"
+PRICED = "priced"
+"""Verdict of an estimate whose every line is priced or free."""
+UNKNOWN = "unknown"
+"""Verdict of an estimate with at least one unpriced line."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,8 @@ class CostReport:
     """The priced stack."""
 
     monthly_total: float
-    """Sum of ``lines`` (USD/month); unpriced parts are not in it."""
+    """Sum of ``lines`` (USD/month). With unpriced parts (verdict unknown) it is only what could be
+    priced: a lower bound, never the stack's cost."""
     lines: list[CostLine]
     """Priced and free lines, in resource order."""
     by_component: dict[str, float]
@@ -78,10 +88,21 @@ class CostReport:
     usage: Usage = field(default_factory=Usage)
     """Usage assumptions that were priced."""
 
+    @property
+    def verdict(self) -> str:
+        """``priced`` when every line is priced or free, else ``unknown``."""
+        return UNKNOWN if self.unpriced else PRICED
+
+    @property
+    def complete(self) -> bool:
+        """True when the total is the stack's cost (no unpriced line)."""
+        return not self.unpriced
+
     def to_json(self) -> dict[str, Any]:
-        """The §7 ``cost`` object; ``budget`` is the caller's, ``unpriced``/``usage`` are additions."""
+        """The §7 ``cost`` object; ``budget`` is the caller's, ``verdict``/``unpriced``/``usage`` are additions."""
         return {
             "currency": self.currency,
+            "verdict": self.verdict,
             "monthly_total": self.monthly_total,
             "by_component": dict(self.by_component),
             "lines": [line.to_json() for line in self.lines],
@@ -90,53 +111,6 @@ class CostReport:
             "usage": self.usage.to_json(),
             "hours_per_month": HOURS_PER_MONTH,
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# Components
-# ---------------------------------------------------------------------------------------------
-
-
-def _is_stack_urn(urn: str) -> bool:
-    return f"::{STACK_TYPE}::" in urn
-
-
-def stack_urn_for(urn: str) -> str:
-    """The URN of the stack resource of ``urn``'s stack: ``urn:pulumi:S::P::pulumi:pulumi:Stack::P-S``."""
-    parts = urn.split("::")
-    stack = parts[0].removeprefix("urn:pulumi:")
-    project = parts[1] if len(parts) > 1 else ""
-    return f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
-
-
-def _top_level(resources: Sequence[Res]) -> tuple[dict[str, str], list[str]]:
-    """(resource urn → top-level component urn, top-level component urns in order).
-
-    Walks ``parent`` up to the resource whose parent is null or the stack. When that resource is a
-    component (custom=false) it is the top-level component; when it is a custom resource, the
-    resource belongs to the stack itself and is attributed to the stack URN.
-    """
-    by_urn = {r.urn: r for r in resources}
-    top: dict[str, str] = {}
-
-    def resolve(r: Res, seen: frozenset[str]) -> str:
-        known = top.get(r.urn)
-        if known is not None:
-            return known
-        parent = r.parent
-        if parent and not _is_stack_urn(parent) and parent in by_urn and parent not in seen:
-            result = resolve(by_urn[parent], seen | {r.urn})
-        elif r.custom or r.type == STACK_TYPE:
-            result = parent if parent and _is_stack_urn(parent) else stack_urn_for(r.urn)
-        else:
-            result = r.urn
-        top[r.urn] = result
-        return result
-
-    for r in resources:
-        resolve(r, frozenset())
-    components = [r.urn for r in resources if not r.custom and r.type != STACK_TYPE and top[r.urn] == r.urn]
-    return top, components
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,15 +127,15 @@ def estimate(
 ) -> CostReport:
     """Price ``resources`` (§7 contract) deployed in stack region ``region``.
 
-    ``usage`` holds the camelCase assumptions (natGbPerMonth, backupGbPerStore, logGbPerMonth,
-    crossRegionGbPerMonth); missing keys take the stack-config defaults, unknown keys raise
-    ValueError. ``prices`` defaults to the shipped table (loaded once per process).
+    ``usage`` holds the camelCase assumptions of ``cost.usage`` (``data-platform:usage``); missing
+    keys take their defaults, unknown keys raise ValueError. ``prices`` defaults to the shipped
+    table (loaded once per process).
     """
     table = prices if prices is not None else load_prices()
     assumptions = Usage.from_mapping(usage)
     views = [Res.from_mapping(resource, region) for resource in resources]
     ctx = Context.build(table, region, assumptions, views)
-    top, components = _top_level(views)
+    top, components = top_level(views)
 
     lines: list[CostLine] = []
     unpriced: list[CostLine] = []
@@ -169,16 +143,17 @@ def estimate(
     for r in views:
         if not r.custom or r.type == STACK_TYPE:
             continue
-        component = top.get(r.urn)
+        belongs = owner(r, top, components)
+        component = belongs.component
         for charge in charges_for(r, ctx):
             monthly = None if charge.monthly is None else round(charge.monthly, 2)
-            line = CostLine(r.urn, r.type, monthly, charge.basis, component, charge.item)
+            basis = f"{charge.basis}; {belongs.note}" if belongs.note and monthly else charge.basis
+            line = CostLine(r.urn, r.type, monthly, basis, component, charge.item)
             if monthly is None:
                 unpriced.append(line)
                 continue
             lines.append(line)
-            if component is not None:
-                by_component[component] = by_component.get(component, 0.0) + monthly
+            by_component[component] = by_component.get(component, 0.0) + monthly
     return CostReport(
         monthly_total=round(sum(line.monthly or 0.0 for line in lines), 2),
         lines=lines,

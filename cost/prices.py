@@ -1,9 +1,9 @@
 """The shipped price table (``cost/prices.csv``), loaded once per process.
 
 Prices are looked up by ``(key, region)``; the key is the normalized column added by
-``python -m cost.build_prices``. There is no fallback to another region and no derived price:
-a missing row is reported by the caller as unpriced, with :meth:`PriceTable.sources_for` naming
-where prices of that service came from.
+``python -m cost.build_prices`` (from the files in ``cost/sources/``). There is no fallback to
+another region and no derived price: a missing row is reported by the caller as unpriced, with
+:meth:`PriceTable.sources_for` naming where prices of that service came from.
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ class Price:
 
 
 def source_origin(source: str) -> str:
-    """Shorten a ``source`` cell to its repository (``github:owner/name``) or site (``https://host``)."""
+    """Shorten a ``source`` cell to its repository (``github:owner/name``), site (``https://host``)
+    or ``AWS pricing pages`` (rows entered by hand from a named AWS pricing page)."""
+    if source.startswith("AWS pricing page "):
+        return "AWS pricing pages"
     match = re.match(r"(github:[^/\s]+/[^/@\s]+)|(https?://[^/\s]+)", source)
     return match.group(0) if match else source.split(" ", 1)[0]
 

@@ -31,11 +31,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from components.base import DAY_WINDOW_RE, WINDOW_RE
+from cost import classes
+from cost.usage import ASSUMPTIONS
 
 PROJECT = "data-platform"
 
@@ -415,17 +418,20 @@ class BudgetSettings(_Section):
     """Monthly budget; the review fails when the priced total exceeds it. Default: none."""
 
 
-class UsageSettings(_Section):
-    """Usage assumptions the cost model prices; they are not resources."""
+def _usage_settings() -> type[_Section]:
+    """The ``usage`` section, built from ``cost.usage.ASSUMPTIONS`` (the one home of each assumption:
+    key, default, unit and meaning)."""
+    fields: dict[str, Any] = {
+        a.attr: (float, Field(int(a.default) if a.default.is_integer() else a.default, ge=0, alias=a.key,
+                              description=f"{a.doc} Unit: {a.unit}. Default: {a.default:g}."))
+        for a in ASSUMPTIONS
+    }
+    model = create_model("UsageSettings", __base__=_Section, **fields)
+    model.__doc__ = "Usage assumptions the cost model prices (data size, growth, writes, transfer); not resources."
+    return model
 
-    nat_gb_per_month: float = Field(100, ge=0)
-    """GB processed by NAT gateways per month. Default: 100."""
-    backup_gb_per_store: float = Field(200, ge=0)
-    """Expected GB stored in each backup bucket. Default: 200."""
-    log_gb_per_month: float = Field(20, ge=0)
-    """GB ingested into CloudWatch Logs per month. Default: 20."""
-    cross_region_gb_per_month: float = Field(200, ge=0)
-    """GB replicated to the DR region per month (S3 + RDS WAL). Default: 200."""
+
+UsageSettings = _usage_settings()
 
 
 class LocalSettings(_Section):
@@ -463,7 +469,7 @@ class Settings(_Section):
     backups: BackupSettings = BackupSettings()
     alerts: AlertSettings = AlertSettings()
     budget: BudgetSettings = BudgetSettings()
-    usage: UsageSettings = UsageSettings()
+    usage: UsageSettings = UsageSettings()  # type: ignore[valid-type]
     local: LocalSettings = LocalSettings()
     tags: dict[str, Annotated[str, AfterValidator(_tag_value)]] = {"team": "data", "costCenter": "platform"}
     """Tags on every resource (camelCase keys become kebab-case tag keys). Default: team, costCenter."""
@@ -712,6 +718,7 @@ def _cross_field(s: Settings) -> None:
             if cidr in ("0.0.0.0/0", "::/0"):
                 fail("eks.publicAccessCidrs", cidr, "specific CIDRs, never the whole internet")
         _deploy_rules(s, fail)
+        _priced_classes(s, fail)
     if s.environment == "production":
         _production_rules(s, fail)
     if s.environment != "dev" and s.target == "aws":
@@ -742,6 +749,36 @@ def _deploy_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
         if name in seen:
             fail(key, arn, f"a role name other than {seen[name]}'s: access entries are named after the role")
         seen[arn] = seen[name] = key
+
+
+def _priced_classes(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
+    """Every instance class and node type the stack uses has a price where it runs: the price table
+    (``cost/prices.csv``) is the list of allowed classes, so the review never prices a stack as
+    unknown because of a typo or a class nobody priced."""
+    p, r, g, v = s.postgres, s.redis, s.graph, s.vector
+    dr = (s.dr_region,) if s.dr_region and p.dr_replica else ()
+    single, multi = "single-az", "multi-az" if p.multi_az else "single-az"
+    checks: list[tuple[str, str | None, classes.Kind, tuple[str, ...], str | None]] = [
+        ("postgres.instanceClass", p.instance_class, classes.RDS, (s.region,), multi),
+        # the DR replica (Single-AZ) and the read replicas default to the primary's class
+        ("postgres.instanceClass", p.instance_class if p.dr_instance_class is None else None, classes.RDS, dr,
+         single),
+        ("postgres.instanceClass", p.instance_class if p.read_replicas and p.replica_instance_class is None
+         else None, classes.RDS, (s.region,), single),
+        ("postgres.replicaInstanceClass", p.replica_instance_class if p.read_replicas else None, classes.RDS,
+         (s.region,), single),
+        ("postgres.drInstanceClass", p.dr_instance_class if dr else None, classes.RDS, dr, single),
+        ("redis.nodeType", r.node_type, classes.ELASTICACHE, (s.region,), r.engine),
+        ("graph.instanceType", g.instance_type if g.enabled else None, classes.EC2, (s.region,), None),
+        ("graph.secondaryInstanceType", g.secondary_instance_type if g.enabled and g.secondaries else None,
+         classes.EC2, (s.region,), None),
+        ("vector.instanceType", v.instance_type if v.enabled else None, classes.EC2, (s.region,), None),
+        ("eks.systemInstanceType", s.eks.system_instance_type if s.uses_eks else None, classes.EC2, (s.region,),
+         None),
+    ]
+    for key, value, kind, regions, variant in checks:
+        if value is not None and (allowed := classes.unpriced(kind, value, regions, variant)) is not None:
+            fail(key, value, allowed)
 
 
 def _production_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from review.report import (
     components_table,
     display_name,
     top_lines,
-    unpriced_reasons,
+    unpriced_groups,
 )
 
 LOCK = "🔒"
@@ -36,6 +36,19 @@ def _count(n: int, noun: str) -> str:
 
 def money(value: float | None) -> str:
     return "—" if value is None else f"${value:,.2f}"
+
+
+def total_money(cost: Mapping[str, Any]) -> str:
+    """The monthly total, or ``unknown`` with what could be priced: an unknown cost is never shown
+    as if it were the stack's cost."""
+    if cost.get("verdict") == "unknown":
+        return f"unknown (≥ {money(cost['monthly_total'])} priced)"
+    return money(cost["monthly_total"])
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def signed_money(value: float) -> str:
@@ -199,7 +212,7 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
                    title_justify="left", box=box.SIMPLE_HEAD, show_footer=True)
     ctable.add_column("Component", footer="total", no_wrap=True)
     ctable.add_column("Type", no_wrap=True, style="dim")
-    ctable.add_column("Monthly", justify="right", footer=money(cost["monthly_total"]), no_wrap=True)
+    ctable.add_column("Monthly", justify="right", footer=total_money(cost), no_wrap=True)
     ctable.add_column("Share", justify="right", no_wrap=True)
     for row in components_table(report):
         ctable.add_row(row["name"], row["type"], money(row["monthly"]), f"{row['share']:.0%}")
@@ -217,24 +230,28 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
                            line["basis"])
         console.print(ltable)
 
-    reasons = unpriced_reasons(report)
-    if reasons:
-        utable = Table(title=f"Unpriced: {len(cost['unpriced'])} line(s), not in the total", title_justify="left",
-                       title_style="yellow", box=box.SIMPLE_HEAD, expand=True)
-        utable.add_column("Count", justify="right", no_wrap=True)
+    unpriced = unpriced_groups(report)
+    if unpriced:
+        utable = Table(title=f"Unpriced: {len(cost['unpriced'])} line(s), so the monthly cost is UNKNOWN",
+                       title_justify="left", title_style="bold red", box=box.SIMPLE_HEAD, expand=True)
         utable.add_column("Type", overflow="fold", ratio=1)
-        utable.add_column("Reason", overflow="fold", ratio=3)
-        for type_, basis, n in reasons:
-            utable.add_row(str(n), type_, _one_line(basis))
+        utable.add_column("Resources", overflow="fold", ratio=1)
+        utable.add_column("Missing price", overflow="fold", ratio=3)
+        for type_, reason, names in unpriced:
+            utable.add_row(type_, _names(names), _one_line(reason))
         console.print(utable)
     else:
-        console.print(Text("Unpriced: none", style="dim"))
+        console.print(Text("Unpriced: none (every resource is priced or free with a reason)", style="dim"))
     console.print()
 
     budget = cost.get("budget")
     total_line = Text("Monthly total ", style="bold")
-    total_line.append(money(cost["monthly_total"]), style="bold")
-    if budget is None:
+    total_line.append(total_money(cost), style="bold red" if cost.get("verdict") == "unknown" else "bold")
+    if cost.get("verdict") == "unknown":
+        against = f"the budget {money(budget)}" if budget is not None else "any budget"
+        total_line.append(f": {len(cost['unpriced'])} line(s) unpriced, {against} cannot be checked",
+                          style="bold red")
+    elif budget is None:
         total_line.append(" (no budget set)", style="dim")
     elif cost["over_budget"]:
         total_line.append(f" vs budget {money(budget)}: over by {money(cost['monthly_total'] - budget)}",
@@ -318,13 +335,38 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequenc
     return "\n".join(out) + "\n"
 
 
+def _markdown_compare(report: Mapping[str, Any]) -> str:
+    """The per-component delta against ``--compare-to``, first in the comment like a cost diff:
+    largest change first, unchanged components left out."""
+    cmp = report.get("compare")
+    if not cmp:
+        return ""
+    cost = report["cost"]
+    total = cmp["rows"][-1]
+    changed = sorted((r for r in cmp["rows"][:-1] if r["delta"] or r["this"] or r["other"]),
+                     key=lambda r: (-abs(r["delta"]), r["component"]))
+    unknown = [cmp["columns"][side] for side, verdict in cmp.get("verdicts", {}).items() if verdict == "unknown"]
+    out = [f"\n### Compared to `{cmp['stack']}` ({cost['currency']}/month)\n\n",
+           f"**{signed_money(total['delta'])}/month** against `{cmp['stack']}`, largest change first.\n\n",
+           _table(["Component", "Δ", f"`{cmp['columns']['other']}`", f"`{cmp['columns']['this']}`"],
+                  [*([r["component"], signed_money(r["delta"]), money(r["other"]), money(r["this"])] for r in changed),
+                   ["**total**", f"**{signed_money(total['delta'])}**", money(total["other"]), money(total["this"])]],
+                  ["l", "r", "r", "r"])]
+    if unknown:
+        out.append(f"\nThe cost of {', '.join(f'`{name}`' for name in unknown)} is unknown (unpriced lines): "
+                   "those figures are only what could be priced.\n")
+    return "".join(out)
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     pol, cost, summary = report["policies"], report["cost"], report["summary"]
     types = {r["urn"]: r["type"] for r in report["resources"]}
     verdict = report["verdict"]
     icon = "❌" if verdict["exit_code"] else "✅"
     budget = cost.get("budget")
-    if budget is None:
+    if cost.get("verdict") == "unknown":
+        vs_budget = f"{len(cost['unpriced'])} line(s) unpriced: **cost unknown**"
+    elif budget is None:
         vs_budget = "no budget set"
     elif cost["over_budget"]:
         vs_budget = f"budget {money(budget)}, **over by {money(cost['monthly_total'] - budget)}**"
@@ -335,10 +377,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out: list[str] = [
         f"## {icon} Review of `{report['stack']}` ({report['environment']}, {report['region']})\n\n",
         f"**{_count(summary['resources'], 'resource')}** · {policy_part} · "
-        f"**{money(cost['monthly_total'])}/month** ({vs_budget})\n",
+        f"**{total_money(cost)}/month** ({vs_budget})\n",
     ]
     if verdict["reasons"]:
         out.append("\nFails: " + "; ".join(verdict["reasons"]) + ".\n")
+    out.append(_markdown_compare(report))
 
     out.append("\n### Policy violations\n\n")
     if pol["pack"] is None:
@@ -366,7 +409,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
     out.append(f"\n### Cost by component ({cost['currency']}/month)\n\n")
     rows = [(f"`{r['name']}`", r["type"], money(r["monthly"]), f"{r['share']:.0%}") for r in components_table(report)]
-    rows.append(("**total**", "", f"**{money(cost['monthly_total'])}**", ""))
+    rows.append(("**total**", "", f"**{total_money(cost)}**", ""))
     out.append(_table(["Component", "Type", "Monthly", "Share"], rows, ["l", "l", "r", "r"]))
 
     lines = top_lines(report)
@@ -378,21 +421,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         out.append("\n</details>\n")
 
     out.append("\n### Unpriced\n\n")
-    reasons = unpriced_reasons(report)
-    if reasons:
-        out.append(f"{len(cost['unpriced'])} line(s), not in the total:\n\n")
-        out.extend(f"- {n} × `{t}`: {_cell(b)}\n" for t, b, n in reasons)
+    groups = unpriced_groups(report)
+    if groups:
+        out.append(f"{len(cost['unpriced'])} line(s) without a price, so the monthly cost is **unknown** "
+                   f"({money(cost['monthly_total'])} is only what could be priced):\n\n")
+        out.extend(f"- `{t}` ({_cell(_names(names))}): {_cell(reason)}\n" for t, reason, names in groups)
     else:
-        out.append("None.\n")
-
-    cmp = report.get("compare")
-    if cmp:
-        out.append(f"\n### Compared to `{cmp['stack']}` ({cost['currency']}/month)\n\n")
-        out.append(_table(
-            ["Component", f"`{cmp['columns']['other']}`", f"`{cmp['columns']['this']}`", "Δ"],
-            ([f"**{r['component']}**" if r["component"] == "total" else r["component"],
-              money(r["other"]), money(r["this"]), signed_money(r["delta"])] for r in cmp["rows"]),
-            ["l", "r", "r", "r"]))
+        out.append("None: every resource is priced or free with a reason.\n")
 
     if report.get("notes"):
         out.append("\n### Notes\n\n")

@@ -173,16 +173,28 @@ def _notes(run: ProgramRun, cost: CostReport, policies: PolicyResult, settings: 
     if policies.skipped:
         notes.append(f"policies not run: {policies.skipped}")
     if cost.unpriced:
-        notes.append(f"{len(cost.unpriced)} cost line(s) unpriced; the monthly total leaves them out")
+        notes.append(f"cost unknown: {len(cost.unpriced)} cost line(s) unpriced, so the monthly total is only what "
+                     "could be priced")
     if settings.budget is None:
         notes.append(f"no budget set ({PROJECT_NS}:budget.monthlyUsd)")
     return notes
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
-    """0 clean; 1 a mandatory violation or over budget (2 is decided before a report exists)."""
+    """0 clean; 1 a mandatory violation, an unknown cost or over budget (2 is decided before a report
+    exists)."""
     mandatory = any(v["level"] == "mandatory" for v in report["policies"]["violations"])
-    return 1 if mandatory or report["cost"]["over_budget"] else 0
+    unknown = report["cost"].get("verdict") == "unknown"
+    return 1 if mandatory or unknown or report["cost"]["over_budget"] else 0
+
+
+def unknown_reason(cost: Mapping[str, Any]) -> str:
+    """The verdict reason of an unknown cost: how many lines of which resources lack a price."""
+    unpriced = cost.get("unpriced", [])
+    names = list(dict.fromkeys(display_name(line["urn"]) for line in unpriced))
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"monthly cost unknown: {len(unpriced)} cost line(s) of {len(names)} resource(s) unpriced ({shown}); "
+            f"${cost['monthly_total']:,.2f} is only what could be priced")
 
 
 def build_report(
@@ -204,8 +216,12 @@ def build_report(
     cost_json = cost.to_json()
     budget = settings.budget
     cost_json["budget"] = budget
-    cost_json["over_budget"] = budget is not None and cost.monthly_total > budget
-    cost_json["budget_remaining"] = None if budget is None else round(budget - cost.monthly_total, 2)
+    if cost.complete:
+        cost_json["over_budget"] = budget is not None and cost.monthly_total > budget
+        cost_json["budget_remaining"] = None if budget is None else round(budget - cost.monthly_total, 2)
+    else:  # an unknown cost is neither within nor over a budget: nothing is counted as zero
+        cost_json["over_budget"] = None
+        cost_json["budget_remaining"] = None
     report: dict[str, Any] = {
         "project": run.project,
         "stack": run.stack,
@@ -239,6 +255,8 @@ def build_report(
     reasons = []
     if report["policies"]["mandatory"]:
         reasons.append(f"{report['policies']['mandatory']} mandatory violation(s)")
+    if not cost.complete:
+        reasons.append(unknown_reason(cost_json))
     if cost_json["over_budget"]:
         reasons.append(f"monthly total ${cost.monthly_total:,.2f} over budget ${budget:,.2f}")
     report["verdict"] = {"exit_code": code, "reasons": reasons}
@@ -254,6 +272,7 @@ def compare_report(other: CompareResult, cost: CostReport, stack: str) -> dict[s
         "stack": other.stack,
         "budget": other.budget,
         "monthly_total": other.cost.monthly_total,
+        "verdicts": {"other": other.cost.verdict, "this": cost.verdict},
         "rows": [
             {"component": r.name, "other": r.a, "this": r.b, "delta": r.delta}
             for r in rows
@@ -279,11 +298,14 @@ def components_table(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def unpriced_reasons(report: Mapping[str, Any]) -> list[tuple[str, str, int]]:
-    """``(type, reason, count)`` of the unpriced lines, grouped."""
-    counts: Counter[tuple[str, str]] = Counter(
-        (line["type"], line["basis"]) for line in report["cost"].get("unpriced", []))
-    return [(t, b, n) for (t, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+def unpriced_groups(report: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """``(type, missing price or reason, resource names)`` of the unpriced lines, grouped by type and
+    reason, largest group first."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for line in report["cost"].get("unpriced", []):
+        key = (line["type"], f"{line.get('item') or 'cost'}: {line['basis']}")
+        groups.setdefault(key, []).append(display_name(line["urn"]))
+    return [(t, b, names) for (t, b), names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
 def top_lines(report: Mapping[str, Any], n: int = 10) -> list[dict[str, Any]]:
@@ -309,5 +331,6 @@ __all__ = [
     "resource_dict",
     "resource_dicts",
     "top_lines",
-    "unpriced_reasons",
+    "unknown_reason",
+    "unpriced_groups",
 ]

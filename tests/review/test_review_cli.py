@@ -242,7 +242,8 @@ def test_compare_to_shows_deltas(review_json: Any, cli: Any) -> None:
 
     r = cli("--stack", "production", "--compare-to", "dev", "--no-policies", "--format", "markdown")
     assert "### Compared to `dev` (USD/month)" in r.stdout
-    assert "| Component | `dev` | `production` | Δ |" in r.stdout
+    assert "| Component | Δ | `dev` | `production` |" in r.stdout
+    assert r.stdout.index("### Compared to `dev`") < r.stdout.index("### Policy violations")  # the delta first
     t = cli("--stack", "production", "--compare-to", "dev", "--no-policies")
     assert "Compared to dev" in t.stdout
 
@@ -285,7 +286,8 @@ def _res(type_: str, name: str, parent: RecordedResource | None = None, *, custo
 def _synthetic(n_children: int = 2) -> list[RecordedResource]:
     pg = _res("data-platform:aws:Postgres", "pg", custom=False)
     kids = [_res("aws:rds/instance:Instance", f"pg-{i}", pg, protect=(i == 0),
-                 inputs={"instanceClass": "db.r6g.large", "allocatedStorage": 100, "storageType": "gp3"})
+                 inputs={"instanceClass": "db.r6g.large", "engine": "postgres", "allocatedStorage": 100,
+                         "storageType": "gp3"})
             for i in range(n_children)]
     sg = _res("aws:ec2/securityGroup:SecurityGroup", "pg-sg", pg)
     key = _res("aws:kms/key:Key", "loose-key")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components.aws.eks import (
     LOG_TYPES,
@@ -171,10 +172,18 @@ def test_production_stateful_node_groups_per_az_same_node_count_and_price(produc
         assert price is not None, key
         return price.usd
 
-    nodes = {"m7g.large": 3, "r7g.xlarge": 3, "r7g.large": 2 + 3}  # system; primaries; secondaries + peers
+    config = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())["config"]
+    nodes: dict[str, int] = {}  # system; primaries; secondaries; peers: the types the stack file sets
+    for key, n in (("eks", 3), ("graph", 3), ("graph-secondary", 2), ("vector", 3)):
+        section, field = ("graph", "secondaryInstanceType") if key == "graph-secondary" else \
+            (key, "systemInstanceType" if key == "eks" else "instanceType")
+        itype = config[f"data-platform:{section}"][field]
+        nodes[itype] = nodes.get(itype, 0) + n
+    assert sum(nodes.values()) == 11
     disks = 11 * 50 * usd("ebs:storage:gp3")  # the 50 GiB gp3 root volume of each node's launch template
+    monitoring = 11 * 7 * usd("cloudwatch:metric")  # detailed monitoring on: 7 EC2 metrics per node
     assert total == pytest.approx(sum(usd(f"ec2:instance:{t}") * n * HOURS_PER_MONTH for t, n in nodes.items())
-                                  + disks)
+                                  + disks + monitoring, abs=0.05)
 
 
 def test_node_role_policies(run: ProgramRun) -> None:

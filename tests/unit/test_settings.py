@@ -211,8 +211,8 @@ def test_a_two_line_stack_file_works_with_safe_defaults() -> None:
 
 
 def test_structured_values_arrive_as_json_strings_like_pulumi_config() -> None:
-    s = load_settings("dev", {"aws:region": "eu-west-1", f"{NS}:redis": '{"shards": 5}'})
-    assert s.redis.shards == 5 and s.region == "eu-west-1"
+    s = load_settings("dev", {"aws:region": "us-west-2", f"{NS}:drRegion": "us-east-1", f"{NS}:redis": '{"shards": 5}'})
+    assert s.redis.shards == 5 and s.region == "us-west-2"
 
 
 def test_environment_follows_the_stack_name_unless_set() -> None:
