@@ -88,3 +88,40 @@ def test_a_production_resource_with_one_protection_removed_fails(
     analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1", "environment": "production"})
     found = [v for v in analyzer.analyze(target) if v.level == "mandatory"]
     assert found and any(prop in v.message for v in found), found
+
+
+@pytest.mark.parametrize(("environment", "config", "level"), [
+    ("production", {}, "mandatory"),       # advisory by default, mandatory in production
+    ("prod", {}, "mandatory"),
+    ("dev", {}, "advisory"),
+    ("production", {"rds-multi-az": "advisory"}, "mandatory"),  # configuring it advisory does not weaken production
+    ("production", {"rds-multi-az": "disabled"}, None),         # switching it off stays an explicit, visible line
+])
+def test_production_level_of_an_advisory_rule(analyzer: PolicyAnalyzer, verdicts: dict[str, Any], environment: str,
+                                              config: dict[str, Any], level: str | None) -> None:
+    resources, _ = verdicts["production"]
+    primary = copy.deepcopy(next(r for r in resources if r["type"] == "aws:rds/instance:Instance"
+                                 and not r["inputs"].get("replicateSourceDb")))
+    primary["inputs"]["multiAz"] = False
+    analyzer.configure({"monthly-budget": "disabled", **config},
+                       common={"region": "us-east-1", "environment": environment})
+    found = [v for v in analyzer.analyze(primary) if v.policy == "rds-multi-az"]
+    assert [v.level for v in found] == ([level] if level else [])
+
+
+def test_production_level_from_the_stack_name(analyzer: PolicyAnalyzer, verdicts: dict[str, Any]) -> None:
+    """Without an ``environment`` config (the Pulumi CLI), the stack tag and then the stack name decide."""
+    resources, _ = verdicts["production"]
+    primary = copy.deepcopy(next(r for r in resources if r["type"] == "aws:rds/instance:Instance"
+                                 and not r["inputs"].get("replicateSourceDb")))
+    primary["inputs"]["deletionProtection"] = False
+    analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1"})
+    try:
+        analyzer.configure_stack(stack="production")
+        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"mandatory"}
+        analyzer.configure_stack(stack="dev-x", tags={"environment": "production"})
+        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"mandatory"}
+        analyzer.configure_stack(stack="dev-x")
+        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"advisory"}
+    finally:
+        analyzer.configure_stack(stack="")
