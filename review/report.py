@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; keeps `import review.report
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
 PROJECT_NS = "data-platform"
+#: Stack config sections passed to the pack as the declared intent (see policies.resilience.INTENT_SECTIONS).
+INTENT_SECTIONS = ("postgres", "redis", "graph", "vector", "backups")
 STACK_TYPE = "pulumi:pulumi:Stack"
 #: Output names a program may export to add lines to the review's ``notes``.
 NOTE_OUTPUTS = ("notes", "reviewNotes")
@@ -90,13 +92,25 @@ class StackSettings:
 
     def policy_config(self) -> dict[str, Any]:
         """Properties sent with Configure to every policy whose schema declares them (budget policy:
-        ``monthlyUsd``, ``region``, ``usage``; others: ``environment``, ``region``)."""
+        ``monthlyUsd``, ``region``, ``usage``; others: ``environment``, ``region``; the intent rules:
+        ``intent``, the stack file's declared store settings)."""
         return {
             "monthlyUsd": self.budget,
             "region": self.region,
             "usage": dict(self.usage),
             "environment": self.environment,
+            "intent": self.intent(),
         }
+
+    def intent(self) -> dict[str, Any]:
+        """The stack's declared intent: the project config sections the intent rules read
+        (``policies.resilience.INTENT_SECTIONS``), parsed; sections the stack file does not set are absent."""
+        out: dict[str, Any] = {}
+        for section in INTENT_SECTIONS:
+            value = _config_value(self.config, f"{PROJECT_NS}:{section}")
+            if isinstance(value, Mapping):
+                out[section] = dict(value)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
