@@ -107,3 +107,46 @@ def test_a_weakening_planted_in_code_fails_the_production_review(
     mandatory = {v["policy"] for v in report["policies"]["violations"] if v["level"] == "mandatory"}
     assert code == 1, f"{what}: the production review exited {code}"
     assert policies <= mandatory, f"{what}: mandatory findings {sorted(mandatory)}"
+
+
+# -- exemptions -------------------------------------------------------------------------------------------------
+
+
+def test_production_review_prints_its_exemption(review_json: Callable[..., tuple[int, dict[str, Any]]],
+                                                cli: Callable[..., Any]) -> None:
+    """0 mandatory, 0 unexplained advisory: the one remaining finding (5432) is carried by the stack file's
+    exemption, which every format prints with its reason."""
+    code, report = review_json("--stack", "production")
+    pol = report["policies"]
+    assert code == 0 and pol["violations"] == [] and pol["mandatory"] == pol["advisory"] == 0
+    (ex,) = pol["exempted"]
+    assert ex["policy"] == "rds-non-default-port" and ex["urn"].endswith("::postgres-primary")
+    assert "obscurity" in ex["reason"]
+    assert pol["exemptions"] == [{"policy": "rds-non-default-port", "resource": "postgres-primary",
+                                  "reason": ex["reason"], "matched": 1}]
+    text = cli("--stack", "production")
+    assert "Exempted by the stack file" in text.stdout and "obscurity" in text.stdout
+    md = cli("--stack", "production", "--format", "markdown")
+    assert "**Exempted by the stack file**" in md.stdout and "`rds-non-default-port`" in md.stdout
+
+
+def test_a_mandatory_finding_cannot_be_exempted(project: Any, monkeypatch: pytest.MonkeyPatch,
+                                               review_json: Callable[..., tuple[int, dict[str, Any]]]) -> None:
+    """An exemption in the stack file does not turn a weakening of production into a pass; exemptions that
+    match nothing or lack a reason are reported in the notes."""
+    stack = project.write_stack("prod-ex", {
+        "data-platform:environment": "production",
+        "data-platform-policies:exemptions": [
+            {"policy": "rds-multi-az", "reason": "trying to exempt a production protection"},
+            {"policy": "rds-non-default-port", "resource": "postgres-primary", "reason": "5432 kept"},
+            {"policy": "k8s-image-pinned", "reason": "matches nothing"},
+            {"policy": "rds-custom-master-username"}]}, base="production")
+    _replace_args(monkeypatch, "components.aws.postgres", "Postgres", multi_az=False)
+    code, report = review_json("--stack", stack)
+    assert code == 1
+    assert "rds-multi-az" in {v["policy"] for v in report["policies"]["violations"] if v["level"] == "mandatory"}
+    assert [v["policy"] for v in report["policies"]["exempted"]] == ["rds-non-default-port"]
+    notes = " | ".join(report["notes"])
+    assert "exemption of rds-multi-az does not apply to the mandatory finding" in notes
+    assert "exemption of k8s-image-pinned matched no advisory finding" in notes
+    assert "data-platform-policies:exemptions[3] needs a policy and a reason" in notes
