@@ -351,3 +351,70 @@ def sns_topic_policy_not_public(r: Resource) -> Iterator[str]:
     for i in _public_allows(r.get("policy")):
         yield (f"policy Statement[{i}] allows principal '*' without a condition on {r.label}; anyone could publish "
                "or subscribe. Name the principals or add an aws:SourceAccount condition.")
+
+
+ELASTICACHE_USER = "aws:elasticache/user:User"
+#: ACL categories that contain commands which write (or can write: EVAL, MIGRATE, RESTORE) data.
+_WRITING_CATEGORIES = frozenset({
+    "all", "write", "admin", "dangerous", "keyspace", "scripting", "string", "list", "hash", "set", "sortedset",
+    "stream", "bitmap", "hyperloglog", "geo", "fast", "slow", "blocking"})
+#: Write commands a read-only user might be granted one by one.
+_WRITE_COMMANDS = frozenset({
+    "set", "setex", "psetex", "setnx", "mset", "msetnx", "getset", "getdel", "getex", "append", "incr", "incrby",
+    "incrbyfloat", "decr", "decrby", "setrange", "del", "unlink", "expire", "pexpire", "expireat", "pexpireat",
+    "persist", "rename", "renamenx", "move", "copy", "restore", "migrate", "flushall", "flushdb", "swapdb",
+    "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat", "lpush", "rpush", "lpushx", "rpushx", "lpop",
+    "rpop", "lset", "lrem", "ltrim", "linsert", "lmove", "blmove", "blpop", "brpop", "sadd", "srem", "spop",
+    "smove", "sinterstore", "sunionstore", "sdiffstore", "zadd", "zrem", "zincrby", "zpopmin", "zpopmax",
+    "zremrangebyscore", "zremrangebyrank", "zremrangebylex", "zunionstore", "zinterstore", "zdiffstore",
+    "zrangestore", "xadd", "xdel", "xtrim", "xgroup", "xack", "xclaim", "xautoclaim", "pfadd", "pfmerge", "setbit",
+    "bitop", "bitfield", "geoadd", "georadius", "georadiusbymember", "geosearchstore", "eval", "evalsha",
+    "eval_ro", "evalsha_ro", "fcall", "function", "script", "config", "debug", "shutdown", "acl", "module"})
+
+
+def _writes(token: str) -> bool:
+    """``+@<category>`` of a category holding writes, or ``+<write command>[|subcommand]``."""
+    if token.startswith("+@"):
+        return token[2:] in _WRITING_CATEGORIES
+    return token.startswith("+") and token[1:].split("|", 1)[0] in _WRITE_COMMANDS
+
+
+def write_grants(access_string: str) -> list[str]:
+    """The grants of an ElastiCache/Valkey ACL access string that leave write commands allowed, evaluated in
+    order (a later ``-@write`` / ``-@all`` revokes earlier category grants)."""
+    grants: list[str] = []
+    for token in access_string.split():
+        t = token.lower()
+        if t in ("allcommands", "+@all"):
+            grants.append(token)
+        elif t in ("nocommands", "-@all", "-@write"):
+            grants = [g for g in grants if not g.lower().startswith("+@") and g.lower() != "allcommands"] \
+                if t == "-@write" else []
+        elif _writes(t):
+            grants.append(token)
+        elif t.startswith("-") and not t.startswith("-@"):
+            grants = [g for g in grants if g.lower() != "+" + t[1:]]
+    return grants
+
+
+@resource_policy(
+    name="elasticache-readonly-user-read-only", concern=CONCERN, level=MANDATORY, types=(ELASTICACHE_USER,),
+    requirements=("gap:declared-intent", "seed:redis-rbac"),
+    description="An ElastiCache user whose name says read-only (readonly / read_only) is granted no write "
+                "command: no +@all/allcommands, +@write, a category holding writes (@keyspace, @string, @fast, "
+                "@scripting, ...) or a write command, unless a later -@write / -@all revokes it.",
+    remediation="Grant read-only users '-@all +@read +@connection' plus the cluster read commands they need "
+                "(components.aws.redis.READONLY_ACCESS).",
+    severity="high",
+)
+def elasticache_readonly_user_read_only(r: Resource) -> Iterator[str]:
+    name = r.get("userName")
+    access = r.get("accessString")
+    if not isinstance(name, str) or not isinstance(access, str):
+        return
+    if "readonly" not in name.lower().replace("_", "").replace("-", ""):
+        return
+    grants = write_grants(access)
+    if grants:
+        yield (f"accessString of read-only user {name!r} on {r.label} grants {', '.join(grants)}: the user can "
+               "write. Remove the grant (keep '-@all +@read +@connection').")

@@ -92,6 +92,12 @@ def lifecycle(days: int | None, noncurrent: int) -> list[R]:
     return rs
 
 
+def readonly_user(access: str) -> R:
+    return fx.res("aws:elasticache/user:User", "redis-readonly-user", {
+        "userId": "data-platform-production-readonly-user", "userName": "readonly_user", "engine": "valkey",
+        "accessString": access, "tags": fx.tags()})
+
+
 def tagged_alarm(threshold: float, period: int = 60, periods: int = 5) -> R:
     return fx.res("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-RedisMemoryHigh-0001-001", {
         "namespace": "AWS/ElastiCache", "metricName": "DatabaseMemoryUsagePercentage", "statistic": "Maximum",
@@ -553,6 +559,12 @@ CASES: list[Case] = [
          "RedisMemoryHigh, GreaterThanThreshold), looser than the baseline 90", one(lambda: tagged_alarm(90))),
     Case("alarm-baseline", one(lambda: tagged_alarm(90, period=300)),
          "period × evaluationPeriods is 1500s", one(lambda: tagged_alarm(85, period=60, periods=3)), id="window"),
+    Case("elasticache-readonly-user-read-only", one(lambda: readonly_user("on ~* -@all +@read +@connection +@write")),
+         "accessString of read-only user 'readonly_user' on aws:elasticache/user:User::redis-readonly-user grants "
+         "+@write", one(lambda: readonly_user("on ~* -@all +@read +@connection +cluster|slots +readonly"))),
+    Case("elasticache-readonly-user-read-only", one(lambda: readonly_user("on ~* -@all +@read +del +flushall")),
+         "grants +del, +flushall", one(lambda: readonly_user("on ~* +@all -@write -@scripting -@dangerous")),
+         id="commands"),
     # -- docker ------------------------------------------------------------------------------------
     Case("docker-ports-loopback", one(lambda: mut("postgres", "ports.0.ip", "0.0.0.0", source=L)),
          "ports[0].ip is '0.0.0.0'", one(lambda: pick("postgres", source=L))),

@@ -89,6 +89,10 @@ WEAKENINGS: list[tuple[str, Callable[[pytest.MonkeyPatch], None], set[str]]] = [
      lambda m: _replace_args(m, "components.aws.graph", "Graph", primaries=1), {"intent-graph-topology"}),
     ("an alarm loosened (RedisMemoryHigh threshold doubled)", _loosen_alarm, {"alarm-baseline"}),
     ("KMS key rotation off", _drop_key_rotation, {"kms-key-rotation"}),
+    ("readonly_user widened to write commands",
+     lambda m: m.setattr("components.aws.redis.READONLY_ACCESS",
+                         __import__("components.aws.redis").aws.redis.READONLY_ACCESS + " +@write"),
+     {"elasticache-readonly-user-read-only"}),
 ]
 
 
