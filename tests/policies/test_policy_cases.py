@@ -715,5 +715,6 @@ def test_every_pod_rule_covers_every_kind() -> None:
     from policies.kubernetes import WORKLOADS
 
     assert {t for t, _ in KIND_TEMPLATE.values()} == set(WORKLOADS)
-    pod_rules = {p.meta.name for p in REGISTRY if set(p.meta.types) == set(WORKLOADS)}
+    pod_rules = {p.meta.name for p in REGISTRY
+                 if p.check.__module__ == "policies.kubernetes" and set(p.meta.types) == set(WORKLOADS)}
     assert pod_rules == {r for r, _, _ in POD_RULES}
