@@ -389,6 +389,14 @@ class PolicyMeta:
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
     """JSON schema of the policy's config properties, with ``default``."""
     severity: str = "medium"
+    production_level: Level | None = None
+    """Level in production environments when it differs from ``level`` (an advisory rule that is
+    mandatory in production): :mod:`policies.pack` raises the level when the pack is configured for a
+    production environment (``environment`` config, the stack tag ``environment``, else the stack name)."""
+
+    @property
+    def effective_production_level(self) -> Level:
+        return self.production_level or self.level
 
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config.items() if "default" in v}
@@ -431,10 +439,12 @@ def _register(meta: PolicyMeta, check: Any) -> None:
 def resource_policy(*, name: str, concern: str, description: str, level: Level, types: Sequence[str],
                     requirements: Sequence[str], remediation: str,
                     config: Mapping[str, dict[str, Any]] | None = None,
-                    severity: str = "medium") -> Callable[[ResourceCheck], ResourceCheck]:
+                    severity: str = "medium",
+                    production_level: Level | None = None) -> Callable[[ResourceCheck], ResourceCheck]:
     def decorate(fn: ResourceCheck) -> ResourceCheck:
         _register(PolicyMeta(name, concern, description, level, tuple(requirements), remediation, "resource",
-                             tuple(types), dict(config or {}), severity), fn)
+                             tuple(types), dict(config or {}), severity,
+                             production_level if production_level != level else None), fn)
         return fn
     return decorate
 
@@ -442,10 +452,12 @@ def resource_policy(*, name: str, concern: str, description: str, level: Level, 
 def stack_policy(*, name: str, concern: str, description: str, level: Level, types: Sequence[str],
                  requirements: Sequence[str], remediation: str,
                  config: Mapping[str, dict[str, Any]] | None = None,
-                 severity: str = "medium") -> Callable[[StackCheck], StackCheck]:
+                 severity: str = "medium",
+                 production_level: Level | None = None) -> Callable[[StackCheck], StackCheck]:
     def decorate(fn: StackCheck) -> StackCheck:
         _register(PolicyMeta(name, concern, description, level, tuple(requirements), remediation, "stack",
-                             tuple(types), dict(config or {}), severity), fn)
+                             tuple(types), dict(config or {}), severity,
+                             production_level if production_level != level else None), fn)
         return fn
     return decorate
 

@@ -125,6 +125,10 @@ NOT_APPLICABLE = (
 )
 
 GAPS = {
+    "gap:declared-intent": "Production's declared intent (the stack file's postgres, redis, graph, vector and "
+                           "backups sections, passed as the `intent` config) realized by the program, and alarms "
+                           "no looser than the pack's baseline: a code change that weakens production fails the "
+                           "review whichever file it came from.",
     "gap:cross-region-replica-encryption": "Cross-region RDS read replicas: the DR replica's own kmsKeyId, and "
                                            "every KMS key a resource names being in that resource's region.",
     "gap:s3-replica-kms-key": "S3 replication: replicas re-encrypted with replicaKmsKeyId from the destination "
@@ -214,8 +218,12 @@ def _policies_for(control: str, metas: Sequence[PolicyMeta]) -> list[PolicyMeta]
     return [m for m in metas if control in m.requirements]
 
 
+def _level(m: PolicyMeta) -> str:
+    return f"{m.level}, {m.production_level} in production" if m.production_level else m.level
+
+
 def _row(m: PolicyMeta) -> str:
-    return f"`{m.name}` ({m.level})"
+    return f"`{m.name}` ({_level(m)})"
 
 
 def render() -> str:
@@ -228,7 +236,10 @@ def render() -> str:
         "",
         f"Pack `data-platform`: {len(metas)} policies "
         f"({sum(m.level == 'mandatory' for m in metas)} mandatory, {sum(m.level == 'advisory' for m in metas)} "
-        "advisory by default; every level can be overridden in the pack config).",
+        "advisory by default; every level can be overridden in the pack config). In production "
+        f"{sum(m.effective_production_level == 'mandatory' for m in metas)} are mandatory: an advisory rule marked "
+        "'mandatory in production' is reported as mandatory when the pack is configured for a production "
+        "environment (`environment` config, the stack tag, else the stack name).",
         "",
         "## AWS Foundational Security Best Practices controls",
         "",
@@ -275,7 +286,7 @@ def render() -> str:
               "| Policy | Concern | Kind | Level | Requirements | Config (defaults) |", "|---|---|---|---|---|---|"]
     for m in metas:
         config = ", ".join(f"`{k}`={v.get('default')!r}" for k, v in m.config.items()) or "—"
-        lines.append(f"| `{m.name}` | {m.concern} | {m.kind} | {m.level} | {', '.join(m.requirements)} | {config} |")
+        lines.append(f"| `{m.name}` | {m.concern} | {m.kind} | {_level(m)} | {', '.join(m.requirements)} | {config} |")
     lines.append("")
     return "\n".join(lines)
 

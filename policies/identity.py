@@ -58,7 +58,7 @@ def _allows(st: dict[str, Any]) -> bool:
 
 
 @resource_policy(
-    name="iam-no-admin-wildcard", concern=CONCERN, level=ADVISORY, types=POLICY_TYPES,
+    name="iam-no-admin-wildcard", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=POLICY_TYPES,
     requirements=("IAM.1", "CKV_AWS_62", "CKV_AWS_63"),
     description="No IAM policy allows Action '*' on Resource '*' (full administrator).",
     remediation="List the actions the workload needs (e.g. s3:GetObject, s3:PutObject) on the resources it owns.",
@@ -73,7 +73,7 @@ def iam_no_admin_wildcard(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="iam-no-service-wildcard", concern=CONCERN, level=ADVISORY, types=POLICY_TYPES,
+    name="iam-no-service-wildcard", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=POLICY_TYPES,
     requirements=("IAM.21", "CKV2_AWS_40"),
     description="IAM policies do not allow whole services ('s3:*', 'iam:*', ...).",
     remediation="Replace '<service>:*' with the specific actions needed.",
@@ -93,7 +93,7 @@ _DECRYPT = {"kms:decrypt", "kms:reencryptfrom", "kms:*", "*", "kms:re*", "kms:de
 
 
 @resource_policy(
-    name="iam-no-decrypt-on-all-keys", concern=CONCERN, level=ADVISORY, types=POLICY_TYPES,
+    name="iam-no-decrypt-on-all-keys", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=POLICY_TYPES,
     requirements=("KMS.1", "KMS.2"),
     description="IAM policies do not allow kms:Decrypt or kms:ReEncryptFrom on all KMS keys.",
     remediation="Scope kms:Decrypt to the ARNs of the keys the workload uses.",
@@ -111,7 +111,7 @@ _ADMIN_POLICIES = ("/AdministratorAccess", "/IAMFullAccess")
 
 
 @resource_policy(
-    name="iam-no-administrator-access", concern=CONCERN, level=ADVISORY,
+    name="iam-no-administrator-access", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
     types=(IAM_ROLE, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY_ATTACHMENT),
     requirements=("CKV_AWS_274", "CKV2_AWS_56"),
     description="No role is given the AWS managed AdministratorAccess or IAMFullAccess policies.",
@@ -127,7 +127,7 @@ def iam_no_administrator_access(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="iam-no-user-policies", concern=CONCERN, level=ADVISORY,
+    name="iam-no-user-policies", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
     types=("aws:iam/userPolicy:UserPolicy", "aws:iam/userPolicyAttachment:UserPolicyAttachment",
            IAM_POLICY_ATTACHMENT),
     requirements=("IAM.2", "CKV_AWS_40"),
@@ -150,7 +150,8 @@ def _principals(st: dict[str, Any], kind: str) -> list[str]:
 
 
 @resource_policy(
-    name="iam-trust-no-wildcard-principal", concern=CONCERN, level=ADVISORY, types=(IAM_ROLE,),
+    name="iam-trust-no-wildcard-principal", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(IAM_ROLE,),
     requirements=("CKV_AWS_60",),
     description="Role trust policies name who may assume the role (no '*' principal without conditions).",
     remediation="Name the service, account role or OIDC provider in Principal, with conditions.",
@@ -180,7 +181,7 @@ def _bucket_of(resource: str) -> str | None:
 
 
 @stack_policy(
-    name="irsa-role-single-bucket", concern=CONCERN, level=ADVISORY,
+    name="irsa-role-single-bucket", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
     types=(IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY),
     requirements=("gap:irsa-bucket-scope",),
     description="A pod role (IRSA: trusted through the cluster's OIDC provider) reaches at most one S3 bucket.",
@@ -242,7 +243,8 @@ def _is_root(principal: str) -> bool:
 
 
 @resource_policy(
-    name="kms-key-policy-least-privilege", concern=CONCERN, level=ADVISORY, types=(KMS_KEY, KMS_KEY_POLICY),
+    name="kms-key-policy-least-privilege", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(KMS_KEY, KMS_KEY_POLICY),
     requirements=("KMS.5", "CKV_AWS_33", "seed:kms-star-only-root"),
     description="KMS key policies grant kms:* only to the account root and never allow a '*' principal without "
                 "conditions.",
@@ -270,7 +272,7 @@ def kms_key_policy_least_privilege(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-iam-authentication", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-iam-authentication", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("RDS.10", "CKV_AWS_161"),
     description="RDS instances accept IAM database authentication (short-lived tokens instead of passwords).",
     remediation="Set iam_database_authentication_enabled=True.",
@@ -283,7 +285,8 @@ def rds_iam_authentication(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-custom-master-username", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-custom-master-username", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(RDS_INSTANCE,),
     requirements=("RDS.25",),
     description="RDS primaries do not use the engine's default master username.",
     remediation="Set username to a non-default name (not 'postgres').",
@@ -348,3 +351,70 @@ def sns_topic_policy_not_public(r: Resource) -> Iterator[str]:
     for i in _public_allows(r.get("policy")):
         yield (f"policy Statement[{i}] allows principal '*' without a condition on {r.label}; anyone could publish "
                "or subscribe. Name the principals or add an aws:SourceAccount condition.")
+
+
+ELASTICACHE_USER = "aws:elasticache/user:User"
+#: ACL categories that contain commands which write (or can write: EVAL, MIGRATE, RESTORE) data.
+_WRITING_CATEGORIES = frozenset({
+    "all", "write", "admin", "dangerous", "keyspace", "scripting", "string", "list", "hash", "set", "sortedset",
+    "stream", "bitmap", "hyperloglog", "geo", "fast", "slow", "blocking"})
+#: Write commands a read-only user might be granted one by one.
+_WRITE_COMMANDS = frozenset({
+    "set", "setex", "psetex", "setnx", "mset", "msetnx", "getset", "getdel", "getex", "append", "incr", "incrby",
+    "incrbyfloat", "decr", "decrby", "setrange", "del", "unlink", "expire", "pexpire", "expireat", "pexpireat",
+    "persist", "rename", "renamenx", "move", "copy", "restore", "migrate", "flushall", "flushdb", "swapdb",
+    "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat", "lpush", "rpush", "lpushx", "rpushx", "lpop",
+    "rpop", "lset", "lrem", "ltrim", "linsert", "lmove", "blmove", "blpop", "brpop", "sadd", "srem", "spop",
+    "smove", "sinterstore", "sunionstore", "sdiffstore", "zadd", "zrem", "zincrby", "zpopmin", "zpopmax",
+    "zremrangebyscore", "zremrangebyrank", "zremrangebylex", "zunionstore", "zinterstore", "zdiffstore",
+    "zrangestore", "xadd", "xdel", "xtrim", "xgroup", "xack", "xclaim", "xautoclaim", "pfadd", "pfmerge", "setbit",
+    "bitop", "bitfield", "geoadd", "georadius", "georadiusbymember", "geosearchstore", "eval", "evalsha",
+    "eval_ro", "evalsha_ro", "fcall", "function", "script", "config", "debug", "shutdown", "acl", "module"})
+
+
+def _writes(token: str) -> bool:
+    """``+@<category>`` of a category holding writes, or ``+<write command>[|subcommand]``."""
+    if token.startswith("+@"):
+        return token[2:] in _WRITING_CATEGORIES
+    return token.startswith("+") and token[1:].split("|", 1)[0] in _WRITE_COMMANDS
+
+
+def write_grants(access_string: str) -> list[str]:
+    """The grants of an ElastiCache/Valkey ACL access string that leave write commands allowed, evaluated in
+    order (a later ``-@write`` / ``-@all`` revokes earlier category grants)."""
+    grants: list[str] = []
+    for token in access_string.split():
+        t = token.lower()
+        if t in ("allcommands", "+@all"):
+            grants.append(token)
+        elif t in ("nocommands", "-@all", "-@write"):
+            grants = [g for g in grants if not g.lower().startswith("+@") and g.lower() != "allcommands"] \
+                if t == "-@write" else []
+        elif _writes(t):
+            grants.append(token)
+        elif t.startswith("-") and not t.startswith("-@"):
+            grants = [g for g in grants if g.lower() != "+" + t[1:]]
+    return grants
+
+
+@resource_policy(
+    name="elasticache-readonly-user-read-only", concern=CONCERN, level=MANDATORY, types=(ELASTICACHE_USER,),
+    requirements=("gap:declared-intent", "seed:redis-rbac"),
+    description="An ElastiCache user whose name says read-only (readonly / read_only) is granted no write "
+                "command: no +@all/allcommands, +@write, a category holding writes (@keyspace, @string, @fast, "
+                "@scripting, ...) or a write command, unless a later -@write / -@all revokes it.",
+    remediation="Grant read-only users '-@all +@read +@connection' plus the cluster read commands they need "
+                "(components.aws.redis.READONLY_ACCESS).",
+    severity="high",
+)
+def elasticache_readonly_user_read_only(r: Resource) -> Iterator[str]:
+    name = r.get("userName")
+    access = r.get("accessString")
+    if not isinstance(name, str) or not isinstance(access, str):
+        return
+    if "readonly" not in name.lower().replace("_", "").replace("-", ""):
+        return
+    grants = write_grants(access)
+    if grants:
+        yield (f"accessString of read-only user {name!r} on {r.label} grants {', '.join(grants)}: the user can "
+               "write. Remove the grant (keep '-@all +@read +@connection').")

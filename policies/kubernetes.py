@@ -1,9 +1,17 @@
-"""Kubernetes workloads (Neo4j and Qdrant StatefulSets on EKS).
+"""Kubernetes workloads (Neo4j and Qdrant StatefulSets, their backup CronJobs, Prometheus/Alertmanager on EKS).
 
+Every kind that carries a pod template — Pod, Deployment, StatefulSet, DaemonSet, Job
+(``spec.template``) and CronJob (``spec.jobTemplate.spec.template``) — is checked with the same rules.
 Container hardening (non-root, not privileged, no privilege escalation, no host namespaces or
-hostPath: mandatory, they are the exposure of the node), resource limits and read-only root
-filesystems (advisory), a NetworkPolicy for every namespace that runs a StatefulSet, and encrypted
+hostPath: mandatory, they are the exposure of the node); resource requests and limits, read-only root
+filesystems, the RuntimeDefault seccomp profile, no service-account token in pods that do not call the
+Kubernetes API, secrets as files rather than environment variables and pinned images (advisory,
+mandatory in production); a NetworkPolicy for every namespace that runs a StatefulSet, and encrypted
 StorageClasses for every claim (stack policies).
+
+Advisory outside production because a third-party image may not comply (an image that writes into its
+own filesystem at start, one that reads a secret only from the environment); every image of this
+project does, so production holds all of them.
 """
 
 from __future__ import annotations
@@ -34,14 +42,32 @@ from policies._base import (
 CONCERN = "kubernetes"
 K8S_DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 K8S_JOB = "kubernetes:batch/v1:Job"
-WORKLOADS = (K8S_STATEFULSET, K8S_DEPLOYMENT, K8S_DAEMONSET, K8S_JOB, K8S_POD)
+K8S_CRONJOB = "kubernetes:batch/v1:CronJob"
+WORKLOADS = (K8S_STATEFULSET, K8S_DEPLOYMENT, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
+"""Every kind that carries a pod template: the same pod-security rules apply to all of them."""
+
+#: Where each kind keeps its pod template (a Pod is its own template).
+TEMPLATE_PATH: dict[str, tuple[str, ...]] = {
+    K8S_POD: (),
+    K8S_STATEFULSET: ("spec", "template"),
+    K8S_DEPLOYMENT: ("spec", "template"),
+    K8S_DAEMONSET: ("spec", "template"),
+    K8S_JOB: ("spec", "template"),
+    K8S_CRONJOB: ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+def pod_template(r: Resource) -> tuple[str, dict[str, Any]]:
+    """(path prefix, pod template: ``metadata`` + ``spec``) of a workload; a Pod is its own template."""
+    path = TEMPLATE_PATH.get(r.type, ("spec", "template"))
+    return ".".join(path), as_dict(r.get(*path) if path else r.props)
 
 
 def pod_spec(r: Resource) -> tuple[str, dict[str, Any]]:
-    """(path prefix, pod spec) of a workload."""
-    if r.type == K8S_POD:
-        return "spec", as_dict(r.get("spec"))
-    return "spec.template.spec", as_dict(r.get("spec", "template", "spec"))
+    """(path prefix, pod spec) of a workload: ``spec`` of a Pod, ``spec.template.spec`` of a Deployment,
+    StatefulSet, DaemonSet or Job, ``spec.jobTemplate.spec.template.spec`` of a CronJob."""
+    prefix, template = pod_template(r)
+    return (f"{prefix}.spec" if prefix else "spec"), as_dict(template.get("spec"))
 
 
 def containers(r: Resource) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -131,9 +157,10 @@ def k8s_no_host_access(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="k8s-resource-limits", concern=CONCERN, level=ADVISORY, types=WORKLOADS,
+    name="k8s-resource-limits", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=WORKLOADS,
     requirements=("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"),
-    description="Workload containers set CPU and memory requests and a memory limit (CPU limit optional).",
+    description="Every container and init container sets CPU and memory requests and a memory limit (CPU limit "
+                "optional: throttling a database hurts more than sharing idle CPU). Mandatory in production.",
     remediation="Set resources.requests.{cpu,memory} and resources.limits.memory (Neo4j: heap + page cache + "
                 "overhead).",
 )
@@ -150,10 +177,13 @@ def k8s_resource_limits(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="k8s-read-only-root-filesystem", concern=CONCERN, level=ADVISORY, types=WORKLOADS,
-    requirements=("CKV_K8S_22",),
-    description="Workload containers use a read-only root filesystem where possible.",
-    remediation="Set securityContext.readOnlyRootFilesystem: true and mount writable paths as volumes.",
+    name="k8s-read-only-root-filesystem", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=WORKLOADS, requirements=("CKV_K8S_22",),
+    description="Workload containers use a read-only root filesystem (mandatory in production; advisory elsewhere "
+                "because an image that writes into its own filesystem at start cannot comply until each "
+                "written path is known and mounted).",
+    remediation="Set securityContext.readOnlyRootFilesystem: true and mount writable paths as volumes (Neo4j: "
+                "/data, /logs, /run, /tmp and $NEO4J_HOME/conf, which its entrypoint rewrites at each start).",
     severity="low",
 )
 def k8s_read_only_root_filesystem(r: Resource) -> Iterator[str]:
@@ -165,7 +195,7 @@ def k8s_read_only_root_filesystem(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="k8s-image-pinned", concern=CONCERN, level=ADVISORY, types=WORKLOADS,
+    name="k8s-image-pinned", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=WORKLOADS,
     requirements=("CKV_K8S_14", "CKV_K8S_43"),
     description="Workload images are pinned to a version tag or digest (never latest or untagged).",
     remediation="Use image 'neo4j:5.26.0' or 'qdrant/qdrant@sha256:...'.",
@@ -177,6 +207,85 @@ def k8s_image_pinned(r: Resource) -> Iterator[str]:
         problem = image_problem(c.get("image"))
         if problem:
             yield f"{path}.image {problem} on {r.label}; pin a version tag or a digest."
+
+
+@resource_policy(
+    name="k8s-seccomp-runtime-default", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=WORKLOADS, requirements=("CKV_K8S_31", "CKV_K8S_32"),
+    description="Every pod runs under the RuntimeDefault (or a Localhost) seccomp profile, set on the pod or on "
+                "every container; never Unconfined. Mandatory in production.",
+    remediation="Set the pod's securityContext.seccompProfile.type: RuntimeDefault.",
+    severity="high",
+)
+def k8s_seccomp_runtime_default(r: Resource) -> Iterator[str]:
+    prefix, spec = pod_spec(r)
+    pod_type = dig(spec, "securityContext", "seccompProfile", "type")
+    if pod_type is UNKNOWN:
+        return
+    for path, c, _ in containers(r):
+        own = dig(c, "securityContext", "seccompProfile", "type")
+        value = own if own is not None else pod_type
+        if value is UNKNOWN or value in ("RuntimeDefault", "Localhost"):
+            continue
+        where = f"{path}.securityContext.seccompProfile.type" if own is not None \
+            else f"{prefix}.securityContext.seccompProfile.type"
+        state = "not set (the container runs Unconfined)" if value is None else f"{value!r}"
+        yield (f"{where} is {state} for container {c.get('name')!r} on {r.label}: every syscall reaches the node's "
+               "kernel. Set the pod's securityContext.seccompProfile.type: RuntimeDefault.")
+
+
+API_ANNOTATION = "data-platform/kubernetes-api"
+"""Pod-template annotation naming why a pod calls the Kubernetes API (and may mount a token)."""
+
+
+@resource_policy(
+    name="k8s-no-service-account-token", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=WORKLOADS, requirements=("CKV_K8S_38",),
+    description="Pods that do not call the Kubernetes API set automountServiceAccountToken: false (the default "
+                "mounts an API token into every container). A pod that does call the API says why in the "
+                f"pod-template annotation {API_ANNOTATION!r}. IRSA is unaffected: the EKS pod identity webhook "
+                "injects its web-identity token as a projected volume of its own. Mandatory in production.",
+    remediation="Set the pod spec's automountServiceAccountToken: false (or annotate the pod template with "
+                f"{API_ANNOTATION}: <why it calls the API>).",
+)
+def k8s_no_service_account_token(r: Resource) -> Iterator[str]:
+    prefix, template = pod_template(r)
+    spec = as_dict(template.get("spec"))
+    value = spec.get("automountServiceAccountToken")
+    if value is UNKNOWN or value is False or value == "false":
+        return
+    reason = as_dict(dig(template, "metadata", "annotations")).get(API_ANNOTATION)
+    if (isinstance(reason, str) and reason.strip()) or reason is UNKNOWN:
+        return
+    spec_path = f"{prefix}.spec" if prefix else "spec"
+    state = "not set (Kubernetes defaults to true)" if value is None else f"{value!r}"
+    yield (f"{spec_path}.automountServiceAccountToken is {state} on {r.label}: every container gets a Kubernetes "
+           "API token it does not use. Set automountServiceAccountToken: false (IRSA's token is a projected volume "
+           f"the EKS webhook adds regardless), or annotate the pod template with {API_ANNOTATION}: <why>.")
+
+
+@resource_policy(
+    name="k8s-secrets-as-files", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=WORKLOADS,
+    requirements=("CKV_K8S_35",),
+    description="Containers read Secrets from mounted files, not environment variables (env is inherited by every "
+                "child process, shown by 'kubectl describe' tooling and dumped in crash reports). Mandatory in "
+                "production; advisory elsewhere because some images read a secret only from the environment "
+                "(Neo4j reads NEO4J_AUTH_PATH, Qdrant a config file, so both comply).",
+    remediation="Mount the Secret as a volume (defaultMode 0440) and point the image at the file: Neo4j "
+                "NEO4J_AUTH_PATH, Qdrant --config-path with service.api_key, scripts read the file.",
+)
+def k8s_secrets_as_files(r: Resource) -> Iterator[str]:
+    for path, c, _ in containers(r):
+        for i, e in enumerate(as_list(c.get("env"))):
+            ref = dig(e, "valueFrom", "secretKeyRef")
+            if isinstance(ref, dict) or ref is UNKNOWN:
+                yield (f"{path}.env[{i}] ({dig(e, 'name')!r}) on {r.label} takes Secret "
+                       f"{dig(ref, 'name')!r} key {dig(ref, 'key')!r} from the environment; remove the variable, mount "
+                       "the Secret as a file and point the image at it (e.g. NEO4J_AUTH_PATH).")
+        for i, e in enumerate(as_list(c.get("envFrom"))):
+            if dig(e, "secretRef") is not None:
+                yield (f"{path}.envFrom[{i}] on {r.label} exports Secret {dig(e, 'secretRef', 'name')!r} as "
+                       "environment variables; remove it and mount the Secret as a file.")
 
 
 def _selects(selector: Any, labels: dict[str, Any]) -> bool:

@@ -23,6 +23,7 @@ from policies._base import (
     Stack,
     as_dict,
     as_list,
+    dig,
     falsy_explicit,
     number,
     resource_policy,
@@ -36,7 +37,7 @@ EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "schedule
 
 
 @resource_policy(
-    name="rds-log-exports", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-log-exports", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("RDS.9", "RDS.36", "CKV_AWS_129"),
     description="RDS PostgreSQL instances export the postgresql (and upgrade) logs to CloudWatch Logs.",
     remediation="Set enabled_cloudwatch_logs_exports=['postgresql', 'upgrade'].",
@@ -51,7 +52,7 @@ def rds_log_exports(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-enhanced-monitoring", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-enhanced-monitoring", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("RDS.6", "CKV_AWS_118"),
     description="RDS instances have enhanced monitoring (OS metrics every 1-60 s) with a monitoring role.",
     remediation="Set monitoring_interval to 1, 5, 10, 15, 30 or 60 and monitoring_role_arn.",
@@ -71,7 +72,7 @@ def rds_enhanced_monitoring(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-performance-insights", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-performance-insights", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("CKV_AWS_353",),
     description="RDS instances have Performance Insights on (query-level load).",
     remediation="Set performance_insights_enabled=True with performance_insights_kms_key_id.",
@@ -84,7 +85,7 @@ def rds_performance_insights(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="elasticache-log-delivery", concern=CONCERN, level=ADVISORY, types=(REDIS_GROUP,),
+    name="elasticache-log-delivery", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(REDIS_GROUP,),
     requirements=("gap:elasticache-logs",),
     description="ElastiCache replication groups deliver slow-log and engine-log to CloudWatch Logs or Firehose.",
     remediation="Set log_delivery_configurations with log_type 'slow-log' and 'engine-log' to a log group.",
@@ -101,7 +102,7 @@ def elasticache_log_delivery(r: Resource) -> Iterator[str]:
 
 
 @stack_policy(
-    name="vpc-flow-logs", concern=CONCERN, level=ADVISORY, types=(VPC, FLOW_LOG),
+    name="vpc-flow-logs", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(VPC, FLOW_LOG),
     requirements=("EC2.6", "CKV2_AWS_11"),
     description="Every VPC has a flow log.",
     remediation="Create an aws.ec2.FlowLog(vpc_id=<vpc id>, traffic_type='ALL') to CloudWatch Logs or S3.",
@@ -121,7 +122,7 @@ def vpc_flow_logs(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @resource_policy(
-    name="eks-control-plane-logging", concern=CONCERN, level=ADVISORY, types=(EKS_CLUSTER,),
+    name="eks-control-plane-logging", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(EKS_CLUSTER,),
     requirements=("EKS.8", "CKV_AWS_37"),
     description="EKS clusters send all five control-plane log types (api, audit, authenticator, controllerManager, "
                 "scheduler) to CloudWatch.",
@@ -137,7 +138,7 @@ def eks_control_plane_logging(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="alarm-has-actions", concern=CONCERN, level=ADVISORY, types=(METRIC_ALARM,),
+    name="alarm-has-actions", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(METRIC_ALARM,),
     requirements=("CKV_AWS_319", "CloudWatch.15 (non-FSBP)", "CloudWatch.17 (non-FSBP)"),
     description="CloudWatch alarms notify someone: alarmActions set and actions enabled.",
     remediation="Set alarm_actions=[<SNS topic ARN>] (and ok_actions) and leave actions_enabled=True.",
@@ -151,7 +152,7 @@ def alarm_has_actions(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="log-group-retention", concern=CONCERN, level=ADVISORY, types=(LOG_GROUP,),
+    name="log-group-retention", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(LOG_GROUP,),
     requirements=("CKV_AWS_66", "CKV_AWS_338", "CloudWatch.16 (non-FSBP)"),
     description="CloudWatch log groups set a retention of at least minRetentionDays (default 365) days.",
     remediation="Set retention_in_days to the configured minimum or more (0 keeps logs forever).",
@@ -200,7 +201,8 @@ def _version(value: object) -> tuple[int, ...] | None:
 
 
 @resource_policy(
-    name="eks-supported-version", concern=CONCERN, level=ADVISORY, types=("aws:eks/cluster:Cluster",),
+    name="eks-supported-version", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=("aws:eks/cluster:Cluster",),
     requirements=("EKS.2", "CKV_AWS_339"),
     description="EKS clusters run a Kubernetes version in standard support (at least minVersion, default 1.30).",
     remediation="Set version to a supported release and upgrade one minor version at a time.",
@@ -219,3 +221,89 @@ def eks_supported_version(r: Resource) -> Iterator[str]:
     if parsed is not None and parsed < minimum:
         yield (f"version is {version!r} on {r.label}, older than {'.'.join(map(str, minimum))}; upgrade to a "
                "supported version.")
+
+
+#: The alarms production is reviewed against: alert (the alarm's ``alert`` tag) → (comparison, loosest
+#: threshold, longest window in seconds = period × evaluationPeriods, the resource type that must carry it or
+#: None when it exists only for some members, e.g. replicas). A code change in components/alerts.py or
+#: components/aws/alarms.py that raises a threshold, lengthens a window or drops an alarm fails the review;
+#: loosening an alarm on purpose is a change of this baseline (or of the policy's pack config), in review.
+ALARM_BASELINE: dict[str, dict[str, object]] = {
+    "PostgresCPUHigh": {"comparison": "GreaterThanThreshold", "threshold": 80, "window": 900, "on": RDS_INSTANCE},
+    "PostgresConnectionsHigh": {"comparison": "GreaterThanThreshold", "threshold": 400, "window": 300,
+                                "on": RDS_INSTANCE},
+    "PostgresFreeStorageLow": {"comparison": "LessThanThreshold", "threshold": 10, "window": 300, "on": RDS_INSTANCE},
+    "PostgresReplicaLagHigh": {"comparison": "GreaterThanThreshold", "threshold": 300, "window": 300, "on": None},
+    "PostgresReplicaNotStreaming": {"comparison": "LessThanThreshold", "threshold": 0, "window": 300, "on": None},
+    "PostgresReplicationLagHigh": {"comparison": "GreaterThanThreshold", "threshold": 104857600, "window": 300,
+                                   "on": None},
+    "RedisCPUHigh": {"comparison": "GreaterThanThreshold", "threshold": 80, "window": 900, "on": REDIS_GROUP},
+    "RedisEvictions": {"comparison": "GreaterThanThreshold", "threshold": 0, "window": 300, "on": REDIS_GROUP},
+    "RedisHitRateLow": {"comparison": "LessThanThreshold", "threshold": 95, "window": 900, "on": REDIS_GROUP},
+    "RedisMemoryHigh": {"comparison": "GreaterThanThreshold", "threshold": 90, "window": 300, "on": REDIS_GROUP},
+    "RedisReplicationLagHigh": {"comparison": "GreaterThanThreshold", "threshold": 10, "window": 300, "on": None},
+}
+
+
+def _window(r: Resource) -> float | None:
+    periods = number(r.get("evaluationPeriods"))
+    period = number(r.get("period"))
+    if period is None:  # metric math: the period of the metric queries
+        period = max((number(dig(q, "metric", "period")) or 0 for q in as_list(r.get("metricQueries"))), default=0) \
+            or None
+    return None if periods is None or period is None else periods * period
+
+
+@stack_policy(
+    name="alarm-baseline", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(METRIC_ALARM, RDS_INSTANCE, REDIS_GROUP),
+    requirements=("gap:declared-intent", "seed:alarms"),
+    description="CloudWatch alarms are at least as tight as the pack's baseline (alarm-baseline config, default "
+                "the production catalogue): the same comparison, a threshold no looser, a window no longer, "
+                "datapointsToAlarm no higher than evaluationPeriods, and (in production) every baseline alarm of a "
+                "store that exists. Mandatory in production.",
+    remediation="Restore the alarm in components/alerts.py (threshold, period, evaluation periods); to loosen an "
+                "alarm on purpose change the baseline in the pack config in the same review.",
+    config={"baseline": {"type": "object", "default": ALARM_BASELINE,
+                         "description": "alert name → {comparison, threshold, window (s), on (type that must carry "
+                                        "it, or null)}."}},
+)
+def alarm_baseline(s: Stack) -> Iterator[tuple[str, str | None]]:
+    baseline = as_dict(s.ctx.get("baseline", ALARM_BASELINE))
+    seen: set[str] = set()
+    for a in s.of_type(METRIC_ALARM):
+        alert = as_dict(a.get("tags")).get("alert")
+        want = as_dict(baseline.get(alert)) if isinstance(alert, str) else {}
+        if not want:
+            continue
+        seen.add(str(alert))
+        comparison, threshold = a.get("comparisonOperator"), number(a.get("threshold"))
+        if comparison is UNKNOWN or a.get("threshold") is UNKNOWN:
+            continue
+        if comparison != want.get("comparison"):
+            yield (f"comparisonOperator is {comparison!r} on {a.label} (alert {alert}); the baseline says "
+                   f"{want.get('comparison')!r}. Set it back in components/alerts.py.", a.urn)
+            continue
+        limit = number(want.get("threshold"))
+        looser = threshold is None or (limit is not None and (
+            threshold > limit if comparison.startswith("Greater") else threshold < limit))
+        if looser:
+            shown = "not set" if threshold is None else f"{threshold:g}"
+            yield (f"threshold is {shown} on {a.label} (alert {alert}, {comparison}), looser than the "
+                   f"baseline {want.get('threshold')}: the alarm fires later or never. Set the threshold back in "
+                   "components/alerts.py.", a.urn)
+        window, max_window = _window(a), number(want.get("window"))
+        if window is not None and max_window is not None and window > max_window:
+            yield (f"period × evaluationPeriods is {window:g}s on {a.label} (alert {alert}), longer than the "
+                   f"baseline {max_window:g}s. Set period / evaluation_periods back in components/alerts.py.", a.urn)
+        points, periods = number(a.get("datapointsToAlarm")), number(a.get("evaluationPeriods"))
+        if points is not None and periods is not None and points > periods:
+            yield (f"datapointsToAlarm {points:g} exceeds evaluationPeriods {periods:g} on {a.label}: the alarm can "
+                   "never fire. Set datapoints_to_alarm <= evaluation_periods.", a.urn)
+    if not s.ctx.is_production():
+        return  # a missing alarm fails production only (dev and fixtures need not carry the whole catalogue)
+    for alert, spec in baseline.items():
+        on = as_dict(spec).get("on")
+        if alert not in seen and isinstance(on, str) and s.of_type(on):
+            yield (f"no CloudWatch alarm carries the tag alert={alert} although the stack has {on} resources: the "
+                   "alarm was dropped. Add it back to components/alerts.py (or remove it from the baseline).", None)

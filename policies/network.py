@@ -73,7 +73,8 @@ def rds_not_publicly_accessible(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="elasticache-custom-subnet-group", concern=CONCERN, level=ADVISORY, types=(REDIS_GROUP,),
+    name="elasticache-custom-subnet-group", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(REDIS_GROUP,),
     requirements=("ElastiCache.7", "CKV_AWS_323"),
     description="ElastiCache replication groups run in the stack's private subnet group, not the default one.",
     remediation="Create an aws.elasticache.SubnetGroup over the data subnets and set subnet_group_name.",
@@ -279,7 +280,7 @@ def data_subnet_no_internet_route(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @stack_policy(
-    name="vpc-default-security-group-closed", concern=CONCERN, level=ADVISORY,
+    name="vpc-default-security-group-closed", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
     types=("aws:ec2/vpc:Vpc", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"),
     requirements=("EC2.2", "CKV2_AWS_12"),
     description="Every VPC adopts its default security group with no rules, so nothing can fall back to it.",

@@ -18,7 +18,16 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import Policy
 
-from policies._base import Context, PolicyMeta, RegisteredPolicy, Resource, Stack, plain_cached
+from policies._base import (
+    ENVIRONMENT_CONFIG,
+    Context,
+    PolicyMeta,
+    RegisteredPolicy,
+    Resource,
+    Stack,
+    as_list,
+    plain_cached,
+)
 from policies.catalog import load
 
 PACK_NAME = "data-platform"
@@ -132,12 +141,14 @@ def _framework(meta: PolicyMeta) -> PolicyComplianceFramework | None:
 
 def to_policy(reg: RegisteredPolicy) -> Policy:
     meta = reg.meta
+    # A policy whose level rises in production reads the environment from its config like the others.
+    schema = {**ENVIRONMENT_CONFIG, **meta.config} if meta.production_level else meta.config
     common: dict[str, Any] = {
         "name": meta.name,
         "description": meta.description,
         "enforcement_level": _LEVEL[meta.level],
-        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in meta.config.items()})
-        if meta.config else None,
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in schema.items()})
+        if schema else None,
         "severity": _SEVERITY.get(meta.severity),
         "framework": _framework(meta),
         "tags": [meta.concern, *meta.requirements],
@@ -148,5 +159,69 @@ def to_policy(reg: RegisteredPolicy) -> Policy:
     return StackValidationPolicy(validate=_stack_validator(reg), **common)
 
 
+# -- Levels that rise in production ------------------------------------------------------------------
+
+_PRODUCTION_LEVELS: dict[str, EnforcementLevel] = {}
+"""Policy name → its level in production (only policies whose production level differs)."""
+
+
+def _environment(servicer: Any, name: str) -> tuple[str | None, list[str]]:
+    """The environment the pack is configured for, as :meth:`Context.environment` sees it without a
+    resource: the policy's ``environment`` config → the stack tag ``environment`` → the stack name."""
+    config = getattr(servicer, "_PolicyAnalyzerServicer__policy_pack_config", {}).get(name) or {}
+    prod = [str(e).lower() for e in as_list(config.get("productionEnvironments") or ["production", "prod"])]
+    env = config.get("environment")
+    if not isinstance(env, str) or not env:
+        env = dict(getattr(servicer, "_PolicyAnalyzerServicer__stack_tags", {})).get("environment")
+    if not isinstance(env, str) or not env:
+        env = getattr(servicer, "_data_platform_stack", None)
+    return (env if isinstance(env, str) and env else None), prod
+
+
+def production_level_of(servicer: Any, policy: Any, level: EnforcementLevel) -> EnforcementLevel:
+    """``level`` raised to the policy's production level when the pack is configured for production.
+    Only an advisory level rises (configured so, or by default): a policy configured ``disabled`` stays
+    disabled, so switching a rule off stays an explicit, visible line of pack config."""
+    raised = _PRODUCTION_LEVELS.get(policy.name)
+    if raised is None or level != EnforcementLevel.ADVISORY:
+        return level
+    env, prod = _environment(servicer, policy.name)
+    return raised if env is not None and env.lower() in prod else level
+
+
+def install_production_levels(policies: list[RegisteredPolicy]) -> None:
+    """Make the SDK's analyzer report a policy at its production level in production environments.
+
+    ``pulumi_policy`` 1.21 has one enforcement level per policy (pack default or Configure). The
+    servicer's ``_get_enforcement_level`` is wrapped to raise it, and ``ConfigureStack`` to remember the
+    stack name (the last fallback for the environment). Nothing changes when the SDK lacks those names.
+    """
+    _PRODUCTION_LEVELS.clear()
+    _PRODUCTION_LEVELS.update({p.meta.name: _LEVEL[p.meta.production_level] for p in policies
+                               if p.meta.production_level})
+    from pulumi_policy import policy as sdk
+
+    servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    if servicer is None or not hasattr(servicer, "_get_enforcement_level") or not hasattr(servicer, "ConfigureStack"):
+        return
+    if getattr(servicer._get_enforcement_level, "_data_platform", False):
+        return
+    original_level = servicer._get_enforcement_level
+    original_configure_stack = servicer.ConfigureStack
+
+    def get_enforcement_level(self: Any, policy: Any) -> EnforcementLevel:
+        return production_level_of(self, policy, original_level(self, policy))
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        self._data_platform_stack = request.stack
+        return original_configure_stack(self, request, context)
+
+    get_enforcement_level._data_platform = True  # type: ignore[attr-defined]
+    servicer._get_enforcement_level = get_enforcement_level
+    servicer.ConfigureStack = configure_stack
+
+
 def build() -> list[Policy]:
-    return [to_policy(reg) for reg in load()]
+    registered = load()
+    install_production_levels(registered)
+    return [to_policy(reg) for reg in registered]

@@ -4,7 +4,9 @@ backups, S3 versioning/lifecycle/replication/object lock, and disruption budgets
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 from policies._base import (
     ADVISORY,
@@ -44,7 +46,7 @@ def _is_replica(r: Resource) -> bool:
 
 
 @resource_policy(
-    name="rds-multi-az", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-multi-az", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("RDS.5", "CKV_AWS_157"),
     description="RDS primaries run Multi-AZ (a synchronous standby in another AZ).",
     remediation="Set multi_az=True on the primary.",
@@ -56,7 +58,7 @@ def rds_multi_az(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-backup-retention", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-backup-retention", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("RDS.11", "CKV_AWS_133", "seed:backup-retention>=7"),
     description="RDS primaries keep automated backups for at least minRetentionDays (default 7) days.",
     remediation="Set backup_retention_period to at least the configured minimum (max 35).",
@@ -80,7 +82,7 @@ def rds_backup_retention(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-deletion-protection", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-deletion-protection", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("RDS.8", "CKV_AWS_293"),
     description="RDS instances have deletion protection.",
     remediation="Set deletion_protection=True (turn it off in a separate change before a deliberate delete).",
@@ -92,7 +94,7 @@ def rds_deletion_protection(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-final-snapshot", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-final-snapshot", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(RDS_INSTANCE,),
     requirements=("seed:final-snapshot",),
     description="Deleting an RDS primary takes a final snapshot.",
     remediation="Leave skip_final_snapshot=False and set final_snapshot_identifier.",
@@ -109,7 +111,8 @@ def rds_final_snapshot(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-copy-tags-to-snapshot", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-copy-tags-to-snapshot", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(RDS_INSTANCE,),
     requirements=("RDS.17", "CKV2_AWS_60"),
     description="RDS instances copy their tags to snapshots (ownership and cost allocation of backups).",
     remediation="Set copy_tags_to_snapshot=True.",
@@ -121,7 +124,8 @@ def rds_copy_tags_to_snapshot(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="rds-auto-minor-version-upgrade", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE,),
+    name="rds-auto-minor-version-upgrade", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(RDS_INSTANCE,),
     requirements=("RDS.13", "CKV_AWS_226"),
     description="RDS instances take minor engine upgrades in the maintenance window.",
     remediation="Leave auto_minor_version_upgrade=True (the default).",
@@ -132,7 +136,8 @@ def rds_auto_minor_version_upgrade(r: Resource) -> Iterator[str]:
 
 
 @stack_policy(
-    name="rds-backups-replicated", concern=CONCERN, level=ADVISORY, types=(RDS_INSTANCE, RDS_BACKUP_REPLICATION),
+    name="rds-backups-replicated", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(RDS_INSTANCE, RDS_BACKUP_REPLICATION),
     requirements=("CKV_AWS_245", "gap:cross-region-backup-replication"),
     description="Every Multi-AZ RDS primary replicates its automated backups to the DR region, encrypted with a "
                 "KMS key.",
@@ -159,7 +164,8 @@ def rds_backups_replicated(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @resource_policy(
-    name="elasticache-automatic-failover", concern=CONCERN, level=ADVISORY, types=(REDIS_GROUP,),
+    name="elasticache-automatic-failover", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(REDIS_GROUP,),
     requirements=("ElastiCache.3", "CKV2_AWS_50", "gap:elasticache-multi-az"),
     description="ElastiCache replication groups fail over automatically to a replica in another AZ.",
     remediation="Set automatic_failover_enabled=True and multi_az_enabled=True with at least one replica per shard.",
@@ -174,7 +180,8 @@ def elasticache_automatic_failover(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="elasticache-snapshot-retention", concern=CONCERN, level=ADVISORY, types=(REDIS_GROUP,),
+    name="elasticache-snapshot-retention", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(REDIS_GROUP,),
     requirements=("ElastiCache.1", "CKV_AWS_134"),
     description="ElastiCache replication groups keep daily snapshots for at least minRetentionDays (default 1).",
     remediation="Set snapshot_retention_limit to at least the configured minimum and a snapshot_window.",
@@ -193,7 +200,8 @@ def elasticache_snapshot_retention(r: Resource) -> Iterator[str]:
 
 
 @resource_policy(
-    name="elasticache-auto-minor-version-upgrade", concern=CONCERN, level=ADVISORY, types=(REDIS_GROUP,),
+    name="elasticache-auto-minor-version-upgrade", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(REDIS_GROUP,),
     requirements=("ElastiCache.2",),
     description="ElastiCache replication groups take minor engine upgrades automatically.",
     remediation="Leave auto_minor_version_upgrade=True (the default).",
@@ -207,7 +215,8 @@ def elasticache_auto_minor_version_upgrade(r: Resource) -> Iterator[str]:
 
 
 @stack_policy(
-    name="s3-bucket-versioning", concern=CONCERN, level=ADVISORY, types=(*S3_BUCKET_TYPES, *S3_VERSIONING),
+    name="s3-bucket-versioning", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(*S3_BUCKET_TYPES, *S3_VERSIONING),
     requirements=("CKV_AWS_21", "S3.14 (non-FSBP)"),
     description="Every S3 bucket has versioning enabled (also required by replication and object lock).",
     remediation="Create an aws.s3.BucketVersioning with versioning_configuration.status='Enabled'.",
@@ -223,7 +232,8 @@ def s3_bucket_versioning(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @stack_policy(
-    name="s3-bucket-lifecycle", concern=CONCERN, level=ADVISORY, types=(*S3_BUCKET_TYPES, *S3_LIFECYCLE),
+    name="s3-bucket-lifecycle", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(*S3_BUCKET_TYPES, *S3_LIFECYCLE),
     requirements=("S3.13", "CKV2_AWS_61", "CKV_AWS_300"),
     description="Every S3 bucket has an enabled lifecycle rule (expiry of old versions, abort of failed uploads).",
     remediation="Create an aws.s3.BucketLifecycleConfiguration with an Enabled rule that expires noncurrent "
@@ -245,7 +255,8 @@ def s3_bucket_lifecycle(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @stack_policy(
-    name="s3-bucket-replication", concern=CONCERN, level=ADVISORY, types=(*S3_BUCKET_TYPES, *S3_REPLICATION),
+    name="s3-bucket-replication", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(*S3_BUCKET_TYPES, *S3_REPLICATION),
     requirements=("CKV_AWS_144", "S3.7 (non-FSBP)"),
     description="Every backup bucket (not itself a replica) replicates to another region.",
     remediation="Create an aws.s3.BucketReplicationConfig with an Enabled rule to a bucket in the DR region.",
@@ -307,7 +318,7 @@ def s3_bucket_owner_enforced(s: Stack) -> Iterator[tuple[str, str | None]]:
 
 
 @stack_policy(
-    name="s3-object-lock-retention", concern=CONCERN, level=ADVISORY,
+    name="s3-object-lock-retention", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
     types=(*S3_BUCKET_TYPES, *S3_OBJECT_LOCK),
     requirements=("CKV_AWS_143", "gap:s3-object-lock-retention"),
     description="Where object lock is enabled, a default retention (mode and period) is configured.",
@@ -354,7 +365,8 @@ def selector_matches(selector: object, labels: object) -> bool:
 
 
 @stack_policy(
-    name="k8s-statefulset-pdb", concern=CONCERN, level=ADVISORY, types=(K8S_STATEFULSET, K8S_PDB),
+    name="k8s-statefulset-pdb", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
+    types=(K8S_STATEFULSET, K8S_PDB),
     requirements=("seed:pod-disruption-budget",),
     description="Every StatefulSet (Neo4j, Qdrant) has a PodDisruptionBudget selecting its pods.",
     remediation="Create a policy/v1 PodDisruptionBudget in the same namespace with spec.selector.matchLabels of the "
@@ -380,7 +392,7 @@ _EVENT_CATEGORIES = {
 
 
 @stack_policy(
-    name="rds-event-subscriptions", concern=CONCERN, level=ADVISORY,
+    name="rds-event-subscriptions", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
     types=(RDS_INSTANCE, "aws:rds/eventSubscription:EventSubscription"),
     requirements=("RDS.20", "RDS.21"),
     description="RDS event subscriptions notify the alarm topic of instance (maintenance, configuration change, "
@@ -405,3 +417,240 @@ def rds_event_subscriptions(s: Stack) -> Iterator[tuple[str, str | None]]:
         if missing:
             yield (f"no RDS event subscription with sourceType '{source}' covers {', '.join(missing)} ({control}); "
                    f"create an EventSubscription to the alarm topic for them.", None)
+
+
+# -- The stack's declared intent ------------------------------------------------------------------------------
+#
+# The settings validate the stack file; these rules check that the *program* realizes what the stack file
+# declares, so a code change (a component default, a hard-coded argument) that weakens a store fails the
+# review whichever file it came from. The intent is the project's config sections of the stack file, passed
+# by the review as the ``intent`` config (``review.report.StackSettings.policy_config``), else read from the
+# stack config the Pulumi CLI hands the pack. A section or key the stack file does not declare is not
+# checked (its value is the settings' default, which the resilience rules above already floor).
+
+INTENT_SECTIONS = ("postgres", "redis", "graph", "vector", "backups")
+INTENT_CONFIG: dict[str, dict[str, object]] = {
+    "intent": {"type": ["object", "null"], "default": None,
+               "description": "The stack's declared intent: the project config sections of the stack file "
+                              f"({', '.join(INTENT_SECTIONS)}), as the review passes them; default: the stack "
+                              "config the Pulumi CLI passes to the pack."},
+}
+
+
+def intent(ctx: Any, section: str, key: str) -> Any:
+    """The declared ``<section>.<key>`` of the stack (None when not declared)."""
+    configured = ctx.get("intent")
+    if isinstance(configured, dict):
+        value = as_dict(configured.get(section)).get(key)
+    else:
+        from policies._base import _stack_config
+
+        raw = _stack_config(f"data-platform:{section}")
+        try:
+            value = as_dict(json.loads(raw)).get(key) if raw else None
+        except ValueError:
+            value = None
+    return value
+
+
+def _declared_number(ctx: Any, section: str, key: str) -> float | None:
+    return number(intent(ctx, section, key))
+
+
+def _short(value: Any) -> str:
+    """A number as the stack file writes it (14, not 14.0: the wire carries every number as a double);
+    anything else as its repr."""
+    n = number(value)
+    if n is None:
+        return repr(value)
+    return str(int(n)) if n.is_integer() else str(n)
+
+
+@stack_policy(
+    name="intent-postgres", concern=CONCERN, level=MANDATORY, types=(RDS_INSTANCE,),
+    requirements=("gap:declared-intent", "RDS.5", "RDS.8", "RDS.11"),
+    description="The RDS primary realizes the stack's declared postgres intent: Multi-AZ, backup retention at "
+                "least backupRetentionDays, deletion protection, and at least readReplicas in-region replicas "
+                "(+1 with drReplica).",
+    remediation="Pass the stack's settings through to components.aws.postgres (multi_az, backup_retention_days, "
+                "deletion_protection, read_replicas, dr_replica) instead of a value fixed in code; change the "
+                "stack file to change the intent.",
+    config=INTENT_CONFIG,
+    severity="high",
+)
+def intent_postgres(s: Stack) -> Iterator[tuple[str, str | None]]:
+    instances = s.of_type(RDS_INSTANCE)
+    primaries = [r for r in instances if not _is_replica(r)]
+    for p in primaries:
+        if truthy(intent(s.ctx, "postgres", "multiAz")) and p.get("multiAz") is not UNKNOWN \
+                and not p.is_true("multiAz"):
+            yield (f"multiAz is {p.get('multiAz')!r} on {p.label}, but the stack declares postgres.multiAz: true. "
+                   "Set multi_az from the settings (a code change may not drop Multi-AZ).", p.urn)
+        days = _declared_number(s.ctx, "postgres", "backupRetentionDays")
+        got = number(p.get("backupRetentionPeriod"))
+        if days is not None and p.get("backupRetentionPeriod") is not UNKNOWN and (got is None or got < days):
+            yield (f"backupRetentionPeriod is {_short(p.get('backupRetentionPeriod'))} on {p.label}, below the "
+                   f"declared postgres.backupRetentionDays {_short(days)}. Set backup_retention_period from the "
+                   "settings.", p.urn)
+        if truthy(intent(s.ctx, "postgres", "deletionProtection")) and p.get("deletionProtection") is not UNKNOWN \
+                and not p.is_true("deletionProtection"):
+            yield (f"deletionProtection is {p.get('deletionProtection')!r} on {p.label}, but the stack declares "
+                   "postgres.deletionProtection: true. Set deletion_protection from the settings.", p.urn)
+    replicas = _declared_number(s.ctx, "postgres", "readReplicas")
+    if primaries and replicas is not None:
+        wanted = replicas + (1 if truthy(intent(s.ctx, "postgres", "drReplica")) else 0)
+        have = len([r for r in instances if _is_replica(r)])
+        if have < wanted:
+            yield (f"the stack declares {_short(replicas)} read replica(s)"
+                   f"{' and a DR replica' if wanted > replicas else ''} but the program creates {have} replica "
+                   f"instance(s) of {primaries[0].label}. Create the replicas the settings ask for.", primaries[0].urn)
+
+
+@stack_policy(
+    name="intent-redis", concern=CONCERN, level=MANDATORY, types=(REDIS_GROUP,),
+    requirements=("gap:declared-intent", "ElastiCache.1", "ElastiCache.3"),
+    description="The ElastiCache replication group realizes the stack's declared redis intent: Multi-AZ with "
+                "automatic failover, snapshot retention at least snapshotRetentionDays, at least shards node "
+                "groups and replicasPerShard replicas each.",
+    remediation="Pass the stack's settings through to components.aws.redis (multi_az, snapshot_retention_days, "
+                "shards, replicas_per_shard) instead of a value fixed in code.",
+    config=INTENT_CONFIG,
+    severity="high",
+)
+def intent_redis(s: Stack) -> Iterator[tuple[str, str | None]]:
+    for g in s.of_type(REDIS_GROUP):
+        if truthy(intent(s.ctx, "redis", "multiAz")):
+            for key in ("multiAzEnabled", "automaticFailoverEnabled"):
+                if g.get(key) is not UNKNOWN and not g.is_true(key):
+                    yield (f"{key} is {g.get(key)!r} on {g.label}, but the stack declares redis.multiAz: true. Set "
+                           "it from the settings.", g.urn)
+        for declared_key, prop in (("snapshotRetentionDays", "snapshotRetentionLimit"), ("shards", "numNodeGroups"),
+                                   ("replicasPerShard", "replicasPerNodeGroup")):
+            want = _declared_number(s.ctx, "redis", declared_key)
+            raw = g.get(prop)
+            got = number(raw)
+            if want is not None and raw is not UNKNOWN and (got is None or got < want):
+                yield (f"{prop} is {_short(raw)} on {g.label}, below the declared redis.{declared_key} {_short(want)}. "
+                       "Set it from the settings.", g.urn)
+
+
+GRAPH_ROLE_LABEL = "graph.data-platform/role"
+
+
+@stack_policy(
+    name="intent-graph-topology", concern=CONCERN, level=MANDATORY, types=(K8S_STATEFULSET,),
+    requirements=("gap:declared-intent", "seed:neo4j-raft-majority"),
+    description="On EKS the Neo4j cluster runs at least the declared graph.primaries primaries and "
+                "graph.secondaries secondaries (one StatefulSet per member, labelled "
+                f"{GRAPH_ROLE_LABEL}): fewer primaries lose the Raft majority sooner.",
+    remediation="Pass graph.primaries / graph.secondaries through to components.aws.graph.GraphArgs.",
+    config=INTENT_CONFIG,
+    severity="high",
+)
+def intent_graph_topology(s: Stack) -> Iterator[tuple[str, str | None]]:
+    if intent(s.ctx, "graph", "placement") not in ("eks", None):
+        return
+    members: dict[str, int] = {}
+    for sts in s.of_type(K8S_STATEFULSET):
+        labels = sts.get("spec", "template", "metadata", "labels")
+        if labels is UNKNOWN:
+            return
+        role = as_dict(labels).get(GRAPH_ROLE_LABEL)
+        if isinstance(role, str):
+            replicas = number(sts.get("spec", "replicas"))
+            members[role] = members.get(role, 0) + (1 if replicas is None else int(replicas))
+    if not members and intent(s.ctx, "graph", "placement") != "eks":
+        return  # no graph on EKS in this program
+    for role, key in (("primary", "primaries"), ("secondary", "secondaries")):
+        want = _declared_number(s.ctx, "graph", key)
+        if want is not None and members.get(role, 0) < want:
+            yield (f"the stack declares graph.{key}={_short(want)} but the program runs {members.get(role, 0)} Neo4j "
+                   f"{key} (StatefulSets labelled {GRAPH_ROLE_LABEL}={role}). Pass the settings through to "
+                   "GraphArgs.", None)
+
+
+def _qdrant_config(cm: Resource) -> dict[str, Any] | None:
+    import yaml
+
+    text = as_dict(cm.get("data")).get("production.yaml")
+    if not isinstance(text, str):
+        return None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+@stack_policy(
+    name="intent-vector-replication", concern=CONCERN, level=MANDATORY,
+    types=(K8S_STATEFULSET, "kubernetes:core/v1:ConfigMap"),
+    requirements=("gap:declared-intent", "seed:qdrant-replication"),
+    description="On EKS Qdrant (the StatefulSet running a qdrant image) runs at least the declared vector.peers "
+                "peers and its config's (a ConfigMap's production.yaml) collection defaults "
+                "keep at least the declared vector.replicationFactor and vector.writeConsistencyFactor.",
+    remediation="Pass vector.peers / replicationFactor / writeConsistencyFactor through to "
+                "components.aws.vector.VectorArgs (render_qdrant_config).",
+    config=INTENT_CONFIG,
+    severity="high",
+)
+def intent_vector_replication(s: Stack) -> Iterator[tuple[str, str | None]]:
+    if intent(s.ctx, "vector", "placement") not in ("eks", None):
+        return
+    for cm in s.of_type("kubernetes:core/v1:ConfigMap"):
+        doc = _qdrant_config(cm)
+        if doc is None:
+            continue
+        collection = as_dict(dig(doc, "storage", "collection"))
+        for declared_key, key in (("replicationFactor", "replication_factor"),
+                                  ("writeConsistencyFactor", "write_consistency_factor")):
+            want = _declared_number(s.ctx, "vector", declared_key)
+            got = number(collection.get(key))
+            if want is not None and (got is None or got < want):
+                yield (f"storage.collection.{key} is {_short(collection.get(key))} in production.yaml of {cm.label}, "
+                       f"below the declared vector.{declared_key} {_short(want)}. Set it from the settings.", cm.urn)
+    want = _declared_number(s.ctx, "vector", "peers")
+    for sts in s.of_type(K8S_STATEFULSET):
+        images = [str(dig(c, "image")) for c in as_list(sts.get("spec", "template", "spec", "containers"))]
+        if not any("qdrant" in image for image in images):
+            continue
+        raw = sts.get("spec", "replicas")
+        got = number(raw)
+        if want is not None and raw is not UNKNOWN and (got is None or got < want):
+            yield (f"spec.replicas is {_short(raw)} on {sts.label}, below the declared vector.peers "
+                   f"{_short(want)}. Set it from the settings.", sts.urn)
+
+
+@stack_policy(
+    name="intent-backup-lifecycle", concern=CONCERN, level=MANDATORY, types=(*S3_BUCKET_TYPES, *S3_LIFECYCLE),
+    requirements=("gap:declared-intent", "seed:backup-retention"),
+    description="Backup buckets keep backups as long as the stack declares: no enabled lifecycle rule expires "
+                "current objects before backups.monthlyDays or noncurrent versions before backups.weeklyDays "
+                "(access-log buckets keep their own retention).",
+    remediation="Build the lifecycle with components.aws.backups.lifecycle_rules(daily_days, weekly_days, "
+                "monthly_days) from the settings.",
+    config=INTENT_CONFIG,
+    severity="high",
+)
+def intent_backup_lifecycle(s: Stack) -> Iterator[tuple[str, str | None]]:
+    monthly = _declared_number(s.ctx, "backups", "monthlyDays")
+    weekly = _declared_number(s.ctx, "backups", "weeklyDays")
+    if monthly is None and weekly is None:
+        return
+    for b in bucket_index(s).values():
+        if b.is_log_target:
+            continue
+        for lc in b.sides("lifecycle"):
+            for i, rule in enumerate(as_list(lc.get("rules"))):
+                if not isinstance(rule, dict) or rule.get("status") != "Enabled":
+                    continue
+                days = number(dig(rule, "expiration", "days"))
+                if monthly is not None and days is not None and days < monthly:
+                    yield (f"rules[{i}].expiration.days is {_short(days)} on {lc.label} (bucket {b.bucket.label}), "
+                           f"shorter than the declared backups.monthlyDays {_short(monthly)}: backups expire early. "
+                           "Set the lifecycle from the settings.", lc.urn)
+                nc = number(dig(rule, "noncurrentVersionExpiration", "noncurrentDays"))
+                if weekly is not None and nc is not None and nc < weekly:
+                    yield (f"rules[{i}].noncurrentVersionExpiration.noncurrentDays is {_short(nc)} on {lc.label} "
+                           f"(bucket {b.bucket.label}), shorter than the declared backups.weeklyDays "
+                           f"{_short(weekly)}. Set the lifecycle from the settings.", lc.urn)

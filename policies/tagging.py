@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from policies._base import ADVISORY, UNKNOWN, Resource, as_dict, as_list, resource_policy
+from policies._base import ADVISORY, MANDATORY, UNKNOWN, Resource, as_dict, as_list, resource_policy
 
 CONCERN = "tagging"
 DEFAULT_REQUIRED_TAGS = ["team", "environment", "cost-center"]
@@ -70,7 +70,7 @@ def _default_tags(provider_props: dict[str, Any]) -> dict[str, Any]:
 
 
 @resource_policy(
-    name="required-tags", concern=CONCERN, level=ADVISORY, types=(),
+    name="required-tags", concern=CONCERN, level=ADVISORY, production_level=MANDATORY, types=(),
     requirements=("seed:required-tags",),
     description="Every taggable AWS resource carries the required tags (default team, environment, cost-center).",
     remediation="Add the tags on the resource (tags={...}) or on the provider (default_tags).",

@@ -204,6 +204,18 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
             console.print(table)
         else:
             console.print(Text(title, style="green"))
+        exempted = exempted_groups(report)
+        if exempted:
+            etable = Table(title=f"Exempted by the stack file: {sum(g['count'] for g in exempted)} advisory "
+                                 "finding(s), each with its reason", title_justify="left", box=box.SIMPLE_HEAD,
+                           expand=True)
+            etable.add_column("Policy", no_wrap=True, style="bold", min_width=max(len(g["policy"]) for g in exempted))
+            etable.add_column("Count", justify="right", no_wrap=True, min_width=5)
+            etable.add_column("Resource (first)", overflow="fold", ratio=1)
+            etable.add_column("Reason", overflow="fold", ratio=3)
+            for g in exempted:
+                etable.add_row(g["policy"], str(g["count"]), _resource_label(g["urn"], types), g["reason"])
+            console.print(etable)
     console.print()
 
     # -- cost -------------------------------------------------------------------------------------
@@ -289,6 +301,16 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
         console.print(Text("Review failed: " + "; ".join(verdict["reasons"]), style="bold red"))
     else:
         console.print(Text("Review passed", style="bold green"))
+
+
+def exempted_groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Exempted findings grouped by (policy, reason): count, first resource."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in sorted(report["policies"].get("exempted") or [], key=lambda v: (v["policy"], v["urn"])):
+        g = groups.setdefault((v["policy"], v["reason"]), {"policy": v["policy"], "reason": v["reason"],
+                                                           "urn": v["urn"], "count": 0})
+        g["count"] += 1
+    return list(groups.values())
 
 
 def violation_groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -406,6 +428,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             out.append("\n</details>\n")
     else:
         out.append(f"None ({pol['policies']} policies of pack `{pol['pack']}`).\n")
+    exempted = exempted_groups(report) if pol["pack"] is not None else []
+    if exempted:
+        out.append(f"\n**Exempted by the stack file** ({sum(g['count'] for g in exempted)} advisory finding(s)):\n\n")
+        out.append(_table(["Policy", "Count", "Resource (first)", "Reason"],
+                          ([f"`{g['policy']}`", g["count"], _resource_label(g["urn"], types), g["reason"]]
+                           for g in exempted), ["l", "r", "l", "l"]))
 
     out.append(f"\n### Cost by component ({cost['currency']}/month)\n\n")
     rows = [(f"`{r['name']}`", r["type"], money(r["monthly"]), f"{r['share']:.0%}") for r in components_table(report)]

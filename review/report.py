@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; keeps `import review.report
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
 PROJECT_NS = "data-platform"
+#: Stack config sections passed to the pack as the declared intent (see policies.resilience.INTENT_SECTIONS).
+INTENT_SECTIONS = ("postgres", "redis", "graph", "vector", "backups")
 STACK_TYPE = "pulumi:pulumi:Stack"
 #: Output names a program may export to add lines to the review's ``notes``.
 NOTE_OUTPUTS = ("notes", "reviewNotes")
@@ -53,6 +55,80 @@ def default_environment(stack: str, target: str = "aws") -> str:
     return "dev"
 
 
+EXEMPTIONS_KEY = "data-platform-policies:exemptions"
+"""Stack-file key of the reasoned exemptions (a namespace of its own: the program's settings ignore it)::
+
+    data-platform-policies:exemptions:
+      - policy: rds-non-default-port
+        resource: postgres-primary     # logical name or URN; omitted: every resource
+        reason: why the finding is accepted
+"""
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """An advisory finding the stack accepts, with the reason the review prints. A mandatory finding is
+    never exempted (the review says so in its notes): weakening production is not a config choice."""
+
+    policy: str
+    resource: str | None
+    reason: str
+
+    def matches(self, violation: Mapping[str, Any]) -> bool:
+        if violation.get("policy") != self.policy:
+            return False
+        urn = str(violation.get("urn") or "")
+        return self.resource is None or urn == self.resource or urn.endswith(f"::{self.resource}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy, "resource": self.resource, "reason": self.reason}
+
+
+def parse_exemptions(config: Mapping[str, str]) -> tuple[tuple[Exemption, ...], tuple[str, ...]]:
+    """The stack's exemptions and the problems of the entries that are not (no policy, no reason)."""
+    raw = _config_value(config, EXEMPTIONS_KEY)
+    if raw is None:
+        return (), ()
+    if not isinstance(raw, list):
+        return (), (f"{EXEMPTIONS_KEY} is not a list; no exemption applied",)
+    out: list[Exemption] = []
+    problems: list[str] = []
+    for i, entry in enumerate(raw):
+        entry = entry if isinstance(entry, Mapping) else {}
+        policy, resource, reason = entry.get("policy"), entry.get("resource"), entry.get("reason")
+        if not isinstance(policy, str) or not policy or not isinstance(reason, str) or not reason.strip():
+            problems.append(f"{EXEMPTIONS_KEY}[{i}] needs a policy and a reason; not applied")
+            continue
+        out.append(Exemption(policy, resource if isinstance(resource, str) and resource else None,
+                             " ".join(reason.split())))
+    return tuple(out), tuple(problems)
+
+
+def apply_exemptions(violations: Sequence[dict[str, Any]], exemptions: Sequence[Exemption]
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(violations kept, findings exempted (with ``reason``), the exemptions with their ``matched`` count,
+    notes on mandatory findings an exemption names and on exemptions that match nothing)."""
+    kept: list[dict[str, Any]] = []
+    exempted: list[dict[str, Any]] = []
+    matched = [0] * len(exemptions)
+    notes: list[str] = []
+    for v in violations:
+        hit = next((i for i, e in enumerate(exemptions) if e.matches(v)), None)
+        if hit is None:
+            kept.append(v)
+        elif v.get("level") == "mandatory":
+            kept.append(v)
+            notes.append(f"exemption of {v['policy']} does not apply to the mandatory finding on {v['urn']}: fix it")
+        else:
+            matched[hit] += 1
+            exempted.append({**v, "reason": exemptions[hit].reason})
+    for e, n in zip(exemptions, matched, strict=True):
+        if not n:
+            notes.append(f"exemption of {e.policy}{f' on {e.resource}' if e.resource else ''} matched no advisory "
+                         "finding: remove it from the stack file")
+    return kept, exempted, [{**e.to_json(), "matched": n} for e, n in zip(exemptions, matched, strict=True)], notes
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """What the policy pack's Configure and the budget check need from a stack."""
@@ -65,6 +141,9 @@ class StackSettings:
     target: str = "aws"
     config: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """The raw stack config (``namespace:key`` → string), sent with ConfigureStack."""
+    exemptions: tuple[Exemption, ...] = field(default=(), compare=False)
+    """Reasoned exemptions of advisory findings (:data:`EXEMPTIONS_KEY`)."""
+    exemption_problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_config(cls, sc: StackConfig, outputs: Mapping[str, Any] | None = None) -> StackSettings:
@@ -86,17 +165,31 @@ class StackSettings:
             usage=usage,
             target=str(target),
             config=dict(cfg),
+            exemptions=parse_exemptions(cfg)[0],
+            exemption_problems=parse_exemptions(cfg)[1],
         )
 
     def policy_config(self) -> dict[str, Any]:
         """Properties sent with Configure to every policy whose schema declares them (budget policy:
-        ``monthlyUsd``, ``region``, ``usage``; others: ``environment``, ``region``)."""
+        ``monthlyUsd``, ``region``, ``usage``; others: ``environment``, ``region``; the intent rules:
+        ``intent``, the stack file's declared store settings)."""
         return {
             "monthlyUsd": self.budget,
             "region": self.region,
             "usage": dict(self.usage),
             "environment": self.environment,
+            "intent": self.intent(),
         }
+
+    def intent(self) -> dict[str, Any]:
+        """The stack's declared intent: the project config sections the intent rules read
+        (``policies.resilience.INTENT_SECTIONS``), parsed; sections the stack file does not set are absent."""
+        out: dict[str, Any] = {}
+        for section in INTENT_SECTIONS:
+            value = _config_value(self.config, f"{PROJECT_NS}:{section}")
+            if isinstance(value, Mapping):
+                out[section] = dict(value)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +304,8 @@ def build_report(
     ``resources``: :func:`resource_dicts` of ``run`` when the caller has them already."""
     resources = resources if resources is not None else resource_dicts(run)
     by_type = dict(sorted(Counter(r.type for r in run.resources).items()))
-    violations = [v.to_json() for v in policies.violations]
+    violations, exempted, exemptions, exemption_notes = apply_exemptions(
+        [v.to_json() for v in policies.violations], settings.exemptions if policies.pack else ())
     levels = Counter(v["level"] for v in violations)
     cost_json = cost.to_json()
     budget = settings.budget
@@ -243,11 +337,13 @@ def build_report(
             "violations": violations,
             "mandatory": levels.get("mandatory", 0),
             "advisory": levels.get("advisory", 0),
+            "exempted": exempted,
+            "exemptions": exemptions,
         },
         "cost": cost_json,
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "outputs": _jsonable(run.outputs),
-        "notes": _notes(run, cost, policies, settings),
+        "notes": [*_notes(run, cost, policies, settings), *settings.exemption_problems, *exemption_notes],
     }
     if compare_to is not None:
         report["compare"] = compare_report(compare_to, cost, run.stack)

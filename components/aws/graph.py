@@ -15,13 +15,18 @@ silently drop a Raft member). A headless Service (``publishNotReadyAddresses``) 
 stable DNS name for discovery; ``graph-bolt`` routes to primaries and ``graph-read`` to
 secondaries. A PodDisruptionBudget keeps a Raft majority (``primaries // 2 + 1``) of primaries up;
 another lets one secondary go at a time. Pods spread over zones and nodes of the tainted ``graph``
-node group, run as uid 7474 with every capability dropped and the default seccomp profile.
-``readOnlyRootFilesystem`` is False: the image's entrypoint copies ``/conf`` into
-``$NEO4J_HOME/conf`` and writes settings derived from the environment there at each start.
+node group, run as uid 7474 with every capability dropped, the default seccomp profile, no
+service-account token (nothing in the pod calls the Kubernetes API) and a read-only root filesystem.
+The official image's entrypoint writes at each start: it empties ``$NEO4J_HOME/conf``, copies
+``/conf`` into it and appends settings derived from the environment; Neo4j keeps its pid/run files
+in ``server.directories.run`` (``/run``, the image's default) and the JVM writes to ``/tmp``. Those
+are emptyDir volumes (:data:`NEO4J_WRITABLE`), ``/data`` is the claim and ``/logs`` an emptyDir.
+The ``neo4j`` password reaches the entrypoint as a file (``NEO4J_AUTH_PATH``, a Secret volume),
+never as an environment variable.
 The NetworkPolicy admits Bolt/HTTP from the application namespace only, cluster ports from the
 graph pods only, the backup port from the backup job only, and metrics from the monitoring
 namespace. The ``neo4j`` password is a RandomPassword kept in Secrets Manager (KMS) and handed to
-the pods as a Kubernetes Secret; it stays a Pulumi secret end to end. A CronJob runs
+the pods as a Kubernetes Secret mounted as a file; it stays a Pulumi secret end to end. A CronJob runs
 ``neo4j-admin database backup`` into a claim of its own (not the node's root volume) and uploads to
 the graph backup bucket with SSE-KMS, through a ServiceAccount whose IRSA role may only write that
 bucket prefix with that key.
@@ -42,6 +47,7 @@ The shared EC2 and secret helpers at the bottom are used by :mod:`components.aws
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -84,6 +90,13 @@ CLIENT_PORTS: tuple[int, ...] = (PORTS["bolt"], PORTS["http"])
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.31.0"
 #: $HOME of the AWS CLI in the backup jobs (an emptyDir that :func:`_cron_job` adds to every job).
 CLI_HOME = "/home/backup"
+#: $NEO4J_HOME of the official image (``/var/lib/neo4j``; ``data`` and ``logs`` there link to /data, /logs).
+NEO4J_HOME = "/var/lib/neo4j"
+#: Paths the official image writes besides /data and /logs (see the module docstring): emptyDir volumes.
+NEO4J_WRITABLE: dict[str, str] = {"conf-dir": f"{NEO4J_HOME}/conf", "run": "/run", "tmp": "/tmp"}
+#: Where the ``graph-auth`` Secret is mounted; ``NEO4J_AUTH_PATH`` names the file in it.
+NEO4J_AUTH_DIR = "/var/run/secrets/neo4j"
+NEO4J_AUTH_PATH = f"{NEO4J_AUTH_DIR}/NEO4J_AUTH"
 SSM_AL2023_ARM64 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 SSM_AL2023_X86 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
@@ -292,10 +305,8 @@ class Graph(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=f"graph-{m.name}-conf", namespace=ns, labels=mlabels),
                 data={"neo4j.conf": conf},
                 opts=after_ns())
-            env = [
-                k8s.core.v1.EnvVarArgs(name="NEO4J_AUTH", value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name="graph-auth", key="NEO4J_AUTH"))),
-            ]
+            # The entrypoint reads "neo4j/<password>" from this file (NEO4J_AUTH_PATH), not from the env.
+            env = [k8s.core.v1.EnvVarArgs(name="NEO4J_AUTH_PATH", value=NEO4J_AUTH_PATH)]
             if self.enterprise:
                 env.append(k8s.core.v1.EnvVarArgs(name="NEO4J_ACCEPT_LICENSE_AGREEMENT", value=a.license_agreement))
             container = k8s.core.v1.ContainerArgs(
@@ -304,12 +315,14 @@ class Graph(pulumi.ComponentResource):
                 resources=k8s.core.v1.ResourceRequirementsArgs(
                     requests={"cpu": _size(a, m.role)[0], "memory": _size(a, m.role)[1]},
                     limits={"cpu": _size(a, m.role)[0], "memory": _size(a, m.role)[1]}),
-                security_context=container_security_context(read_only_root=False),
+                security_context=container_security_context(read_only_root=True),
                 volume_mounts=[
                     k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data"),
                     k8s.core.v1.VolumeMountArgs(name="logs", mount_path="/logs"),
                     k8s.core.v1.VolumeMountArgs(name="conf", mount_path="/conf/neo4j.conf", sub_path="neo4j.conf",
                                                 read_only=True),
+                    *[k8s.core.v1.VolumeMountArgs(name=v, mount_path=p) for v, p in NEO4J_WRITABLE.items()],
+                    k8s.core.v1.VolumeMountArgs(name="auth", mount_path=NEO4J_AUTH_DIR, read_only=True),
                 ],
                 startup_probe=_tcp_probe(PORTS["bolt"], failure_threshold=1000),
                 readiness_probe=_tcp_probe(PORTS["bolt"], failure_threshold=20),
@@ -333,6 +346,10 @@ class Graph(pulumi.ComponentResource):
                                     name=f"graph-{m.name}-conf")),
                                 k8s.core.v1.VolumeArgs(name="logs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
                                     size_limit="5Gi")),
+                                *[k8s.core.v1.VolumeArgs(name=v, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                                    size_limit="512Mi" if v == "tmp" else "64Mi")) for v in NEO4J_WRITABLE],
+                                k8s.core.v1.VolumeArgs(name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                    secret_name="graph-auth", default_mode=0o440)),
                             ],
                             security_context=pod_security_context(7474, 7474, 7474),
                             topology_spread_constraints=zone_spread(labels),
@@ -386,19 +403,23 @@ class Graph(pulumi.ComponentResource):
             self, f"{name}-backup", "graph-backup", ns, a.backup_schedule, backup_labels, sa, after_ns,
             init_containers=[k8s.core.v1.ContainerArgs(
                 name="backup", image=image, command=["bash", "-c", render_neo4j_backup_step(from_addresses)],
-                env=lic, volume_mounts=work,
-                security_context=container_security_context(read_only_root=False),
+                # neo4j-admin (run directly, not through the entrypoint) writes only its log ($NEO4J_HOME/logs
+                # links to /logs), JVM scratch in /tmp and the backup in /backups.
+                env=lic, volume_mounts=[*work, k8s.core.v1.VolumeMountArgs(name="logs", mount_path="/logs")],
+                security_context=container_security_context(read_only_root=True),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "500m", "memory": "2Gi"},
                                                                limits={"memory": "4Gi"}))],
             container=k8s.core.v1.ContainerArgs(
                 name="upload", image=AWS_CLI_IMAGE, command=["bash", "-c", render_s3_upload_step()],
                 env=[*backup_env, home_env], volume_mounts=[*work, home_mount],
-                security_context=container_security_context(read_only_root=False),
+                security_context=container_security_context(read_only_root=True),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
             # A backup of every database fits in a member's volume size.
             volumes=[_scratch_volume(f"{name}-backup-scratch", "backups", "graph-backup-scratch", ns, backup_labels,
-                                     cluster, a.volume_gb, after_ns)],
+                                     cluster, a.volume_gb, after_ns),
+                     k8s.core.v1.VolumeArgs(name="logs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                         size_limit="256Mi"))],
             uid=7474,
         )
         self.bolt_endpoint = pulumi.Output.from_input(f"neo4j://graph-bolt.{ns}.svc.cluster.local:{PORTS['bolt']}")
@@ -652,6 +673,14 @@ def _cli_home() -> tuple[k8s.core.v1.EnvVarArgs, k8s.core.v1.VolumeMountArgs]:
             k8s.core.v1.VolumeMountArgs(name="cli-home", mount_path=CLI_HOME))
 
 
+def _with_tmp(c: k8s.core.v1.ContainerArgs) -> k8s.core.v1.ContainerArgs:
+    """``c`` with the job's ``/tmp`` emptyDir mounted (bash here-documents, JVM and CLI scratch: the root
+    filesystem is read-only)."""
+    out = copy.copy(c)
+    out.volume_mounts = [*(c.volume_mounts or []), k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]  # type: ignore[misc]
+    return out
+
+
 def _cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule: str, labels: Mapping[str, str],
               sa: k8s.core.v1.ServiceAccount, opts: OptsFactory, *, container: k8s.core.v1.ContainerArgs,
               init_containers: Sequence[k8s.core.v1.ContainerArgs] = (),
@@ -674,11 +703,19 @@ def _cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule:
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=sa.metadata.apply(lambda m: m.name),  # type: ignore[union-attr]
                         restart_policy="OnFailure",
-                        init_containers=list(init_containers) or None,
-                        containers=[container],
+                        init_containers=[_with_tmp(c) for c in init_containers] or None,
+                        containers=[_with_tmp(container)],
                         volumes=[*volumes, k8s.core.v1.VolumeArgs(  # see _cli_home
-                            name="cli-home", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
+                            name="cli-home", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+                            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                                size_limit="256Mi"))],
                         security_context=pod_security_context(uid, uid, uid),
+                        # The jobs never call the Kubernetes API. IRSA does not need the API token: the EKS pod
+                        # identity webhook adds its own projected volume (aws-iam-token, audience
+                        # sts.amazonaws.com) and AWS_WEB_IDENTITY_TOKEN_FILE to pods whose ServiceAccount has
+                        # the role-arn annotation, whatever automountServiceAccountToken says (that field only
+                        # governs the kube-api-access volume).
+                        automount_service_account_token=False,
                     ))))),
         opts=opts())
 

@@ -356,9 +356,11 @@ class ClusterMonitoring(pulumi.ComponentResource):
                         volumes=am_volumes,
                         security_context=pod_security_context(NOBODY, NOBODY, NOBODY),
                         service_account_name=am_sa,
-                        # IRSA's web-identity token is a projected volume the EKS webhook adds; the pod
-                        # opts in explicitly (the ServiceAccount itself does not automount).
-                        automount_service_account_token=am_sa is not None,
+                        # Alertmanager never calls the Kubernetes API. IRSA needs no API token: the EKS pod
+                        # identity webhook adds its own projected volume (aws-iam-token, audience
+                        # sts.amazonaws.com) to pods whose ServiceAccount has the role-arn annotation,
+                        # whatever automountServiceAccountToken says (it governs only kube-api-access).
+                        automount_service_account_token=False,
                         node_selector={"workload": "system"},
                         termination_grace_period_seconds=30,
                     ))),

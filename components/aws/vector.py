@@ -11,13 +11,16 @@ cluster), every peer identical but for its ordinal, so one set fits (unlike Neo4
 Service gives stable peer names, a ClusterIP Service ``vector`` serves REST 6333 / gRPC 6334. The
 PDB allows one peer down at a time, which keeps every shard with replication factor 2 available.
 Pods spread over zones and nodes of the ``vector`` node group, run as uid 1000 with a read-only
-root filesystem (as the official chart), every capability dropped. The NetworkPolicy admits
-clients from the application namespace on 6333/6334 only; P2P 6335 only between peers (it accepts
-writes and must never be reachable from outside). The API key is a RandomPassword in Secrets
-Manager, handed to the pods as a Kubernetes Secret → ``QDRANT__SERVICE__API_KEY``; it is never in
-the config file. A CronJob (every ``snapshot_interval_hours``) snapshots every collection on every
-peer and uploads to the vector backup bucket through an IRSA role scoped to that bucket and key.
-Snapshots are written to the peer's data volume (:data:`SNAPSHOTS_PATH`) and the job downloads them
+root filesystem (as the official chart), every capability dropped, no service-account token. The
+NetworkPolicy admits clients from the application namespace on 6333/6334 only; P2P 6335 only between
+peers (it accepts writes and must never be reachable from outside). The API key is a RandomPassword
+in Secrets Manager, handed to the pods as a Kubernetes Secret mounted as a file, never as an
+environment variable: the peers read ``service.api_key`` from a second config file
+(:data:`API_KEY_CONFIG`, ``--config-path``, which Qdrant merges over ``config/production.yaml``), the
+snapshot job reads the bare key from :data:`API_KEY_FILE`. It is never in the ConfigMap. A CronJob
+(every ``snapshot_interval_hours``) snapshots every collection on every peer and uploads to the
+vector backup bucket through an IRSA role scoped to that bucket and key. Snapshots are written to
+the peer's data volume (:data:`SNAPSHOTS_PATH`) and the job downloads them
 into a claim of its own: none of it lands on a node's root volume.
 
 **ec2** — one instance per peer (round-robin subnets, IMDSv2 hop 1, no public IP, SSM, encrypted
@@ -30,6 +33,7 @@ boot from Secrets Manager into a root-only environment file, and a systemd timer
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -77,6 +81,12 @@ CLIENT_PORTS: tuple[int, ...] = (PORTS["http"], PORTS["grpc"])
 #: anyway (temp_path unset), so keeping the result there costs no more space and moves it by a rename; a
 #: separate emptyDir would put it on the node's root volume. Qdrant creates the directory itself.
 SNAPSHOTS_PATH = "/qdrant/storage/snapshots"
+
+
+#: The peers' second config file (``service.api_key`` only), from the ``vector-api-key`` Secret.
+API_KEY_CONFIG = "/qdrant/secrets/api-key.yaml"
+#: The bare API key in the snapshot job (``QDRANT_API_KEY_FILE``), from the same Secret.
+API_KEY_FILE = "/var/run/secrets/qdrant/api-key"
 
 
 @dataclass(frozen=True)
@@ -248,7 +258,10 @@ class Vector(pulumi.ComponentResource):
         key_secret = k8s.core.v1.Secret(
             f"{name}-api-key",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-api-key", namespace=ns, labels=labels),
-            type="Opaque", string_data={"api-key": _secret(api_key)}, opts=after_ns())
+            type="Opaque",
+            string_data={"api-key": _secret(api_key),
+                         API_KEY_CONFIG.rsplit("/", 1)[1]: _secret(api_key.apply(api_key_config))},
+            opts=after_ns())
         cm = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-config", namespace=ns, labels=labels),
@@ -257,14 +270,16 @@ class Vector(pulumi.ComponentResource):
         ports = [("http", PORTS["http"]), ("grpc", PORTS["grpc"]), ("p2p", PORTS["p2p"])]
         _service(self, f"{name}-headless", headless, ns, labels, ports, after_ns, headless=True)
         _service(self, f"{name}-client", "vector", ns, labels, ports[:2], after_ns)
-        key_env = k8s.core.v1.EnvVarArgs(name=API_KEY_ENV, value_from=k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name="vector-api-key", key="api-key")))
+        def key_volume(key: str) -> k8s.core.v1.VolumeArgs:
+            return k8s.core.v1.VolumeArgs(name="api-key", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name="vector-api-key", default_mode=0o440,
+                items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)]))
+
         image = a.image or f"qdrant/qdrant:v{a.version}"
         container = k8s.core.v1.ContainerArgs(
             name="qdrant", image=image,
             command=["/bin/bash", "/qdrant/config/start.sh"],
-            env=[key_env,
-                 k8s.core.v1.EnvVarArgs(name="QDRANT_HEADLESS_SUFFIX", value=f"{headless}.{ns}.svc.cluster.local"),
+            env=[k8s.core.v1.EnvVarArgs(name="QDRANT_HEADLESS_SUFFIX", value=f"{headless}.{ns}.svc.cluster.local"),
                  k8s.core.v1.EnvVarArgs(name="QDRANT_INIT_FILE_PATH", value="/qdrant/init/.qdrant-initialized")],
             ports=[k8s.core.v1.ContainerPortArgs(name=n, container_port=p) for n, p in ports],
             resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": a.cpu, "memory": a.memory},
@@ -278,6 +293,8 @@ class Vector(pulumi.ComponentResource):
                                             sub_path="production.yaml", read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="config", mount_path="/qdrant/config/start.sh",
                                             sub_path="start.sh", read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="api-key", mount_path=API_KEY_CONFIG.rsplit("/", 1)[0],
+                                            read_only=True),
             ],
             readiness_probe=k8s.core.v1.ProbeArgs(
                 http_get=k8s.core.v1.HTTPGetActionArgs(path="/readyz", port=PORTS["http"]),
@@ -304,6 +321,7 @@ class Vector(pulumi.ComponentResource):
                                 name="vector-config", default_mode=0o555)),
                             k8s.core.v1.VolumeArgs(name="init", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
                             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+                            key_volume(API_KEY_CONFIG.rsplit("/", 1)[1]),
                         ],
                         security_context=pod_security_context(1000, 2000, 3000),
                         topology_spread_constraints=zone_spread(labels),
@@ -336,7 +354,7 @@ class Vector(pulumi.ComponentResource):
             container=k8s.core.v1.ContainerArgs(
                 name="snapshot", image=AWS_CLI_IMAGE, command=["bash", "-c", render_qdrant_snapshot_script()],
                 env=[
-                    key_env,
+                    k8s.core.v1.EnvVarArgs(name="QDRANT_API_KEY_FILE", value=API_KEY_FILE),
                     k8s.core.v1.EnvVarArgs(name="QDRANT_PEER_URLS",
                                            value=" ".join(f"{u}:{PORTS['http']}" for u in url)),
                     k8s.core.v1.EnvVarArgs(name="BACKUP_BUCKET", value=a.backup_bucket_name),
@@ -345,13 +363,16 @@ class Vector(pulumi.ComponentResource):
                     k8s.core.v1.EnvVarArgs(name="SNAPSHOT_WORK_DIR", value="/work"),
                     home_env,
                 ],
-                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="work", mount_path="/work"), home_mount],
-                security_context=container_security_context(read_only_root=False),
+                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="work", mount_path="/work"), home_mount,
+                               k8s.core.v1.VolumeMountArgs(name="api-key", mount_path=API_KEY_FILE.rsplit("/", 1)[0],
+                                                           read_only=True)],
+                security_context=container_security_context(read_only_root=True),
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
             # One snapshot at a time is downloaded: it fits in a peer's volume size.
             volumes=[_scratch_volume(f"{name}-snapshot-scratch", "work", "vector-snapshot-scratch", ns, backup_labels,
-                                     cluster, a.volume_gb, after_ns)],
+                                     cluster, a.volume_gb, after_ns),
+                     key_volume(API_KEY_FILE.rsplit("/", 1)[1])],
             uid=1000,
         )
         self.endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['http']}")
@@ -386,6 +407,11 @@ class Vector(pulumi.ComponentResource):
         self._fleet.ingress_from(security_group_id, CLIENT_PORTS, description)
 
 
+def api_key_config(key: str) -> str:
+    """The peers' second config file: only ``service.api_key`` (JSON is YAML, and quotes any key)."""
+    return f"service:\n  api_key: {json.dumps(key)}\n"
+
+
 def _start_script(peer0_url: str) -> str:
     """Entrypoint on EKS: the pod's ordinal decides between starting the cluster and joining it."""
     return "\n".join([
@@ -393,10 +419,11 @@ def _start_script(peer0_url: str) -> str:
         "set -euo pipefail",
         'ordinal="${HOSTNAME##*-}"',
         'self="http://${HOSTNAME}.${QDRANT_HEADLESS_SUFFIX}:6335"',
+        f'key=(--config-path "{API_KEY_CONFIG}")  # service.api_key, merged over config/production.yaml',
         'if [ "$ordinal" = "0" ]; then',
-        '  exec ./entrypoint.sh --uri "$self"',
+        '  exec ./entrypoint.sh "${key[@]}" --uri "$self"',
         "fi",
-        f'exec ./entrypoint.sh --bootstrap "{peer0_url}:{PORTS["p2p"]}" --uri "$self"',
+        f'exec ./entrypoint.sh "${{key[@]}}" --bootstrap "{peer0_url}:{PORTS["p2p"]}" --uri "$self"',
         "",
     ])
 

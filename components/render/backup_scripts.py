@@ -78,13 +78,16 @@ def render_qdrant_snapshot_script() -> str:
     """Snapshot every collection on every peer in ``QDRANT_PEER_URLS`` (space separated, e.g.
     ``http://127.0.0.1:6333``) and upload each to
     ``s3://$BACKUP_BUCKET/$BACKUP_PREFIX/<stamp>/<peer n>/<collection>/<snapshot>`` with SSE-KMS.
-    The API key comes from ``QDRANT__SERVICE__API_KEY`` (sent as the ``api-key`` header). Downloads go to
+    The API key comes from the file ``QDRANT_API_KEY_FILE`` when set (EKS: a Secret volume), else from
+    ``QDRANT__SERVICE__API_KEY`` (EC2: a root-only environment file); it is sent as the ``api-key``
+    header. Downloads go to
     ``SNAPSHOT_WORK_DIR`` (emptied first). The peer's copy is deleted whether or not the upload worked (it
     sits on the peer's data volume); a failed snapshot fails the run after the others are done.
     Needs curl, grep, sed, find and the AWS CLI (no jq)."""
     return r'''#!/bin/bash
 # Qdrant snapshots to S3 (rendered by data-platform)
 set -euo pipefail
+if [ -n "${QDRANT_API_KEY_FILE:-}" ]; then QDRANT__SERVICE__API_KEY="$(cat "$QDRANT_API_KEY_FILE")"; fi
 : "${QDRANT_PEER_URLS:?}" "${QDRANT__SERVICE__API_KEY:?}"
 : "${BACKUP_BUCKET:?}" "${BACKUP_PREFIX:?}" "${BACKUP_KMS_KEY_ARN:?}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"

@@ -2,8 +2,9 @@
 
 The file holds cluster mode (P2P port 6335, consensus tick), storage paths, the defaults new
 collections take (``storage.collection.replication_factor`` / ``write_consistency_factor``), HNSW
-defaults and performance knobs. It never holds the API key: Qdrant reads it from the environment
-variable ``QDRANT__SERVICE__API_KEY`` (env overrides the file), which comes from a Secret.
+defaults and performance knobs. It never holds the API key: on EKS Qdrant reads it from a second
+config file mounted from a Secret (``--config-path``, merged over this one), on EC2 from the
+environment variable ``QDRANT__SERVICE__API_KEY`` of a root-only environment file.
 
 Distance (Cosine) is a per-collection parameter, not a server setting: collections are created by
 the application with ``{"vectors": {"size": N, "distance": "Cosine"}}``; see
@@ -97,8 +98,8 @@ def render_qdrant_config(
         "telemetry_disabled": True,
     }
     header = (
-        "# Qdrant config rendered by data-platform. The API key is NOT here: it is read from the\n"
-        f"# environment ({API_KEY_ENV}). {COLLECTION_BOOTSTRAP_NOTE}\n"
+        "# Qdrant config rendered by data-platform. The API key is NOT here: it comes from a Secret (a\n"
+        f"# second config file, or the environment variable {API_KEY_ENV}). {COLLECTION_BOOTSTRAP_NOTE}\n"
     )
     return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 

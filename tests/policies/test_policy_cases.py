@@ -48,6 +48,64 @@ STS = "kubernetes:apps/v1:StatefulSet"
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
 
 
+# -- declared intent -----------------------------------------------------------------------------------
+PG_INTENT = {"intent": {"postgres": {"multiAz": True, "backupRetentionDays": 14, "deletionProtection": True,
+                                     "readReplicas": 1}}}
+REDIS_INTENT = {"intent": {"redis": {"multiAz": True, "snapshotRetentionDays": 7, "shards": 3,
+                                     "replicasPerShard": 1}}}
+GRAPH_INTENT = {"intent": {"graph": {"placement": "eks", "primaries": 3, "secondaries": 0}}}
+VECTOR_INTENT = {"intent": {"vector": {"placement": "eks", "peers": 3, "replicationFactor": 2,
+                                       "writeConsistencyFactor": 1}}}
+BACKUP_INTENT = {"intent": {"backups": {"weeklyDays": 30, "monthlyDays": 365}}}
+
+
+def graph_members(primaries: int) -> list[R]:
+    out = []
+    for i in range(1, primaries + 1):
+        sts = pick("neo4j", STS)
+        sts["name"] = f"graph-primary-{i}"
+        sts["urn"] = sts["urn"].rsplit("::", 1)[0] + f"::graph-primary-{i}"
+        sts["inputs"]["spec"]["replicas"] = 1
+        sts["inputs"]["spec"]["template"]["metadata"]["labels"]["graph.data-platform/role"] = "primary"
+        out.append(sts)
+    return out
+
+
+def qdrant_config(rf: int) -> R:
+    import yaml
+
+    from components.render.qdrant import render_qdrant_config
+
+    doc = yaml.safe_load(render_qdrant_config(replication_factor=rf, peers=3))
+    return fx.res("kubernetes:core/v1:ConfigMap", "vector-config", {
+        "metadata": {"name": "vector-config", "namespace": "vector"},
+        "data": {"production.yaml": yaml.safe_dump(doc), "start.sh": "#!/bin/bash\n"}})
+
+
+def lifecycle(days: int | None, noncurrent: int) -> list[R]:
+    rs = store("graph")
+    lc = next(r for r in rs if r["name"] == "graph-backups-lifecycle")
+    rule = lc["inputs"]["rules"][0]
+    rule["noncurrentVersionExpiration"] = {"noncurrentDays": noncurrent}
+    if days is not None:
+        rule["expiration"] = {"days": days}
+    return rs
+
+
+def readonly_user(access: str) -> R:
+    return fx.res("aws:elasticache/user:User", "redis-readonly-user", {
+        "userId": "data-platform-production-readonly-user", "userName": "readonly_user", "engine": "valkey",
+        "accessString": access, "tags": fx.tags()})
+
+
+def tagged_alarm(threshold: float, period: int = 60, periods: int = 5) -> R:
+    return fx.res("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-RedisMemoryHigh-0001-001", {
+        "namespace": "AWS/ElastiCache", "metricName": "DatabaseMemoryUsagePercentage", "statistic": "Maximum",
+        "period": period, "evaluationPeriods": periods, "datapointsToAlarm": periods, "threshold": threshold,
+        "comparisonOperator": "GreaterThanThreshold", "alarmActions": ["arn:aws:sns:us-east-1:1:alarms"],
+        "tags": fx.tags(alert="RedisMemoryHigh")})
+
+
 @dataclass
 class Case:
     policy: str
@@ -431,6 +489,82 @@ CASES: list[Case] = [
          lambda: eks_stack(lambda rs: fx.set_input(
              rs, "neo4j", "spec.volumeClaimTemplates.0.spec.storageClassName", type_=STS)),
          "spec.volumeClaimTemplates[0].spec.storageClassName is not set", eks_stack, id="default-class"),
+    Case("k8s-seccomp-runtime-default",
+         one(lambda: mut("neo4j", "spec.template.spec.securityContext.seccompProfile", type_=STS)),
+         "spec.template.spec.securityContext.seccompProfile.type is not set (the container runs Unconfined)",
+         one(lambda: pick("neo4j", STS))),
+    Case("k8s-seccomp-runtime-default",
+         one(lambda: mut("neo4j", "spec.template.spec.containers.0.securityContext.seccompProfile",
+                         {"type": "Unconfined"}, STS)),
+         "spec.template.spec.containers[0].securityContext.seccompProfile.type is 'Unconfined'",
+         one(lambda: pick("neo4j", STS)), id="container-unconfined"),
+    Case("k8s-no-service-account-token",
+         one(lambda: mut("neo4j", "spec.template.spec.automountServiceAccountToken", type_=STS)),
+         "spec.template.spec.automountServiceAccountToken is not set (Kubernetes defaults to true)",
+         one(lambda: pick("neo4j", STS))),
+    # A pod that calls the API says why; the token is then expected.
+    Case("k8s-no-service-account-token",
+         one(lambda: mut("neo4j", "spec.template.spec.automountServiceAccountToken", True, STS)),
+         "automountServiceAccountToken is True",
+         one(lambda: fx.find(fx.set_input(fx.set_input(P, "neo4j", "spec.template.spec.automountServiceAccountToken",
+                                                       True, STS),
+                                          "neo4j", "spec.template.metadata.annotations",
+                                          {"data-platform/kubernetes-api": "leader election (Lease objects)"}, STS),
+                             "neo4j", STS)), id="api-with-reason"),
+    Case("k8s-secrets-as-files",
+         one(lambda: mut("neo4j", "spec.template.spec.containers.0.env", [
+             {"name": "NEO4J_AUTH", "valueFrom": {"secretKeyRef": {"name": "graph-auth", "key": "NEO4J_AUTH"}}}], STS)),
+         "env[0] ('NEO4J_AUTH') on kubernetes:apps/v1:StatefulSet::neo4j takes Secret 'graph-auth'",
+         one(lambda: mut("neo4j", "spec.template.spec.containers.0.env", [
+             {"name": "NEO4J_AUTH_PATH", "value": "/var/run/secrets/neo4j/NEO4J_AUTH"}], STS))),
+    Case("k8s-secrets-as-files",
+         one(lambda: mut("neo4j", "spec.template.spec.containers.0.envFrom", [{"secretRef": {"name": "s3-keys"}}],
+                         STS)),
+         "envFrom[0] on kubernetes:apps/v1:StatefulSet::neo4j exports Secret 's3-keys'",
+         one(lambda: pick("neo4j", STS)), id="env-from"),
+    # -- declared intent ---------------------------------------------------------------------------
+    Case("intent-postgres", lambda: [mut("pg-primary", "multiAz", False), pick("pg-replica-1")],
+         "multiAz is False on aws:rds/instance:Instance::pg-primary, but the stack declares postgres.multiAz: true",
+         lambda: named("pg-primary", "pg-replica-1"), config=PG_INTENT),
+    Case("intent-postgres", lambda: [mut("pg-primary", "backupRetentionPeriod", 7), pick("pg-replica-1")],
+         "backupRetentionPeriod is 7 on aws:rds/instance:Instance::pg-primary, below the declared "
+         "postgres.backupRetentionDays 14", lambda: named("pg-primary", "pg-replica-1"), config=PG_INTENT,
+         id="retention"),
+    Case("intent-postgres", lambda: [pick("pg-primary")], "the stack declares 1 read replica(s) but the program "
+         "creates 0", lambda: named("pg-primary", "pg-replica-1"), config=PG_INTENT, id="replicas"),
+    Case("intent-redis", one(lambda: mut("redis", "snapshotRetentionLimit", 1, RG)),
+         "snapshotRetentionLimit is 1 on aws:elasticache/replicationGroup:ReplicationGroup::redis, below the "
+         "declared redis.snapshotRetentionDays 7", one(lambda: pick("redis", RG)), config=REDIS_INTENT),
+    Case("intent-redis", one(lambda: mut("redis", "multiAzEnabled", False, RG)),
+         "multiAzEnabled is False", one(lambda: pick("redis", RG)), config=REDIS_INTENT, id="multi-az"),
+    Case("intent-graph-topology", lambda: graph_members(1),
+         "the stack declares graph.primaries=3 but the program runs 1 Neo4j primaries", lambda: graph_members(3),
+         config=GRAPH_INTENT),
+    Case("intent-vector-replication", one(lambda: qdrant_config(1)),
+         "storage.collection.replication_factor is 1 in production.yaml of "
+         "kubernetes:core/v1:ConfigMap::vector-config, below the declared vector.replicationFactor 2",
+         one(lambda: qdrant_config(2)), config=VECTOR_INTENT),
+    Case("intent-vector-replication", one(lambda: mut("qdrant", "spec.replicas", 2, STS)),
+         "spec.replicas is 2 on kubernetes:apps/v1:StatefulSet::qdrant, below the declared vector.peers 3",
+         one(lambda: pick("qdrant", STS)), config=VECTOR_INTENT, id="peers"),
+    Case("intent-backup-lifecycle", lambda: lifecycle(90, 30),
+         "rules[0].expiration.days is 90 on aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration::"
+         "graph-backups-lifecycle (bucket aws:s3/bucket:Bucket::graph-backups), shorter than the declared "
+         "backups.monthlyDays 365", lambda: lifecycle(365, 30), config=BACKUP_INTENT),
+    Case("intent-backup-lifecycle", lambda: lifecycle(None, 7),
+         "noncurrentVersionExpiration.noncurrentDays is 7", lambda: lifecycle(None, 30), config=BACKUP_INTENT,
+         id="noncurrent"),
+    Case("alarm-baseline", one(lambda: tagged_alarm(95)),
+         "threshold is 95 on aws:cloudwatch/metricAlarm:MetricAlarm::alarms-RedisMemoryHigh-0001-001 (alert "
+         "RedisMemoryHigh, GreaterThanThreshold), looser than the baseline 90", one(lambda: tagged_alarm(90))),
+    Case("alarm-baseline", one(lambda: tagged_alarm(90, period=300)),
+         "period × evaluationPeriods is 1500s", one(lambda: tagged_alarm(85, period=60, periods=3)), id="window"),
+    Case("elasticache-readonly-user-read-only", one(lambda: readonly_user("on ~* -@all +@read +@connection +@write")),
+         "accessString of read-only user 'readonly_user' on aws:elasticache/user:User::redis-readonly-user grants "
+         "+@write", one(lambda: readonly_user("on ~* -@all +@read +@connection +cluster|slots +readonly"))),
+    Case("elasticache-readonly-user-read-only", one(lambda: readonly_user("on ~* -@all +@read +del +flushall")),
+         "grants +del, +flushall", one(lambda: readonly_user("on ~* +@all -@write -@scripting -@dangerous")),
+         id="commands"),
     # -- docker ------------------------------------------------------------------------------------
     Case("docker-ports-loopback", one(lambda: mut("postgres", "ports.0.ip", "0.0.0.0", source=L)),
          "ports[0].ip is '0.0.0.0'", one(lambda: pick("postgres", source=L))),
@@ -491,3 +625,98 @@ def test_message_names_property_and_fix(pa: PolicyAnalyzer, case: Case) -> None:
                                             "list the", "attach", "Allow", "grant", "associate", "enable",
                                             "drop it", "Name the", "replicate", "Replicate", "Give", "Shrink",
                                             "Leave", "Grant", "Adopt", "upgrade", "Pin ")), v.message
+
+
+# -- every pod-template kind ---------------------------------------------------------------------------
+# The pod-security rules read the pod template wherever the kind keeps it: a failing and a passing
+# fixture per rule and per kind (the neo4j StatefulSet's template, re-housed).
+
+KIND_TEMPLATE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Pod": ("kubernetes:core/v1:Pod", ()),
+    "Deployment": ("kubernetes:apps/v1:Deployment", ("spec", "template")),
+    "StatefulSet": (STS, ("spec", "template")),
+    "DaemonSet": ("kubernetes:apps/v1:DaemonSet", ("spec", "template")),
+    "Job": ("kubernetes:batch/v1:Job", ("spec", "template")),
+    "CronJob": ("kubernetes:batch/v1:CronJob", ("spec", "jobTemplate", "spec", "template")),
+}
+
+
+def workload(kind: str, mutate: Callable[[dict[str, Any]], None] | None = None) -> R:
+    """The neo4j pod template as a ``kind`` (``mutate`` edits the template: ``metadata`` + ``spec``)."""
+    template = copy.deepcopy(pick("neo4j", STS)["inputs"]["spec"]["template"])
+    if mutate:
+        mutate(template)
+    type_, path = KIND_TEMPLATE[kind]
+    if not path:
+        inputs: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
+                                  "metadata": {**template["metadata"], "name": "neo4j-pod", "namespace": "data"},
+                                  "spec": template["spec"]}
+    else:
+        inputs = {"metadata": {"name": f"neo4j-{kind.lower()}", "namespace": "data"}}
+        node = inputs
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = template
+        if kind == "CronJob":
+            inputs["spec"]["schedule"] = "0 2 * * *"
+    return fx.res(type_, f"neo4j-{kind.lower()}", inputs)
+
+
+def _c0(t: dict[str, Any]) -> dict[str, Any]:
+    c: dict[str, Any] = t["spec"]["containers"][0]
+    return c
+
+
+def _init_without_cpu(t: dict[str, Any]) -> None:
+    init = copy.deepcopy(_c0(t))
+    init["name"] = "init"
+    del init["resources"]["requests"]["cpu"]
+    t["spec"]["initContainers"] = [init]
+
+
+POD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("k8s-run-as-non-root", lambda t: _c0(t)["securityContext"].update(runAsUser=0, runAsNonRoot=False),
+     "containers[0].securityContext.runAsUser is 0"),
+    ("k8s-no-privileged", lambda t: _c0(t)["securityContext"].update(privileged=True),
+     "containers[0].securityContext.privileged is true"),
+    ("k8s-no-privilege-escalation", lambda t: _c0(t)["securityContext"].pop("allowPrivilegeEscalation"),
+     "containers[0].securityContext.allowPrivilegeEscalation is None"),
+    ("k8s-no-host-access", lambda t: t["spec"].update(hostPID=True), "hostPID is true"),
+    ("k8s-resource-limits", _init_without_cpu, "initContainers[0].resources lacks requests.cpu"),
+    ("k8s-read-only-root-filesystem", lambda t: _c0(t)["securityContext"].update(readOnlyRootFilesystem=False),
+     "containers[0].securityContext.readOnlyRootFilesystem is False"),
+    ("k8s-image-pinned", lambda t: _c0(t).update(image="neo4j:latest"), "containers[0].image 'neo4j:latest'"),
+    ("k8s-seccomp-runtime-default", lambda t: t["spec"]["securityContext"].pop("seccompProfile"),
+     "securityContext.seccompProfile.type is not set"),
+    ("k8s-no-service-account-token", lambda t: t["spec"].pop("automountServiceAccountToken"),
+     "automountServiceAccountToken is not set"),
+    ("k8s-secrets-as-files", lambda t: _c0(t).update(env=[{"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {
+        "secretKeyRef": {"name": "s3", "key": "secret"}}}]), "containers[0].env[0] ('AWS_SECRET_ACCESS_KEY')"),
+]
+KIND_CASES = [(kind, rule, mutate, expect) for kind in KIND_TEMPLATE for rule, mutate, expect in POD_RULES]
+
+
+def _spec_prefix(kind: str) -> str:
+    path = KIND_TEMPLATE[kind][1]
+    return ".".join((*path, "spec")) if path else "spec"
+
+
+@pytest.mark.parametrize(("kind", "rule", "mutate", "expect"), KIND_CASES,
+                         ids=[f"{k}-{r}" for k, r, _, _ in KIND_CASES])
+def test_pod_rule_on_every_kind(pa: PolicyAnalyzer, kind: str, rule: str,
+                                mutate: Callable[[dict[str, Any]], None], expect: str) -> None:
+    found = run(pa, [workload(kind, mutate)], rule)
+    assert found, f"{rule} reported nothing for a {kind}"
+    assert any(expect in v.message and f"{_spec_prefix(kind)}." in v.message for v in found), \
+        [v.message for v in found]
+    assert all(v.urn.endswith(f"::neo4j-{kind.lower()}") for v in found)
+    assert run(pa, [workload(kind)], rule) == []
+
+
+def test_every_pod_rule_covers_every_kind() -> None:
+    from policies.kubernetes import WORKLOADS
+
+    assert {t for t, _ in KIND_TEMPLATE.values()} == set(WORKLOADS)
+    pod_rules = {p.meta.name for p in REGISTRY
+                 if p.check.__module__ == "policies.kubernetes" and set(p.meta.types) == set(WORKLOADS)}
+    assert pod_rules == {r for r, _, _ in POD_RULES}

@@ -13,24 +13,14 @@ from review.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Advisory findings each stack may carry, with the reason its cost or scope choice explains them.
-EXPLAINED_ADVISORIES: dict[str, dict[str, str]] = {
-    "production": {
-        "s3-bucket-access-logging": "backup buckets are written by one role each; CloudTrail data events "
-                                    "audit them instead of a second log bucket per region",
-        "k8s-read-only-root-filesystem": "the Neo4j image writes its conf at start (entrypoint)",
-        "rds-non-default-port": "5432 is kept: a changed port is obscurity, the SG admits only clients",
-    },
-    "dev": {
-        "s3-bucket-access-logging": "as production",
-        "rds-non-default-port": "as production",
-        "rds-multi-az": "dev runs single-AZ PostgreSQL (Pulumi.dev.yaml: postgres.multiAz false)",
-        "rds-cross-region-backups": "dev has no DR region (postgres.drReplica false)",
-        "s3-bucket-replication": "dev keeps backups in one region (backups.crossRegion false)",
-        "ec2-detailed-monitoring": "dev members are single EC2 instances watched by their own metrics",
-    },
-    "local": {},
-}
+def _exemptions(stack: str) -> Any:
+    """The stack file's reasoned exemptions: the one place an advisory finding is explained."""
+    from review.program import load_stack_config
+    from review.report import parse_exemptions
+
+    exemptions, problems = parse_exemptions(load_stack_config(ROOT, stack).config)
+    assert not problems, problems
+    return exemptions
 
 
 def _config(stack: str, run: Any) -> dict[str, Any]:
@@ -58,10 +48,22 @@ def test_production_has_no_mandatory_violation(verdicts: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("stack", ["production", "dev", "local"])
 def test_only_explained_advisories(verdicts: dict[str, Any], stack: str) -> None:
+    """Every advisory finding is fixed or carried by a reasoned exemption of the stack file, and every
+    exemption still matches a finding (a stale one is noise)."""
+    from review.report import apply_exemptions
+
     _, violations = verdicts[stack]
     assert not [v for v in violations if v.level == "mandatory"], stack
-    unexplained = sorted({v.policy for v in violations} - set(EXPLAINED_ADVISORIES[stack]))
-    assert not unexplained, f"{stack}: advisories without a stated reason: {unexplained}"
+    kept, exempted, exemptions, notes = apply_exemptions([v.to_json() for v in violations], _exemptions(stack))
+    assert kept == [], f"{stack}: advisories without a stated reason: {sorted({v['policy'] for v in kept})}"
+    assert all(e["matched"] for e in exemptions), notes
+    assert all(len(v["reason"]) > 40 for v in exempted)
+
+
+def test_production_exempts_only_the_default_port(verdicts: dict[str, Any]) -> None:
+    _, violations = verdicts["production"]
+    assert {v.policy for v in violations} == {"rds-non-default-port"}
+    assert [e.policy for e in _exemptions("production")] == ["rds-non-default-port"]
 
 
 def test_dev_carries_the_advisories_of_its_cost_choices(verdicts: dict[str, Any]) -> None:
@@ -88,3 +90,40 @@ def test_a_production_resource_with_one_protection_removed_fails(
     analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1", "environment": "production"})
     found = [v for v in analyzer.analyze(target) if v.level == "mandatory"]
     assert found and any(prop in v.message for v in found), found
+
+
+@pytest.mark.parametrize(("environment", "config", "level"), [
+    ("production", {}, "mandatory"),       # advisory by default, mandatory in production
+    ("prod", {}, "mandatory"),
+    ("dev", {}, "advisory"),
+    ("production", {"rds-multi-az": "advisory"}, "mandatory"),  # configuring it advisory does not weaken production
+    ("production", {"rds-multi-az": "disabled"}, None),         # switching it off stays an explicit, visible line
+])
+def test_production_level_of_an_advisory_rule(analyzer: PolicyAnalyzer, verdicts: dict[str, Any], environment: str,
+                                              config: dict[str, Any], level: str | None) -> None:
+    resources, _ = verdicts["production"]
+    primary = copy.deepcopy(next(r for r in resources if r["type"] == "aws:rds/instance:Instance"
+                                 and not r["inputs"].get("replicateSourceDb")))
+    primary["inputs"]["multiAz"] = False
+    analyzer.configure({"monthly-budget": "disabled", **config},
+                       common={"region": "us-east-1", "environment": environment})
+    found = [v for v in analyzer.analyze(primary) if v.policy == "rds-multi-az"]
+    assert [v.level for v in found] == ([level] if level else [])
+
+
+def test_production_level_from_the_stack_name(analyzer: PolicyAnalyzer, verdicts: dict[str, Any]) -> None:
+    """Without an ``environment`` config (the Pulumi CLI), the stack tag and then the stack name decide."""
+    resources, _ = verdicts["production"]
+    primary = copy.deepcopy(next(r for r in resources if r["type"] == "aws:rds/instance:Instance"
+                                 and not r["inputs"].get("replicateSourceDb")))
+    primary["inputs"]["deletionProtection"] = False
+    analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1"})
+    try:
+        analyzer.configure_stack(stack="production")
+        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"mandatory"}
+        analyzer.configure_stack(stack="dev-x", tags={"environment": "production"})
+        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"mandatory"}
+        analyzer.configure_stack(stack="dev-x")
+        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"advisory"}
+    finally:
+        analyzer.configure_stack(stack="")

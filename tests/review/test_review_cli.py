@@ -182,7 +182,10 @@ def test_stack_settings_from_config() -> None:
     s = StackSettings.from_config(sc)
     assert (s.environment, s.region, s.budget, s.usage) == ("staging", "eu-west-1", 1234.5, {"natGbPerMonth": 7.0})
     assert s.policy_config() == {"monthlyUsd": 1234.5, "region": "eu-west-1", "usage": {"natGbPerMonth": 7.0},
-                                 "environment": "staging"}
+                                 "environment": "staging", "intent": {}}
+    declared = StackSettings.from_config(_stack_config("prod-x", **{
+        f"{NS}:postgres": '{"multiAz": true, "backupRetentionDays": 35}', f"{NS}:alerts": '{"email": "x@y"}'}))
+    assert declared.policy_config()["intent"] == {"postgres": {"multiAz": True, "backupRetentionDays": 35}}
     bare = StackSettings.from_config(_stack_config("dev"))
     assert bare.budget is None and bare.usage == {}
     assert bare.policy_config()["monthlyUsd"] is None

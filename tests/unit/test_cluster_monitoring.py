@@ -361,7 +361,8 @@ def test_alertmanager_service_account_and_token(run: ProgramRun) -> None:
     am = _named(run, STS, "alertmanager")
     pod = am.inputs["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "alertmanager"
-    assert pod["automountServiceAccountToken"] is True  # IRSA's projected web-identity token
+    # IRSA needs no API token: the EKS pod identity webhook adds its own projected aws-iam-token volume.
+    assert pod["automountServiceAccountToken"] is False
     assert sa.urn in am.dependencies
     prom = _named(run, STS, "prometheus").inputs["spec"]["template"]["spec"]
     assert prom["automountServiceAccountToken"] is False and "serviceAccountName" not in prom

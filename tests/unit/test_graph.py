@@ -111,13 +111,61 @@ def test_eks_pod_spec_security_and_scheduling(eks: ProgramRun) -> None:
         assert c["resources"]["requests"] == c["resources"]["limits"]
         env = {e["name"]: e for e in c["env"]}
         assert env["NEO4J_ACCEPT_LICENSE_AGREEMENT"]["value"] == "yes"
-        assert env["NEO4J_AUTH"]["valueFrom"]["secretKeyRef"] == {"name": "graph-auth", "key": "NEO4J_AUTH"}
+        assert pod["automountServiceAccountToken"] is False
         assert pod["nodeSelector"] == {"workload": "graph"}
         assert pod["tolerations"][0]["key"] == "workload" and pod["tolerations"][0]["effect"] == "NoSchedule"
         zones = [t for t in pod["topologySpreadConstraints"] if t["topologyKey"] == "topology.kubernetes.io/zone"]
         assert zones and zones[0]["maxSkew"] == 1 and zones[0]["whenUnsatisfiable"] == "DoNotSchedule"
         (vct,) = s.inputs["spec"]["volumeClaimTemplates"]
         assert vct["spec"]["storageClassName"] == "encrypted-gp3"
+
+
+def test_eks_neo4j_read_only_root_with_written_paths_mounted(eks: ProgramRun) -> None:
+    """readOnlyRootFilesystem: the official image's entrypoint empties $NEO4J_HOME/conf, copies /conf into it
+    and appends settings; Neo4j writes run files to server.directories.run (/run) and the JVM to /tmp. Each
+    of those is an emptyDir, /data the claim, /logs an emptyDir."""
+    for s in eks.by_type(STS):
+        pod = s.inputs["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        assert mounts["/data"] == "data" and mounts["/logs"] == "logs"
+        assert mounts["/var/lib/neo4j/conf"] == "conf-dir" and mounts["/run"] == "run" and mounts["/tmp"] == "tmp"
+        vols = {v["name"]: v for v in pod["volumes"]}
+        for name in ("logs", "conf-dir", "run", "tmp"):
+            assert "emptyDir" in vols[name], name
+        assert mounts["/conf/neo4j.conf"] == "conf"
+
+
+def test_eks_neo4j_password_is_a_file(eks: ProgramRun) -> None:
+    """NEO4J_AUTH_PATH: the entrypoint reads neo4j/<password> from the mounted Secret, not the environment."""
+    for s in eks.by_type(STS):
+        pod = s.inputs["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        env = {e["name"]: e for e in c["env"]}
+        assert "NEO4J_AUTH" not in env and not [e for e in c["env"] if "valueFrom" in e]
+        assert env["NEO4J_AUTH_PATH"] == {"name": "NEO4J_AUTH_PATH", "value": "/var/run/secrets/neo4j/NEO4J_AUTH"}
+        assert {"name": "auth", "mountPath": "/var/run/secrets/neo4j", "readOnly": True} in c["volumeMounts"]
+        vols = {v["name"]: v for v in pod["volumes"]}
+        assert vols["auth"] == {"name": "auth", "secret": {"secretName": "graph-auth", "defaultMode": 0o440}}
+
+
+def test_eks_backup_job_hardened(eks: ProgramRun) -> None:
+    """Both backup containers read-only (neo4j-admin's log in a /logs emptyDir, /tmp for the JVM and bash);
+    no API token: IRSA's token is a projected volume the EKS pod identity webhook adds on its own."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    pod = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for c in [*pod["initContainers"], *pod["containers"]]:
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, c["name"]
+        assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+        assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
+    (init,) = pod["initContainers"]
+    assert {"name": "logs", "mountPath": "/logs"} in init["volumeMounts"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["tmp"] == {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+    assert vols["logs"] == {"name": "logs", "emptyDir": {"sizeLimit": "256Mi"}}
 
 
 def test_eks_pdb_keeps_quorum(eks: ProgramRun) -> None:

@@ -73,12 +73,56 @@ def test_eks_statefulset(eks: ProgramRun) -> None:
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert pod["securityContext"]["runAsUser"] == 1000 and pod["securityContext"]["runAsNonRoot"] is True
-    env = {e["name"]: e for e in c["env"]}
-    assert env["QDRANT__SERVICE__API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "vector-api-key",
-                                                                             "key": "api-key"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
     assert pod["nodeSelector"] == {"workload": "vector"}
     assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} >= {"topology.kubernetes.io/zone"}
     assert spec["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "encrypted-gp3"
+
+
+def test_eks_api_key_is_a_file_not_an_env_var(eks: ProgramRun) -> None:
+    """The API key reaches the peers as a second config file (Qdrant merges ``--config-path`` over
+    config/production.yaml) and the snapshot job as a file; no container takes it from the environment."""
+    (s,) = eks.by_type(STS)
+    pod = s.inputs["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert not [e for e in c["env"] if "valueFrom" in e]
+    assert "QDRANT__SERVICE__API_KEY" not in {e["name"] for e in c["env"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["api-key"]["secret"] == {"secretName": "vector-api-key", "defaultMode": 0o440,
+                                         "items": [{"key": "api-key.yaml", "path": "api-key.yaml"}]}
+    assert {"name": "api-key", "mountPath": "/qdrant/secrets", "readOnly": True} in c["volumeMounts"]
+    (cm,) = eks.by_type("kubernetes:core/v1:ConfigMap")
+    start = cm.inputs["data"]["start.sh"]
+    assert 'key=(--config-path "/qdrant/secrets/api-key.yaml")' in start
+    assert start.count('"${key[@]}"') == 2
+    (sec,) = eks.by_type("kubernetes:core/v1:Secret")
+    key = sec.raw_inputs["stringData"]["api-key"]
+    assert yaml.safe_load(sec.raw_inputs["stringData"]["api-key.yaml"]) == {"service": {"api_key": key}}
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    job = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (jc,) = job["containers"]
+    env = {e["name"]: e for e in jc["env"]}
+    assert env["QDRANT_API_KEY_FILE"] == {"name": "QDRANT_API_KEY_FILE", "value": "/var/run/secrets/qdrant/api-key"}
+    assert not [e for e in jc["env"] if "valueFrom" in e]
+    assert {v["name"]: v for v in job["volumes"]}["api-key"]["secret"]["items"] == [
+        {"key": "api-key", "path": "api-key"}]
+    assert 'QDRANT__SERVICE__API_KEY="$(cat "$QDRANT_API_KEY_FILE")"' in jc["command"][-1]
+
+
+def test_eks_snapshot_job_hardened(eks: ProgramRun) -> None:
+    """Read-only root (scratch in the claim, /tmp and $HOME emptyDirs), no API token: IRSA's web-identity
+    token is a projected volume the EKS pod identity webhook adds on its own."""
+    (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
+    job = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job["automountServiceAccountToken"] is False
+    assert job["serviceAccountName"] == "vector-snapshot"
+    assert job["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (jc,) = job["containers"]
+    assert jc["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "tmp", "mountPath": "/tmp"} in jc["volumeMounts"]
+    assert {v["name"]: v for v in job["volumes"]}["tmp"] == {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 
 
 def test_eks_config_and_bootstrap(eks: ProgramRun) -> None:
