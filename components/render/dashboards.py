@@ -132,6 +132,19 @@ OVERVIEW_SIGNALS: Final[tuple[Signal, ...]] = (
 )
 
 
+#: Alerts whose expression selects only the failing state, so their panel is empty while all is well,
+#: by design -> a "witness" query: the same metric unfiltered, which must have series wherever the
+#: panel could ever fill (the integration tier checks it instead).
+_EMPTY_WHEN_HEALTHY: Final[dict[str, str]] = {
+    "PostgresReplicaNotStreaming": "pg_stat_replication_pg_wal_lsn_diff",
+}
+
+
+def empty_when_healthy(alerts: Iterable[Alert] = ALERTS) -> dict[Alert, str]:
+    """Alert -> witness query, for the alert panels that are empty on a healthy cluster by design."""
+    return {a: _EMPTY_WHEN_HEALTHY[a.name] for a in alerts if a.name in _EMPTY_WHEN_HEALTHY}
+
+
 @dataclass(frozen=True)
 class PanelQuery:
     """One query of one panel, as the integration tier runs it."""
