@@ -286,3 +286,25 @@ def panel_queries(rendered: Mapping[str, str] | None = None) -> list[PanelQuery]
             for t in p.get("targets", []):
                 out.append(PanelQuery(data["uid"], p["title"], _store_of(data["uid"]), t["expr"]))
     return out
+
+
+def write_dashboards(directory: str) -> list[str]:
+    """Write every dashboard as ``<directory>/<uid>.json`` (for a Grafana this program does not run,
+    e.g. next to a Prometheus scraping the EC2 placement); returns the paths written."""
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_dashboards().items():
+        (out / name).write_text(text)
+        written.append(str(out / name))
+    return written
+
+
+if __name__ == "__main__":  # python -m components.render.dashboards DIR
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m components.render.dashboards DIRECTORY")
+    print("\n".join(write_dashboards(sys.argv[1])))

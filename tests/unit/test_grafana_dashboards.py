@@ -172,3 +172,14 @@ def test_grafana_files_hold_provisioning_and_every_dashboard() -> None:
         f"{u}.json" for u in EXPECTED_UIDS}
     text = "".join(files.values())
     assert "secureJsonData" not in text and "GF_SECURITY_ADMIN_PASSWORD" not in text
+
+
+def test_dashboards_can_be_written_for_a_grafana_elsewhere(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "components.render.dashboards", str(tmp_path / "out")],
+                          capture_output=True, text=True, check=True)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{u}.json" for u in EXPECTED_UIDS)
+    assert len(done.stdout.splitlines()) == len(EXPECTED_UIDS)
+    assert (tmp_path / "out" / "dp-redis.json").read_text() == dash.render_dashboards()["dp-redis.json"]
