@@ -7,8 +7,9 @@ Never hand-written JSON: every dashboard is built with the SDK's builders from
   overview (``dp-overview``).
 * Row **Alerts**: one time-series panel per catalogue alert with a PromQL rendering: its query is the
   alert's left-hand side (``Alert.promql.expr``, the same text the rule file compares) and the
-  threshold drawn on it (a dashed line + area) is ``Alert.threshold`` — read from the catalogue, never
-  copied. Red for ``critical``, orange for ``warning``; for ``<`` alerts the colour sits below the line.
+  threshold drawn on it (a dashed line + area; a line only for ``==``) is ``Alert.threshold`` —
+  read from the catalogue, never copied. Red for ``critical``, orange for ``warning``; for ``<``
+  alerts the colour sits below the line.
   Alerts of store ``any`` (``InstanceDown``) are on the overview.
 * Row **Golden signals**: connections, replication lag, cache hit ratio, memory, evictions, latency,
   cluster health — whichever the store's exporter measures (:data:`GOLDEN_SIGNALS`).
@@ -32,7 +33,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 
-from components.alerts import ALERTS, Alert, Store, prometheus_alerts
+from components.alerts import ALERTS, Alert, Store, format_number, prometheus_alerts
 
 #: The provisioned Prometheus data source's uid (see components/render/grafana.py).
 DATASOURCE_UID: Final = "prometheus"
@@ -178,7 +179,7 @@ def _target(expr: str, legend: str, ref: str = "A") -> prom_b.Dataquery:
 
 def alert_title(alert: Alert) -> str:
     """Panel title of an alert panel: the alert's name and its condition."""
-    return f"{alert.name} ({alert.comparison} {alert.threshold:g} {alert.unit})"
+    return f"{alert.name} ({alert.comparison} {format_number(alert.threshold)} {alert.unit})"
 
 
 def alert_panel(alert: Alert) -> ts_b.Panel:
@@ -187,14 +188,17 @@ def alert_panel(alert: Alert) -> ts_b.Panel:
         raise ValueError(f"alert {alert.name} has no PromQL rendering ({alert.gaps})")
     return (ts_b.Panel()
             .title(alert_title(alert))
-            .description(f"{alert.summary}. Fires when the value is {alert.comparison} {alert.threshold:g} "
-                         f"{alert.unit} for {alert.for_duration} ({alert.severity}). Runbook: {alert.runbook}")
+            .description(f"{alert.summary}. Fires when the value is {alert.comparison} "
+                         f"{format_number(alert.threshold)} {alert.unit} for {alert.for_duration} "
+                         f"({alert.severity}). Runbook: {alert.runbook}")
             .datasource(DATASOURCE)
             .with_target(_target(alert.promql.expr, "{{instance}}"))
             .unit(UNITS.get(alert.unit, "short"))
             .thresholds(_thresholds(alert))
             .thresholds_style(common_b.GraphThresholdsStyleConfig().mode(
-                common_m.GraphThresholdsStyleMode.DASHED_AND_AREA))
+                # '==' fires on one value, not a side: a line only (an area would colour both sides)
+                common_m.GraphThresholdsStyleMode.DASHED if alert.comparison == "=="
+                else common_m.GraphThresholdsStyleMode.DASHED_AND_AREA))
             .no_value("no series (condition not present)")
             .height(_HEIGHT).span(_WIDTH))
 

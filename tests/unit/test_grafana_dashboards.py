@@ -81,6 +81,9 @@ def test_threshold_colour_sits_on_the_firing_side() -> None:
     assert below == [{"color": "orange", "value": None}, {"color": "green", "value": 95}]
     assert panels["RedisHitRateLow"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {
         "mode": "dashed+area"}
+    # '==' fires on one value: a line at it, no area colouring a whole side.
+    assert panels["RedisReplicationBroken"]["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {
+        "mode": "dashed"}
 
 
 def test_golden_signals_per_store() -> None:
