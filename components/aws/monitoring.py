@@ -493,7 +493,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
 GRAFANA_UID = 472  # the grafana image's user
 
 
-def grafana_files(a: ClusterMonitoringArgs) -> dict[str, dict[str, str]]:
+def grafana_configmaps(a: ClusterMonitoringArgs) -> dict[str, dict[str, str]]:
     """``{ConfigMap name: {key: text}}`` of Grafana's provisioning and dashboards. Pure."""
     return {
         "grafana-provisioning": {
@@ -509,7 +509,7 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
     """Grafana in the monitoring namespace (see the module docstring); returns its in-cluster URL."""
     ns, cluster = a.namespace, a.cluster
     labels = {"app.kubernetes.io/name": "grafana", **part_of}
-    files = grafana_files(a)
+    files = grafana_configmaps(a)
     cms = [k8s.core.v1.ConfigMap(
         f"{name}-{cm}", metadata=k8s.meta.v1.ObjectMetaArgs(name=cm, namespace=ns, labels=labels),
         data=data, opts=after_ns()) for cm, data in files.items()]
