@@ -36,6 +36,17 @@ admit on their metrics ports):
   mounts one only with SNS delivery (IRSA's projected web-identity token). The pod templates carry a checksum of
   the rendered files, so a new rule file rolls the pod.
 
+Grafana (``grafana: True``, the default): a one-replica Deployment ``grafana`` (port 3000, ClusterIP
+Service, reach it with ``kubectl -n monitoring port-forward svc/grafana 3000``) provisioned like the
+local stack's from :mod:`components.render.grafana`: ConfigMap ``grafana-provisioning`` (Prometheus
+as the data source, the dashboard provider) and ConfigMap ``grafana-dashboards`` (the dashboards
+generated from the catalogue). Its admin password is a ``pulumi_random`` secret in Secret
+``grafana-admin``. Same rules as Prometheus: ingress only from pods of this namespace (NetworkPolicy
+``grafana``), egress only to Prometheus and DNS (``grafana-egress``); non-root (472, the image's
+user), read-only root filesystem with ``emptyDir`` for its database, logs and /tmp (all state is
+provisioned: a restart loses nothing), requests/limits, seccomp ``RuntimeDefault``, no
+service-account token. No PVC, so no cost beyond the system nodes it runs on.
+
 Why ConfigMaps and a plain Prometheus rather than the Prometheus Operator (``PrometheusRule``,
 ``ServiceMonitor``): the operator's CRDs and controller would have to be installed, upgraded and
 kept compatible before this stack could deploy, and a CRD object is not the file ``promtool check
@@ -55,6 +66,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.alerts import Store as AlertStore
 from components.aws.eks import (
@@ -66,6 +78,15 @@ from components.aws.eks import (
 from components.base import ArgsError, child_opts
 from components.docker.container import IMAGES
 from components.render.alertmanager import SlackReceiver, SnsReceiver, render_alertmanager_config
+from components.render.dashboards import render_dashboards
+from components.render.grafana import (
+    DASHBOARDS_DIR,
+    GRAFANA_ENV,
+    GRAFANA_PORT,
+    PROVISIONING_DIR,
+    render_dashboard_provider,
+    render_datasources,
+)
 from components.render.prometheus import render_prometheus_config, render_rules
 
 TYPE_TOKEN = "data-platform:aws:ClusterMonitoring"
@@ -126,6 +147,10 @@ class ClusterMonitoringArgs:
     """Alertmanager memory request and limit. Default: 128Mi."""
     protect: bool = False
     """Protect the namespace and the Prometheus StatefulSet (production). Default: False."""
+    grafana: bool = True
+    """Run Grafana with the dashboards generated from the catalogue. Default: True."""
+    grafana_memory: str = "256Mi"
+    """Grafana memory request and limit. Default: 256Mi."""
 
 
 def validate_monitoring_args(a: ClusterMonitoringArgs) -> list[tuple[str, Any, str]]:
@@ -451,6 +476,10 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 policy_types=["Egress"], egress=egress),
             opts=after_ns())
 
+        self.grafana_url: pulumi.Output[str] | None = None
+        if a.grafana:
+            self.grafana_url = cluster_grafana(self, name, a, after_ns, [namespace], part_of)
+
         self.prometheus_url = pulumi.Output.from_input(f"http://prometheus.{ns}.svc.cluster.local:{PROMETHEUS_PORT}")
         self.alertmanager_url = pulumi.Output.from_input(
             f"http://alertmanager.{ns}.svc.cluster.local:{ALERTMANAGER_PORT}")
@@ -459,7 +488,122 @@ class ClusterMonitoring(pulumi.ComponentResource):
             "prometheus_url": self.prometheus_url,
             "alertmanager_url": self.alertmanager_url,
             "alertmanager_role_arn": self.alertmanager_role_arn,
+            "grafana_url": self.grafana_url,
         })
+
+
+GRAFANA_UID = 472  # the grafana image's user
+
+
+def grafana_configmaps(a: ClusterMonitoringArgs) -> dict[str, dict[str, str]]:
+    """``{ConfigMap name: {key: text}}`` of Grafana's provisioning and dashboards. Pure."""
+    return {
+        "grafana-provisioning": {
+            "datasources.yml": render_datasources(f"http://prometheus.{a.namespace}.svc.cluster.local:{PROMETHEUS_PORT}"),
+            "dashboards.yml": render_dashboard_provider(DASHBOARDS_DIR),
+        },
+        "grafana-dashboards": render_dashboards(),
+    }
+
+
+def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonitoringArgs, after_ns: Any,
+                    deps: list[pulumi.Resource], part_of: dict[str, str]) -> pulumi.Output[str]:
+    """Grafana in the monitoring namespace (see the module docstring); returns its in-cluster URL."""
+    ns, cluster = a.namespace, a.cluster
+    labels = {"app.kubernetes.io/name": "grafana", **part_of}
+    files = grafana_configmaps(a)
+    cms = [k8s.core.v1.ConfigMap(
+        f"{name}-{cm}", metadata=k8s.meta.v1.ObjectMetaArgs(name=cm, namespace=ns, labels=labels),
+        data=data, opts=after_ns()) for cm, data in files.items()]
+    password = random.RandomPassword(f"{name}-grafana-admin-password", length=32, special=False,
+                                     opts=pulumi.ResourceOptions(parent=owner))
+    admin = k8s.core.v1.Secret(
+        f"{name}-grafana-admin",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-admin", namespace=ns, labels=labels),
+        type="Opaque", string_data={"admin-password": _secret(password.result)}, opts=after_ns())
+    svc = _service(f"{name}-grafana", "grafana", ns, labels, GRAFANA_PORT, after_ns)
+    volumes = [
+        k8s.core.v1.VolumeArgs(name="provisioning", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name="grafana-provisioning", items=[
+                k8s.core.v1.KeyToPathArgs(key="datasources.yml", path="datasources/prometheus.yml"),
+                k8s.core.v1.KeyToPathArgs(key="dashboards.yml", path="dashboards/data-platform.yml")])),
+        k8s.core.v1.VolumeArgs(name="dashboards", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name="grafana-dashboards")),
+        *(k8s.core.v1.VolumeArgs(name=v, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=size))
+          for v, size in (("data", "1Gi"), ("logs", "256Mi"), ("tmp", "256Mi"))),
+    ]
+    mounts = [
+        k8s.core.v1.VolumeMountArgs(name="provisioning", mount_path=PROVISIONING_DIR, read_only=True),
+        k8s.core.v1.VolumeMountArgs(name="dashboards", mount_path=DASHBOARDS_DIR, read_only=True),
+        k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/grafana"),
+        k8s.core.v1.VolumeMountArgs(name="logs", mount_path="/var/log/grafana"),
+        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+    ]
+    env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in GRAFANA_ENV.items()]
+    env += [
+        k8s.core.v1.EnvVarArgs(name="GF_SERVER_HTTP_PORT", value=str(GRAFANA_PORT)),
+        k8s.core.v1.EnvVarArgs(name="GF_SECURITY_ADMIN_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name="grafana-admin", key="admin-password"))),
+    ]
+    container = k8s.core.v1.ContainerArgs(
+        name="grafana", image=IMAGES["grafana"], env=env,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=GRAFANA_PORT)],
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "50m", "memory": a.grafana_memory}, limits={"memory": a.grafana_memory}),
+        security_context=container_security_context(read_only_root=True),
+        volume_mounts=mounts,
+        readiness_probe=_http_probe("/api/health", GRAFANA_PORT, 10),
+        liveness_probe=_http_probe("/api/health", GRAFANA_PORT, 20),
+    )
+    checksum = _sha(json.dumps(files, sort_keys=True))
+    k8s.apps.v1.Deployment(
+        f"{name}-grafana",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana", namespace=ns, labels=labels),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=1,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={
+                    "data-platform/config-sha256": checksum}),
+                spec=k8s.core.v1.PodSpecArgs(
+                    containers=[container], volumes=volumes,
+                    security_context=pod_security_context(GRAFANA_UID, GRAFANA_UID, GRAFANA_UID),
+                    automount_service_account_token=False,
+                    node_selector={"workload": "system"},
+                    termination_grace_period_seconds=30,
+                ))),
+        opts=child_opts(owner, provider=cluster.provider, depends_on=[*deps, *cms, admin, svc]))
+    k8s.policy.v1.PodDisruptionBudget(
+        f"{name}-grafana-pdb",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana", namespace=ns),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
+            unhealthy_pod_eviction_policy="AlwaysAllow"),
+        opts=after_ns())
+    same_ns = k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs())
+    select = k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels))
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-grafana-netpol",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana", namespace=ns),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=select, policy_types=["Ingress"],
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[same_ns], ports=_ports(GRAFANA_PORT))]),
+        opts=after_ns())
+    prometheus_pods = k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
+        match_labels={"app.kubernetes.io/name": "prometheus", **part_of}))
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-grafana-egress",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-egress", namespace=ns),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=select, policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[prometheus_pods], ports=_ports(PROMETHEUS_PORT)),
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[_ns_peer("kube-system")],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")]),
+            ]),
+        opts=after_ns())
+    return pulumi.Output.from_input(f"http://grafana.{ns}.svc.cluster.local:{GRAFANA_PORT}")
 
 
 def _secret(value: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -34,6 +34,7 @@ IMAGES: dict[str, str] = {
     "minio-client": "minio/mc:RELEASE.2024-10-08T09-37-26Z",
     "prometheus": "prom/prometheus:v2.54.1",
     "alertmanager": "prom/alertmanager:v0.27.0",
+    "grafana": "grafana/grafana-oss:11.6.0",
     "postgres-exporter": "prometheuscommunity/postgres-exporter:v0.15.0",
     "redis-exporter": "oliver006/redis_exporter:v1.62.0",
 }

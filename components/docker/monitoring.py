@@ -1,7 +1,13 @@
-"""Local Prometheus + Alertmanager + exporters, configured from the alert catalogue.
+"""Local Prometheus + Alertmanager + exporters + Grafana, configured from the alert catalogue.
 
 ``prometheus.yml``, the rule file and ``alertmanager.yml`` come from ``components/render`` —
-the same files ``promtool``/``amtool`` check and the integration tier boots."""
+the same files ``promtool``/``amtool`` check and the integration tier boots. Grafana (published on
+127.0.0.1:3000 + offset) is provisioned from files only: Prometheus as its data source and the
+dashboards generated from the catalogue (:mod:`components.render.grafana`); its admin password is
+a ``pulumi_random`` secret passed in the environment (user ``admin``; the component's
+``grafana_admin_password`` output, or ``docker exec <stack>-monitoring-grafana printenv
+GF_SECURITY_ADMIN_PASSWORD``). Grafana keeps no volume:
+everything it shows is provisioned, and a recreated container comes back identical."""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
 from components.alerts import Store as AlertStore
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
 from components.render.alertmanager import render_alertmanager_config
+from components.render.grafana import GRAFANA_ENV, GRAFANA_PORT, grafana_files
 from components.render.prometheus import render_prometheus_config, render_rules
 
 
@@ -42,7 +50,9 @@ class LocalMonitoringArgs:
     metrics_paths: Mapping[str, str] = field(default_factory=dict)
     """Job -> metrics path where it is not /metrics. Default: none."""
     port_offset: int = 0
-    """Added to published ports (9090, 9093). Default: 0."""
+    """Added to published ports (9090, 9093, 3000). Default: 0."""
+    grafana: bool = True
+    """Run Grafana with the generated dashboards. Default: True."""
 
 
 class LocalMonitoring(pulumi.ComponentResource):
@@ -90,7 +100,39 @@ class LocalMonitoring(pulumi.ComponentResource):
             memory_mb=512,
         ), args.network, parent=self,
             depends_on=[alertmanager, *exporters, volume(f"{name}-prometheus-data", parent=self)])
-        self.register_outputs({"prometheus": prometheus.name, "alertmanager": alertmanager.name})
+        outputs: dict[str, pulumi.Input[str]] = {"prometheus": prometheus.name, "alertmanager": alertmanager.name}
+        if args.grafana:
+            grafana, password = local_grafana(name, args.network, prometheus=f"{name}-prometheus:9090",
+                                              port_offset=args.port_offset, parent=self, depends_on=[prometheus])
+            self.grafana_admin_password: pulumi.Output[str] | None = password
+            outputs |= {"grafana": grafana.name, "grafana_admin_password": password}
+        else:
+            self.grafana_admin_password = None
+        self.register_outputs(outputs)
+
+
+def local_grafana(name: str, network: docker.Network, *, prometheus: str, port_offset: int,
+                  parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = ()
+                  ) -> tuple[docker.Container, pulumi.Output[str]]:
+    """Grafana on 127.0.0.1:3000 (+ offset), provisioned with Prometheus (``prometheus``: host:port
+    on the stack network) and the generated dashboards; returns the container and the admin password
+    (a secret)."""
+    password = random.RandomPassword(f"{name}-grafana-admin-password", length=32, special=False,
+                                     opts=pulumi.ResourceOptions(parent=parent))
+    secret = _secret(password.result)  # explicitly: the mock runtime ignores provider-side secrets
+    container = local_container(LocalContainerSpec(
+        name=f"{name}-grafana", image=IMAGES["grafana"],
+        healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null",
+                                 f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
+        ports={GRAFANA_PORT: GRAFANA_PORT + port_offset},
+        envs={**GRAFANA_ENV, "GF_SERVER_HTTP_ADDR": "0.0.0.0",
+              "GF_SERVER_ROOT_URL": f"http://127.0.0.1:{GRAFANA_PORT + port_offset}/",
+              "GF_SECURITY_ADMIN_PASSWORD": secret},
+        files=grafana_files(f"http://{prometheus}"),
+        memory_mb=256,
+        wait_timeout=120,
+    ), network, parent=parent, depends_on=list(depends_on))
+    return container, secret
 
 
 #: The prom/prometheus image's CMD: config and TSDB paths (the container sets no command).
@@ -116,3 +158,7 @@ def prometheus_files(targets: Mapping[str, Sequence[str]], *, stores: Sequence[A
             bearer_token_files={job: token_file(job, conf_dir) for job in token_jobs} or None),
         f"{conf_dir}/rules.yml": render_rules(stores=stores),
     }
+
+
+def _secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.secret(value)

@@ -94,7 +94,8 @@ def test_every_object_uses_the_cluster_provider_and_is_parented(run: ProgramRun)
         "kubernetes:core/v1:Namespace", CM, SECRET_TYPE, "kubernetes:core/v1:Service", STS,
         "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
     assert {c.type for c in children if not c.type.startswith("kubernetes:")} == {
-        "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"}  # Alertmanager's IRSA role, nothing else
+        "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",  # Alertmanager's IRSA role
+        "random:index/randomPassword:RandomPassword"}  # Grafana's admin password, nothing else
     for c in (c for c in children if c.type.startswith("kubernetes:")):
         assert c.provider is not None and c.provider.startswith(provider.urn), c.name
         if c.type != "kubernetes:core/v1:Namespace":

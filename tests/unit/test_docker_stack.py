@@ -31,7 +31,7 @@ def test_every_member_runs_with_its_supporting_services(local: ProgramRun) -> No
     expected = {"pg-primary", "pg-standby", "pg-replica-1", "pg-dr-replica", "pg-pgbouncer", "pg-haproxy",
                 *(f"redis-node-{i}" for i in range(1, 7)), "redis-cluster-create", "graph-primary-1",
                 *(f"vector-peer-{i}" for i in range(1, 4)), "backups-s3", "backups-buckets",
-                "monitoring-prometheus", "monitoring-alertmanager",
+                "monitoring-prometheus", "monitoring-alertmanager", "monitoring-grafana",
                 *(f"monitoring-postgres-exporter-{m}" for m in ("primary", "standby", "replica-1", "dr-replica")),
                 "monitoring-redis-exporter"}
     assert names == expected
@@ -253,7 +253,7 @@ def test_memory_limits_shm_and_one_pull_per_image(local: ProgramRun) -> None:
     maxmemory = int(next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory ")))
     assert containers["redis-node-1"]["memory"] * 2**20 >= 2 * maxmemory
     images = [r.raw_inputs["name"] for r in local.by_type("docker:index/remoteImage:RemoteImage")]
-    assert len(images) == len(set(images)) == 12, sorted(images)
+    assert len(images) == len(set(images)) == 13, sorted(images)
     image_urns = {r.urn for r in local.by_type("docker:index/remoteImage:RemoteImage")}
     for r in local.by_type(CONTAINER):
         assert len(image_urns & set(r.dependencies)) == 1, r.name
