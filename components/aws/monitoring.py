@@ -153,6 +153,10 @@ class ClusterMonitoringArgs:
     """Grafana memory request and limit. Default: 256Mi."""
 
 
+#: Where the Grafana pod mounts the ``grafana-admin`` Secret.
+GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
+
+
 def validate_monitoring_args(a: ClusterMonitoringArgs) -> list[tuple[str, Any, str]]:
     """Every problem as ``(field, value, allowed)``."""
     errs: list[tuple[str, Any, str]] = []
@@ -531,6 +535,8 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
             name="grafana-dashboards")),
         *(k8s.core.v1.VolumeArgs(name=v, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=size))
           for v, size in (("data", "1Gi"), ("logs", "256Mi"), ("tmp", "256Mi"))),
+        k8s.core.v1.VolumeArgs(name="admin", secret=k8s.core.v1.SecretVolumeSourceArgs(
+            secret_name="grafana-admin", default_mode=0o440)),
     ]
     mounts = [
         k8s.core.v1.VolumeMountArgs(name="provisioning", mount_path=PROVISIONING_DIR, read_only=True),
@@ -538,12 +544,15 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
         k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/grafana"),
         k8s.core.v1.VolumeMountArgs(name="logs", mount_path="/var/log/grafana"),
         k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+        k8s.core.v1.VolumeMountArgs(name="admin", mount_path=GRAFANA_SECRETS_DIR, read_only=True),
     ]
     env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in GRAFANA_ENV.items()]
     env += [
         k8s.core.v1.EnvVarArgs(name="GF_SERVER_HTTP_PORT", value=str(GRAFANA_PORT)),
-        k8s.core.v1.EnvVarArgs(name="GF_SECURITY_ADMIN_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
-            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name="grafana-admin", key="admin-password"))),
+        # Grafana reads any setting from a file named by <VAR>__FILE: the password stays a mounted file, out of
+        # the environment (k8s-secrets-as-files).
+        k8s.core.v1.EnvVarArgs(name="GF_SECURITY_ADMIN_PASSWORD__FILE",
+                               value=f"{GRAFANA_SECRETS_DIR}/admin-password"),
     ]
     container = k8s.core.v1.ContainerArgs(
         name="grafana", image=IMAGES["grafana"], env=env,

@@ -99,8 +99,13 @@ def test_eks_grafana_deployment_is_hardened(eks: ProgramRun) -> None:
     assert writable == {"/var/lib/grafana", "/var/log/grafana", "/tmp"}
     empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
     assert empty == {"data", "logs", "tmp"}
-    pw = next(e for e in c["env"] if e["name"] == "GF_SECURITY_ADMIN_PASSWORD")
-    assert pw["valueFrom"]["secretKeyRef"] == {"name": "grafana-admin", "key": "admin-password"}
+    # The admin password is a mounted file (Grafana's <VAR>__FILE), never an environment value.
+    assert not any(e["name"] == "GF_SECURITY_ADMIN_PASSWORD" for e in c["env"])
+    pw = next(e for e in c["env"] if e["name"] == "GF_SECURITY_ADMIN_PASSWORD__FILE")
+    assert pw["value"] == "/etc/grafana/secrets/admin-password"
+    (admin,) = [v for v in pod["volumes"] if v["name"] == "admin"]
+    assert admin["secret"]["secretName"] == "grafana-admin"
+    assert {"name": "admin", "mountPath": "/etc/grafana/secrets", "readOnly": True} in c["volumeMounts"]
     secret = _named(eks, "kubernetes:core/v1:Secret", "grafana-admin")
     assert "stringData" in secret.secret_paths
 
