@@ -361,10 +361,27 @@ def render(report: Mapping[str, Any], fmt: str, out: TextIO, *, details: bool = 
         render_text(report, out, details=details)
 
 
+#: Top-level modules the review imports (pyproject's dependencies); checked before the run so that an
+#: interpreter without them gets a sentence, not a traceback.
+DEPENDENCIES = ("pulumi", "yaml", "rich", "grpc", "pydantic")
+
+
+def missing_dependencies() -> list[str]:
+    import importlib.util
+
+    return [name for name in DEPENDENCIES if importlib.util.find_spec(name) is None]
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     args = parser().parse_args(argv)
+    missing = missing_dependencies()
+    if missing:
+        err.write(f"review: this Python ({sys.executable}) does not have the project's dependencies "
+                  f"(missing: {', '.join(missing)}). Run `make review` (it sets up .venv), or after `make setup`: "
+                  f".venv/bin/python -m review --stack {args.stack}\n")
+        return 2
     project_dir = (args.project_dir or _default_project_dir()).resolve()
     try:
         review = run_review(project_dir, args.stack, compare_to=args.compare_to, pack_dir=args.policy_pack,

@@ -162,3 +162,63 @@ def test_the_check_rejects_a_diagram_github_would_refuse(tmp_path: Path) -> None
         proc = mermaid_parse(tmp_path, {name: text})
         assert proc.returncode == 1, f"{name} parsed: {proc.stdout}"
         assert f"{name}.mmd:" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors that help
+# ---------------------------------------------------------------------------------------------
+
+
+def test_unknown_key_suggests_the_closest_one_on_stderr(project: Project) -> None:
+    name = project.write_stack("typo", {"data-platform:postgres": {"multiAZ": True}}, base="dev")
+    r = _run(project, "--stack", name, "--no-policies")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.startswith("Pulumi.typo.yaml: data-platform:postgres.multiAZ: true is not allowed "
+                               "(unknown key; did you mean multiAz? known keys: ")
+    assert r.stderr.count("\n") == 1
+
+
+def test_bad_region_is_reported_under_aws_region(project: Project) -> None:
+    name = project.write_stack("badregion", {"aws:region": "us-east-9x"}, base="dev")
+    r = _run(project, "--stack", name, "--no-policies")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == ("Pulumi.badregion.yaml: aws:region: us-east-9x is not allowed "
+                        "(an AWS region name such as us-east-1)\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("config:\n  aws:region: [unclosed\n",
+     "Pulumi.broken1.yaml: line 3, column 1: not valid YAML: expected ',' or ']', but got '<stream end>' "
+     "(while parsing a flow sequence)\n"),
+    ("config:\n  aws:region: us-east-1\n   data-platform:redis: {}\n",
+     "Pulumi.broken2.yaml: line 3, column 23: not valid YAML: mapping values are not allowed here\n"),
+    ("config:\n\taws:region: us-east-1\n",
+     "Pulumi.broken3.yaml: line 2, column 1: not valid YAML: found character '\\t' that cannot start any token "
+     "(while scanning for the next token)\n"),
+])
+def test_yaml_errors_give_line_column_and_reason(project: Project, text: str, message: str) -> None:
+    stack = message.split(".yaml")[0].removeprefix("Pulumi.")
+    (project.path / f"Pulumi.{stack}.yaml").write_text(text)
+    r = _run(project, "--stack", stack, "--no-policies")
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", message)
+
+
+def test_an_interpreter_without_the_dependencies_is_told_how_to_run_it(project: Project) -> None:
+    """``python -S`` has no site-packages: no pulumi, yaml, rich … — a sentence, not a traceback."""
+    r = subprocess.run([sys.executable, "-S", "-m", "review", "--stack", "dev"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=60, check=False)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert "Traceback" not in r.stderr
+    assert "does not have the project's dependencies (missing: pulumi" in r.stderr
+    assert "Run `make review`" in r.stderr and ".venv/bin/python -m review --stack dev" in r.stderr
+
+
+def test_make_review_json_writes_only_json(tmp_path: Path) -> None:
+    if shutil.which("make") is None or not (ROOT / ".venv" / ".installed").exists():
+        pytest.fail("make review-json needs make and the project's .venv (make setup)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    r = subprocess.run(["make", "--no-print-directory", "review-json", "STACK=dev"], capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)  # nothing but the JSON on stdout
+    assert report["stack"] == "dev"
