@@ -17,9 +17,9 @@ exactly one line naming the stack file, the key path, the bad value and what is 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import json
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
