@@ -222,3 +222,30 @@ def test_make_review_json_writes_only_json(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)  # nothing but the JSON on stdout
     assert report["stack"] == "dev"
+
+
+# ---------------------------------------------------------------------------------------------
+# README for a newcomer
+# ---------------------------------------------------------------------------------------------
+
+
+def test_readme_lists_every_makefile_target_and_links_only_files_in_the_repo() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = re.search(r"^\.PHONY:(.*?)(?<!\\)$", makefile, re.M | re.S)
+    assert phony
+    targets = phony.group(1).replace("\\\n", " ").split()
+    assert len(targets) > 10
+    assert [t for t in targets if f"`make {t}`" not in readme] == []
+    prose = re.sub(r"`[^`\n]*`", "", readme)  # code spans (regular expressions of the config reference)
+    links = re.findall(r"\]\(([^)#][^)]*)\)", prose)
+    assert links
+    assert [link for link in links if "://" not in link and not (ROOT / link).exists()] == []
+
+
+def test_readme_starts_with_the_two_commands_then_the_output_then_stacks_then_config() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    order = [readme.index(h) for h in ("make review", "make test", "## Reading the review", "exit code",
+                                       "## Stacks", "## Configuration reference")]
+    assert order == sorted(order)
+    assert "| 2 |" in readme and "`mermaid`" in readme and "--details" in readme
