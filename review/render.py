@@ -271,14 +271,18 @@ def _summary_block(report: Mapping[str, Any], console: Any) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="ellipsis")
-    region = report["region"]
+    region = report["region"] if topo.get("target", "aws") == "aws" else "local Docker host (no cloud region)"
     if topo.get("dr_region"):
         region += f" (DR {topo['dr_region']})"
-    if topo.get("azs"):
+    if topo.get("azs") and topo.get("target") == "aws":
         region += f"; AZs {', '.join(topo['azs'])}"
     grid.add_row("Region", region)
     by_comp = component_counts(report)
-    comps = ", ".join(f"{name} {n}" for name, n in by_comp)
+    several = [(name, n) for name, n in by_comp if n > 1]
+    single = len(by_comp) - len(several)
+    comps = ", ".join(f"{name} {n}" for name, n in several) + (
+        f"{', ' if several else ''}{single} more with one resource each" if single > 1 else
+        "".join(f", {name} 1" for name, n in by_comp if n == 1))
     grid.add_row("Resources", f"{summary['resources']} ({summary['custom']} cloud resources, "
                               f"{summary['protected']} protected) in {len(by_comp)} components: {comps}")
     if pol["pack"] is None:
