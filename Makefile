@@ -18,11 +18,13 @@ help:
 	@echo "make drill             failover/promote/lag/pooling figures on real local servers"
 	@echo "make preview|up STACK=dev   the real Pulumi CLI (needs pulumi + AWS credentials)"
 
+# Setup reports on stderr: `make review-json > f` must leave only the JSON on stdout.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
-	touch $@
+	@echo "setup: creating $(VENV) (pinned dependencies, a few minutes)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(VENV)/bin/pip install -q --upgrade pip >&2
+	@$(VENV)/bin/pip install -q -e '.[dev]' >&2
+	@touch $@
 
 setup: $(VENV)/.installed
 
@@ -33,10 +35,10 @@ review: setup
 	$(PY) -m review --stack $(STACK)
 
 review-json: setup
-	$(PY) -m review --stack $(STACK) --format json
+	@$(PY) -m review --stack $(STACK) --format json
 
 review-markdown: setup
-	$(PY) -m review --stack $(STACK) --format markdown
+	@$(PY) -m review --stack $(STACK) --format markdown
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -17,10 +17,11 @@ exactly one line naming the stack file, the key path, the bad value and what is 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -76,7 +77,20 @@ class ConfigError(pulumi.RunError):
     def __init__(self, stack_file: str, key: str, value: Any, allowed: str) -> None:
         self.stack_file, self.key, self.value, self.allowed = stack_file, key, value, allowed
         shown = _show(value)
-        super().__init__(f"{stack_file}: {PROJECT}:{key}: {shown} is not allowed ({allowed})")
+        # Keys of another namespace (aws:region) are shown as the user wrote them.
+        full = key if key.startswith("aws:") else f"{PROJECT}:{key}"
+        super().__init__(f"{stack_file}: {full}: {shown} is not allowed ({allowed})")
+
+
+def _unknown_key(key: str, known: Iterable[str]) -> str:
+    """``unknown key; did you mean multiAz? known keys: …`` (the suggestion when one is close)."""
+    known = sorted(known)
+    by_lower = {k.lower(): k for k in known}
+    match = by_lower.get(key.lower()) or next(iter(
+        difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.7)), None)
+    suggestion = by_lower.get(match, match) if match else None
+    hint = f"did you mean {suggestion}? " if suggestion else ""
+    return f"unknown key; {hint}known keys: " + ", ".join(known)
 
 
 def _show(value: Any) -> str:
@@ -558,8 +572,11 @@ def load_settings(stack: str, config: Mapping[str, Any], stack_file: str | None 
             continue
         if ns != PROJECT:
             continue
+        if key == "region":
+            raise ConfigError(stack_file, key, value, "unknown key; did you mean aws:region? the region is a key "
+                                                      "of the aws namespace")
         if key not in _SECTIONS:
-            raise ConfigError(stack_file, key, value, "unknown key; known keys: " + ", ".join(sorted(_SECTIONS)))
+            raise ConfigError(stack_file, key, value, _unknown_key(key, _SECTIONS))
         if isinstance(value, str) and value[:1] in "{[":
             with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(value)
@@ -578,6 +595,13 @@ def load_settings(stack: str, config: Mapping[str, Any], stack_file: str | None 
 
 
 def _to_config_error(stack_file: str, err: ValidationError, raw: Mapping[str, Any]) -> ConfigError:
+    error = _config_error(stack_file, err)
+    if error.key == "region":  # Settings.region is aws:region in the stack file: report the key written there
+        return ConfigError(stack_file, "aws:region", error.value, error.allowed)
+    return error
+
+
+def _config_error(stack_file: str, err: ValidationError) -> ConfigError:
     e = err.errors(include_url=False)[0]
     loc = [str(p) for p in e["loc"]]
     value = e.get("input")
@@ -585,8 +609,7 @@ def _to_config_error(stack_file: str, err: ValidationError, raw: Mapping[str, An
     ctx = e.get("ctx") or {}
     if etype == "extra_forbidden":
         model = _model_at(loc[:-1])
-        allowed = "unknown key; known keys: " + ", ".join(
-            sorted(f.alias or n for n, f in model.model_fields.items()))
+        allowed = _unknown_key(loc[-1], (f.alias or n for n, f in model.model_fields.items()))
         return ConfigError(stack_file, ".".join(loc), value, allowed)
     if etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         field = _field_at(loc)

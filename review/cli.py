@@ -1,4 +1,4 @@
-"""``python -m review --stack NAME [--format text|json|markdown] [--compare-to STACK]``.
+"""``python -m review --stack NAME [--format text|json|markdown|mermaid] [--details] [--compare-to STACK]``.
 
 Phases, arranged so that the slow parts overlap (goal: the production review under 1.5 s on two
 cores, measured with ``python -m review.bench``):
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from review.report import CompareResult, PolicyResult, StackSettings
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "mermaid")
 
 
 class ReviewError(Exception):
@@ -124,6 +124,8 @@ class Review:
     """The analyzer being shut down in the background (``defer_close=True``); see :meth:`finish`."""
     resources: list[dict[str, Any]] | None = None
     """The contract's resource dicts (built once, shared by the phases)."""
+    topology: dict[str, Any] | None = None
+    """The stack's topology (``review.topology.topology_json``)."""
 
     def finish(self) -> None:
         """Wait until the policy pack process is gone."""
@@ -135,7 +137,7 @@ class Review:
         from review.report import build_report
 
         return build_report(self.run, self.settings, self.policies, self.cost, self.timings, self.compare_to,
-                            self.resources)
+                            self.resources, self.topology)
 
 
 def _analyzer_resources(run: ProgramRun, resources: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -294,8 +296,11 @@ def run_review(
             closing.append(background.close_in_background())
         else:
             background.close()
+    from review.topology import topology_json
+
+    topology = topology_json(run.config, resources)
     timings["total_s"] = time.perf_counter() - started
-    return Review(run, settings, policy_result, cost, timings, other, closing, resources)
+    return Review(run, settings, policy_result, cost, timings, other, closing, resources, topology)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,15 +336,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-pack", type=Path, default=None, metavar="DIR",
                    help="policy pack directory (default: <project>/policies)")
     p.add_argument("--no-policies", action="store_true", help="skip the policy pack")
+    p.add_argument("--details", "-v", action="store_true",
+                   help="text: list every resource (the preview-like tree) instead of grouping them")
     return p
 
 
-def render(report: Mapping[str, Any], fmt: str, out: TextIO) -> None:
+def render(report: Mapping[str, Any], fmt: str, out: TextIO, *, details: bool = False) -> None:
     if fmt == "json":
         import json
 
         json.dump(report, out, indent=2, default=str)
         out.write("\n")
+    elif fmt == "mermaid":
+        from review.topology import mermaid
+
+        out.write(mermaid(report.get("topology")))
     elif fmt == "markdown":
         from review.render import render_markdown
 
@@ -347,13 +358,30 @@ def render(report: Mapping[str, Any], fmt: str, out: TextIO) -> None:
     else:
         from review.render import render_text
 
-        render_text(report, out)
+        render_text(report, out, details=details)
+
+
+#: Top-level modules the review imports (pyproject's dependencies); checked before the run so that an
+#: interpreter without them gets a sentence, not a traceback.
+DEPENDENCIES = ("pulumi", "yaml", "rich", "grpc", "pydantic")
+
+
+def missing_dependencies() -> list[str]:
+    import importlib.util
+
+    return [name for name in DEPENDENCIES if importlib.util.find_spec(name) is None]
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     args = parser().parse_args(argv)
+    missing = missing_dependencies()
+    if missing:
+        err.write(f"review: this Python ({sys.executable}) does not have the project's dependencies "
+                  f"(missing: {', '.join(missing)}). Run `make review` (it sets up .venv), or after `make setup`: "
+                  f".venv/bin/python -m review --stack {args.stack}\n")
+        return 2
     project_dir = (args.project_dir or _default_project_dir()).resolve()
     try:
         review = run_review(project_dir, args.stack, compare_to=args.compare_to, pack_dir=args.policy_pack,
@@ -369,7 +397,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return 2
     try:
         report = review.report()
-        render(report, args.format, out)
+        render(report, args.format, out, details=args.details)
         out.flush()
     finally:
         review.finish()

@@ -92,13 +92,8 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     if not stack_file.is_file():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise UsageError(f"{stack_file.name}: no such stack file (stacks: {', '.join(known)})")
-    project = yaml.safe_load(project_file.read_text()) or {}
-    try:
-        doc = yaml.safe_load(stack_file.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{stack_file.name}:{where} is not valid YAML") from None
+    project = _read_yaml(project_file)
+    doc = _read_yaml(stack_file)
     name = project["name"]
     config: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -117,6 +112,25 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     region = json.loads(config["aws:region"]) if config.get("aws:region", "").startswith('"') else \
         config.get("aws:region", "us-east-1")
     return StackConfig(name, main, stack, stack_file.name, config, secret_keys, region)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``; a syntax error is a :class:`UsageError` with line, column and reason
+    (``Pulumi.dev.yaml: line 3, column 5: not valid YAML: mapping values are not allowed here``)."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context = getattr(err, "context", None)
+        reason = f"{problem} ({context})" if context else problem
+        raise UsageError(f"{path.name}:{where} not valid YAML: {reason}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path.name}: not a YAML mapping (found {type(doc).__name__}); see README.md")
+    return doc
 
 
 def _as_config_string(value: Any) -> str:

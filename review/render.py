@@ -25,6 +25,8 @@ LOCK = "🔒"
 MANDATORY_MARK = "✖"
 ADVISORY_MARK = "⚠"
 MESSAGE_WIDTH = 160
+TOP_LINES = 5
+"""Top cost lines in the compact view (``--details``: 10)."""
 MARKDOWN_MANDATORY_ROWS = 100
 """Mandatory violations listed one by one in the PR comment (GitHub caps a comment at 65,536 characters)."""
 """Violation messages in the tree are cut to this many characters (the table has them in full)."""
@@ -136,19 +138,256 @@ def tree_rows(report: Mapping[str, Any]) -> list[TreeRow]:
 # ---------------------------------------------------------------------------------------------
 
 
-def render_text(report: Mapping[str, Any], out: TextIO) -> None:
-    from rich import box
-    from rich.cells import cell_len
+def short_type(type_: str) -> str:
+    """``aws:rds/instance:Instance`` → ``aws:rds:Instance``; ``kubernetes:apps/v1:StatefulSet`` →
+    ``kubernetes:apps:StatefulSet`` (the full token is in ``--details`` and the JSON)."""
+    parts = type_.split(":")
+    if len(parts) != 3:
+        return type_
+    return f"{parts[0]}:{parts[1].split('/')[0]}:{parts[2]}"
+
+
+def _service(type_: str) -> str:
+    """``aws:rds/instance:Instance`` → ``aws:rds`` (the grouping of the compact tree)."""
+    parts = type_.split(":")
+    return f"{parts[0]}:{parts[1].split('/')[0]}" if len(parts) == 3 else type_
+
+
+class GroupRow:
+    """A row of the compact tree: a component (``kind="component"``), one provider service of its
+    children with the count of each type (``kind="service"``), or a violation (``kind="violation"``)."""
+
+    __slots__ = ("count", "detail", "guide", "info", "kind", "level", "monthly", "name", "protect", "type")
+
+    def __init__(self, kind: str, guide: str, name: str, type_: str = "", *, count: int = 0, detail: str = "",
+                 info: str = "", level: str = "", protect: int = 0, monthly: float | None = None) -> None:
+        self.kind, self.guide, self.name, self.type, self.count = kind, guide, name, type_, count
+        self.detail, self.info, self.level, self.protect, self.monthly = detail, info, level, protect, monthly
+
+
+def _info(vs: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    m = sum(1 for v in vs if v["level"] == "mandatory")
+    a = len(vs) - m
+    parts = ([f"{m} mandatory"] if m else []) + ([f"{a} advisory"] if a else [])
+    return ", ".join(parts), "mandatory" if m else "advisory" if a else ""
+
+
+def grouped_rows(report: Mapping[str, Any]) -> list[GroupRow]:
+    """The compact tree: the stack, then each top-level resource (a component) with its descendants
+    grouped by provider service (``aws:s3``: ``Bucket ×10, BucketPolicy ×10, …``; the name when a type
+    has one resource there). Mandatory violations are listed one by one under their
+    component, advisory ones once per policy with a count."""
+    resources: Sequence[Mapping[str, Any]] = report["resources"]
+    by_urn = {r["urn"]: r for r in resources}
+    children: dict[str | None, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in resources:
+        parent = r.get("parent")
+        children[parent if parent in by_urn else None].append(r)
+    violations: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for v in report["policies"]["violations"]:
+        violations[v["urn"] if v["urn"] in by_urn else ""].append(v)
+    by_component = report["cost"].get("by_component", {})
+
+    def descendants(urn: str) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        stack = list(children.get(urn, []))
+        while stack:
+            r = stack.pop()
+            out.append(r)
+            stack.extend(children.get(r["urn"], []))
+        return out
+
+    def violation_rows(vs: Sequence[Mapping[str, Any]], guide: str) -> list[GroupRow]:
+        rows: list[GroupRow] = []
+        for v in sorted((v for v in vs if v["level"] == "mandatory"), key=lambda v: (v["policy"], v["urn"])):
+            label = display_name(v["urn"]) if v["urn"] else ""
+            rows.append(GroupRow("violation", guide, v["policy"], level="mandatory", count=1,
+                                 detail=(f"{label}: " if label else "") + _one_line(v["message"])))
+        advisory: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for v in vs:
+            if v["level"] != "mandatory":
+                advisory[v["policy"]].append(v)
+        for policy, group in sorted(advisory.items()):
+            first = sorted(group, key=lambda v: v["urn"])[0]
+            label = display_name(first["urn"]) if first["urn"] else ""
+            more = f" (and {len(group) - 1} more)" if len(group) > 1 else ""
+            rows.append(GroupRow("violation", guide, policy, level="advisory", count=len(group),
+                                 detail=(f"{label}{more}: " if label else "") + _one_line(first["message"])))
+        return rows
+
+    rows: list[GroupRow] = []
+    top = children.get(None, [])
+    info, level = _info(violations.get("", []))
+    rows.append(GroupRow("component", "", f"{report['project']}-{report['stack']}", STACK_TYPE,
+                         count=len(resources), info=info, level=level, monthly=report["cost"].get("monthly_total")))
+    rows.extend(violation_rows(violations.get("", []), "│  " if top else "   "))
+    for i, comp in enumerate(top):
+        last = i == len(top) - 1
+        desc = descendants(comp["urn"])
+        comp_vs = [v for r in (comp, *desc) for v in violations.get(r["urn"], [])]
+        info, level = _info(comp_vs)
+        rows.append(GroupRow("component", "└─ " if last else "├─ ", comp["name"], comp["type"], count=1 + len(desc),
+                             info=info, level=level, monthly=by_component.get(comp["urn"]),
+                             protect=sum(1 for r in (comp, *desc) if r.get("protect"))))
+        inner = "   " if last else "│  "
+        services: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for r in desc:
+            services[_service(r["type"])].append(r)
+        vrows = violation_rows(comp_vs, inner + ("│  " if services else "   "))
+        rows.extend(vrows)
+        ordered = sorted(services.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for j, (service, members) in enumerate(ordered):
+            types: dict[str, list[str]] = defaultdict(list)
+            for r in members:
+                types[r["type"].split(":")[-1]].append(r["name"])
+            parts = []
+            for t, names in sorted(types.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+                parts.append(f"{t} ({names[0]})" if len(names) == 1 else f"{t} ×{len(names)}")
+            svc_vs = [v for r in members for v in violations.get(r["urn"], [])]
+            info, level = _info(svc_vs)
+            rows.append(GroupRow("service", inner + ("└─ " if j == len(ordered) - 1 else "├─ "), service,
+                                 count=len(members), detail=", ".join(parts), info=info, level=level,
+                                 protect=sum(1 for r in members if r.get("protect"))))
+    return rows
+
+
+def _console(out: TextIO) -> Any:
     from rich.console import Console
+
+    width = None if os.environ.get("COLUMNS") or getattr(out, "isatty", lambda: False)() else 120
+    return Console(file=out, highlight=False, width=width, emoji=False)
+
+
+def _summary_block(report: Mapping[str, Any], console: Any) -> None:
+    """Stack, regions, resources by component, policy verdict, monthly total vs budget."""
     from rich.table import Table
     from rich.text import Text
 
-    width = None if os.environ.get("COLUMNS") or getattr(out, "isatty", lambda: False)() else 120
-    console = Console(file=out, highlight=False, width=width, emoji=False)
+    summary, pol, cost = report["summary"], report["policies"], report["cost"]
+    topo = report.get("topology") or {}
     level_style = {"mandatory": "bold red", "advisory": "yellow"}
-    types = {r["urn"]: r["type"] for r in report["resources"]}
+    console.print(Text(f"Review of stack {report['stack']} ({report['environment']}), offline preview",
+                       style="bold"))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="ellipsis")
+    region = report["region"] if topo.get("target", "aws") == "aws" else "local Docker host (no cloud region)"
+    if topo.get("dr_region"):
+        region += f" (DR {topo['dr_region']})"
+    if topo.get("azs") and topo.get("target") == "aws":
+        region += f"; AZs {', '.join(topo['azs'])}"
+    grid.add_row("Region", region)
+    by_comp = component_counts(report)
+    several = [(name, n) for name, n in by_comp if n > 1]
+    single = len(by_comp) - len(several)
+    comps = ", ".join(f"{name} {n}" for name, n in several) + (
+        f"{', ' if several else ''}{single} more with one resource each" if single > 1 else
+        "".join(f", {name} 1" for name, n in by_comp if n == 1))
+    grid.add_row("Resources", f"{summary['resources']} ({summary['custom']} cloud resources, "
+                              f"{summary['protected']} protected) in {len(by_comp)} components: {comps}")
+    if pol["pack"] is None:
+        grid.add_row("Policies", Text(f"not run ({pol.get('skipped') or 'skipped'})", style="yellow"))
+    else:
+        style = level_style["mandatory"] if pol["mandatory"] else "yellow" if pol["advisory"] else "green"
+        grid.add_row("Policies", Text(f"{pol['mandatory']} mandatory, {pol['advisory']} advisory violation(s) "
+                                      f"of {pol['policies']} policies (pack {pol['pack']})", style=style))
+    grid.add_row("Cost", _budget_text(cost, "/month"))
+    console.print(grid)
 
-    # -- the tree ------------------------------------------------------------------------------
+
+def component_counts(report: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """``(top-level resource name, resources under it including itself)``, largest first."""
+    by_urn = {r["urn"]: r for r in report["resources"]}
+    counts: dict[str, int] = defaultdict(int)
+    for r in report["resources"]:
+        node = r
+        while node.get("parent") in by_urn:
+            node = by_urn[node["parent"]]
+        counts[node["name"]] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _budget_text(cost: Mapping[str, Any], suffix: str = "") -> Any:
+    """The total (``suffix`` after a known one) and how it stands against the budget."""
+    from rich.text import Text
+
+    budget = cost.get("budget")
+    unknown = cost.get("verdict") == "unknown"
+    line = Text(total_money(cost) + ("" if unknown else suffix), style="bold red" if unknown else "bold")
+    if cost.get("verdict") == "unknown":
+        against = f"the budget {money(budget)}" if budget is not None else "any budget"
+        line.append(f": {len(cost['unpriced'])} line(s) unpriced, {against} cannot be checked", style="bold red")
+    elif budget is None:
+        line.append(" (no budget set)", style="dim")
+    elif cost["over_budget"]:
+        line.append(f" vs budget {money(budget)}: over by {money(cost['monthly_total'] - budget)}", style="bold red")
+    else:
+        line.append(f" vs budget {money(budget)}: within, {money(budget - cost['monthly_total'])} left",
+                    style="green")
+    return line
+
+
+def _grouped_tree(report: Mapping[str, Any], console: Any) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    level_style = {"mandatory": "bold red", "advisory": "yellow"}
+    table = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False, expand=False,
+                  title="Resources (grouped by component and service; --details lists each one)",
+                  title_justify="left", title_style="bold")
+    table.add_column("Component / service", no_wrap=True, overflow="ellipsis")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Monthly", justify="right", no_wrap=True)
+    table.add_column("Resources", overflow="ellipsis", ratio=1)
+    for r in grouped_rows(report):
+        if r.kind == "violation":
+            mark = MANDATORY_MARK if r.level == "mandatory" else ADVISORY_MARK
+            label = Text(r.guide, style="dim")
+            label.append(f"{mark} {r.name}", style=level_style[r.level])
+            # One line: the policies table below has the message in full.
+            table.add_row(label, str(r.count) if r.count > 1 else "", "",
+                          Text(r.detail, style=level_style[r.level] if r.level == "mandatory" else "",
+                               no_wrap=True, overflow="ellipsis"))
+            continue
+        label = Text(r.guide, style="dim")
+        if r.kind == "component":
+            label.append(r.name, style="bold")
+            detail = Text(short_type(r.type), style="dim")
+            monthly = money(r.monthly) if r.monthly is not None else ""
+        else:
+            label.append(r.name)
+            detail = Text(r.detail)
+            monthly = ""
+        if r.protect:
+            detail.append(f"  {LOCK}{r.protect}", style="dim")
+        if r.info:
+            detail.append(f"  {MANDATORY_MARK if r.level == 'mandatory' else ADVISORY_MARK} {r.info}",
+                          style=level_style.get(r.level, ""))
+        table.add_row(label, str(r.count), monthly, detail)
+    console.print(table)
+
+
+def render_text(report: Mapping[str, Any], out: TextIO, *, details: bool = False) -> None:
+    """The terminal view: the summary first, the resources (grouped; ``details``: the full
+    preview-like tree, one line per resource), policies, cost; the verdict and exit code last."""
+    console = _console(out)
+    _summary_block(report, console)
+    console.print()
+    if not details:
+        _grouped_tree(report, console)
+        console.print()
+    else:
+        _full_tree(report, console)
+
+    _render_rest(report, console, details=details)
+
+
+def _full_tree(report: Mapping[str, Any], console: Any) -> None:
+    """The preview-like tree: one line per resource, its violations under it (``--details``)."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    level_style = {"mandatory": "bold red", "advisory": "yellow"}
     rows = tree_rows(report)
     res_rows = [r for r in rows if r.kind == "resource"]
     type_w = max(cell_len(r.guide + r.type) for r in res_rows) + 2
@@ -182,6 +421,17 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
     console.print(tree, soft_wrap=True, end="")
     console.print()
 
+def _render_rest(report: Mapping[str, Any], console: Any, *, details: bool) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    level_style = {"mandatory": "bold red", "advisory": "yellow"}
+    types = {r["urn"]: r["type"] for r in report["resources"]}
+
+    def label(urn: str) -> str:
+        return _resource_label(urn, types) if details else display_name(urn)
+
     # -- violations -----------------------------------------------------------------------------
     pol = report["policies"]
     if pol["pack"] is None:
@@ -196,11 +446,11 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
             table.add_column("Level", no_wrap=True, min_width=9)
             table.add_column("Policy", no_wrap=True, style="bold", min_width=max(len(g["policy"]) for g in groups))
             table.add_column("Count", justify="right", no_wrap=True, min_width=5)
-            table.add_column("Resource (first)", overflow="fold", ratio=1)
-            table.add_column("Message (first)", overflow="fold", ratio=3)
+            table.add_column("Resource (first)", overflow="ellipsis", ratio=1)
+            table.add_column("Message (first)", overflow="ellipsis", ratio=3)
             for g in groups:
                 table.add_row(Text(g["level"], style=level_style[g["level"]]), g["policy"], str(g["count"]),
-                              _resource_label(g["urn"], types), _one_line(g["message"]))
+                              label(g["urn"]), _one_line(g["message"]))
             console.print(table)
         else:
             console.print(Text(title, style="green"))
@@ -228,27 +478,28 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
     ctable.add_column("Share", justify="right", no_wrap=True)
     for row in components_table(report):
         ctable.add_row(row["name"], row["type"], money(row["monthly"]), f"{row['share']:.0%}")
-    console.print(ctable)
+    if details:  # the compact tree has each component's monthly cost already
+        console.print(ctable)
 
-    lines = top_lines(report)
+    lines = top_lines(report, 10 if details else TOP_LINES)
     if lines:
-        ltable = Table(title="Top cost lines", title_justify="left", box=box.SIMPLE_HEAD)
-        ltable.add_column("Resource", overflow="fold")
+        ltable = Table(title="Top cost lines" + ("" if details else f" (the {len(lines)} largest; --details: 10)"),
+                       title_justify="left", box=box.SIMPLE_HEAD)
+        ltable.add_column("Resource", overflow="ellipsis", max_width=max(30, console.width // 3))
         ltable.add_column("Item", no_wrap=True)
         ltable.add_column("Monthly", justify="right", no_wrap=True)
-        ltable.add_column("Basis", overflow="fold", ratio=1)
+        ltable.add_column("Basis", overflow="ellipsis", ratio=1)
         for line in lines:
-            ltable.add_row(_resource_label(line["urn"], types), line.get("item") or "", money(line["monthly"]),
-                           line["basis"])
+            ltable.add_row(label(line["urn"]), line.get("item") or "", money(line["monthly"]), line["basis"])
         console.print(ltable)
 
     unpriced = unpriced_groups(report)
     if unpriced:
         utable = Table(title=f"Unpriced: {len(cost['unpriced'])} line(s), so the monthly cost is UNKNOWN",
                        title_justify="left", title_style="bold red", box=box.SIMPLE_HEAD, expand=True)
-        utable.add_column("Type", overflow="fold", ratio=1)
-        utable.add_column("Resources", overflow="fold", ratio=1)
-        utable.add_column("Missing price", overflow="fold", ratio=3)
+        utable.add_column("Type", overflow="ellipsis", ratio=1)
+        utable.add_column("Resources", overflow="ellipsis", ratio=1)
+        utable.add_column("Missing price", overflow="ellipsis", ratio=3)
         for type_, reason, names in unpriced:
             utable.add_row(type_, _names(names), _one_line(reason))
         console.print(utable)
@@ -256,21 +507,8 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
         console.print(Text("Unpriced: none (every resource is priced or free with a reason)", style="dim"))
     console.print()
 
-    budget = cost.get("budget")
     total_line = Text("Monthly total ", style="bold")
-    total_line.append(total_money(cost), style="bold red" if cost.get("verdict") == "unknown" else "bold")
-    if cost.get("verdict") == "unknown":
-        against = f"the budget {money(budget)}" if budget is not None else "any budget"
-        total_line.append(f": {len(cost['unpriced'])} line(s) unpriced, {against} cannot be checked",
-                          style="bold red")
-    elif budget is None:
-        total_line.append(" (no budget set)", style="dim")
-    elif cost["over_budget"]:
-        total_line.append(f" vs budget {money(budget)}: over by {money(cost['monthly_total'] - budget)}",
-                          style="bold red")
-    else:
-        total_line.append(f" vs budget {money(budget)}: within, {money(budget - cost['monthly_total'])} left",
-                          style="green")
+    total_line.append_text(_budget_text(cost))
     console.print(total_line)
 
     # -- compare ------------------------------------------------------------------------------------
@@ -298,9 +536,10 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
     console.print(Text(_timings_line(report["timings"]), style="dim"))
     verdict = report["verdict"]
     if verdict["exit_code"]:
-        console.print(Text("Review failed: " + "; ".join(verdict["reasons"]), style="bold red"))
+        console.print(Text("Review failed: " + "; ".join(verdict["reasons"]) + f" (exit code {verdict['exit_code']})",
+                           style="bold red"))
     else:
-        console.print(Text("Review passed", style="bold green"))
+        console.print(Text("Review passed (exit code 0)", style="bold green"))
 
 
 def exempted_groups(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -404,6 +643,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if verdict["reasons"]:
         out.append("\nFails: " + "; ".join(verdict["reasons"]) + ".\n")
     out.append(_markdown_compare(report))
+    if report.get("topology"):
+        from review.topology import mermaid
+
+        out.append("\n### Topology\n\n```mermaid\n" + mermaid(report["topology"]) + "```\n")
 
     out.append("\n### Policy violations\n\n")
     if pol["pack"] is None:

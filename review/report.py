@@ -298,6 +298,7 @@ def build_report(
     timings: Mapping[str, float],
     compare_to: CompareResult | None = None,
     resources: list[dict[str, Any]] | None = None,
+    topology: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The §7 contract plus additions (environment, region, outputs, notes, compare, verdict).
 
@@ -345,6 +346,8 @@ def build_report(
         "outputs": _jsonable(run.outputs),
         "notes": [*_notes(run, cost, policies, settings), *settings.exemption_problems, *exemption_notes],
     }
+    if topology is not None:
+        report["topology"] = dict(topology)
     if compare_to is not None:
         report["compare"] = compare_report(compare_to, cost, run.stack)
     code = exit_code(report)

@@ -208,8 +208,9 @@ def test_markdown_is_a_pr_comment(cli: Any, review_json: Any, project: Any, fixt
     md = r.stdout
     headings = _section_order(md)
     assert headings[0].startswith("❌ Review of `mdtight`")
-    assert headings[1:5] == ["Policy violations", "Cost by component (USD/month)", "Unpriced", "Notes"] \
-        or headings[1:4] == ["Policy violations", "Cost by component (USD/month)", "Unpriced"]
+    assert headings[1:6] == ["Topology", "Policy violations", "Cost by component (USD/month)", "Unpriced", "Notes"] \
+        or headings[1:5] == ["Topology", "Policy violations", "Cost by component (USD/month)", "Unpriced"]
+    assert "```mermaid\nflowchart LR\n" in md
     summary = md.splitlines()[2]
     assert re.search(r"\*\*\d+ resources?\*\*", summary)
     assert re.search(r"\*\*[1-9]\d* mandatory\*\* / \d+ advisory violations", summary)
@@ -260,7 +261,7 @@ def test_compare_to_a_bad_stack_exits_2(cli: Any, project: Any) -> None:
 
 def test_text_output_lists_every_resource(cli: Any, review_json: Any) -> None:
     _, report = review_json("--stack", "dev", "--no-policies")
-    r = cli("--stack", "dev", "--no-policies")
+    r = cli("--stack", "dev", "--no-policies", "--details")
     assert r.code == 0, r.stderr
     lines = r.stdout.splitlines()
     assert any(line.split()[1:2] == ["pulumi:pulumi:Stack"] for line in lines if line.startswith(" +"))
@@ -329,7 +330,7 @@ def test_tree_nests_children_marks_protect_and_puts_violations_under_their_resou
     assert by_name["pg-0"].info == "1 mandatory"
 
     out = io.StringIO()
-    render_text(report, out)
+    render_text(report, out, details=True)
     text = out.getvalue()
     line = next(ln for ln in text.splitlines() if " pg-0 " in ln)
     assert "🔒" in line and "1 mandatory" in line
@@ -343,8 +344,8 @@ def test_tree_is_one_line_per_resource_at_400() -> None:
     res = _synthetic(n_children=400)
     report = _report(res, [])
     out = io.StringIO()
-    render_text(report, out)
-    tree = out.getvalue().split("\n\n")[1].splitlines()
+    render_text(report, out, details=True)
+    tree = out.getvalue().split("\n\n")[2].splitlines()
     assert len(tree) == 1 + 1 + len(res)  # header, stack, one line per resource
     assert all(line.startswith(" +   ") for line in tree[1:])
     assert exit_code(report) == 0

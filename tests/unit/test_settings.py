@@ -63,7 +63,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      "Pulumi.dev.yaml: data-platform:postgres.performanceInsightsRetentionDays: 40 is not allowed "
      "(7, 731 or a multiple of 31)"),
     ("dev", {"postgres": {"multiAZ": True}},
-     "Pulumi.dev.yaml: data-platform:postgres.multiAZ: true is not allowed (unknown key; known keys: "
+     "Pulumi.dev.yaml: data-platform:postgres.multiAZ: true is not allowed (unknown key; did you mean multiAz? "
+     "known keys: "
      "backupRetentionDays, "
      "backupWindow, databaseName, deletionProtection, drInstanceClass, drReplica, engineVersion, instanceClass, iops, "
      "maintenanceWindow, masterUsername, maxConnections, maxStorageGb, monitoringIntervalSeconds, multiAz, "
@@ -97,6 +98,16 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      "Pulumi.dev.yaml: data-platform:network.availabilityZones: 4 is not allowed (1..3 in eu-west-1)"),
     ("dev", {"drRegion": "us-east-1"},
      "Pulumi.dev.yaml: data-platform:drRegion: us-east-1 is not allowed (a region other than aws:region (us-east-1))"),
+    # an unknown key suggests the closest one; none when nothing is close
+    ("dev", {"redis": {"shard": 2}},
+     "Pulumi.dev.yaml: data-platform:redis.shard: 2 is not allowed (unknown key; did you mean shards? known keys: "
+     "atRestEncryption, engine, engineVersion, maintenanceWindow, maxmemoryPolicy, multiAz, nodeType, port, "
+     "replicasPerShard, shards, snapshotRetentionDays, snapshotWindow, transitEncryption)"),
+    ("dev", {"budget": {"zzz": 1}},
+     "Pulumi.dev.yaml: data-platform:budget.zzz: 1 is not allowed (unknown key; known keys: monthlyUsd)"),
+    # a bad aws:region is reported under the key the user wrote (not as data-platform:region)
+    ("dev", {"region": "mars-1"},
+     "Pulumi.dev.yaml: aws:region: mars-1 is not allowed (an AWS region name such as us-east-1)"),
     ("dev", {"drRegion": "mars-1"},
      "Pulumi.dev.yaml: data-platform:drRegion: mars-1 is not allowed (an AWS region name such as us-east-1)"),
     ("dev", {"backups": {"dailyDays": 30, "weeklyDays": 30}},
@@ -111,7 +122,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      "(specific CIDRs, never the whole internet)"),
     ("dev", {"target": "gcp"}, "Pulumi.dev.yaml: data-platform:target: gcp is not allowed (aws or docker)"),
     ("dev", {"postgress": {}},
-     "Pulumi.dev.yaml: data-platform:postgress: {} is not allowed (unknown key; known keys: alerts, backups, budget, "
+     "Pulumi.dev.yaml: data-platform:postgress: {} is not allowed (unknown key; did you mean postgres? known keys: "
+     "alerts, backups, budget, "
      "deploy, drRegion, eks, environment, graph, local, network, postgres, redis, tags, target, usage, vector)"),
     # the deploy path (README "Production deploy path")
     ("production", {"graph": PROD_LICENSE},
@@ -150,7 +162,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
      "Pulumi.dev.yaml: data-platform:deploy.breakGlassRoleArns: arn:aws:iam::123456789012:role/ops/deploy is not "
      "allowed (a role name other than deploy.deployRoleArn's: access entries are named after the role)"),
     ("dev", {"deploy": {"runners": True}},
-     "Pulumi.dev.yaml: data-platform:deploy.runners: true is not allowed (unknown key; known keys: "
+     "Pulumi.dev.yaml: data-platform:deploy.runners: true is not allowed (unknown key; did you mean runner? "
+     "known keys: "
      "breakGlassRoleArns, deployRoleArn, githubConnectionArn, previewRoleArn, repository, runner)"),
     ("dev", {"graph": {"licenseAgreement": "eval", "primaries": 2}},
      "Pulumi.dev.yaml: data-platform:graph.primaries: 2 is not allowed "
@@ -275,3 +288,16 @@ def test_production_stack_keeps_every_protection() -> None:
     assert s.postgres.multi_az and s.postgres.dr_replica and s.backups.cross_region
     assert s.dr_region == "us-west-2" and s.dr_region != s.region
     assert s.graph.license_agreement == "yes" and (s.graph.primaries, s.graph.secondaries) == (3, 2)
+
+
+def test_a_region_under_the_project_namespace_points_to_aws_region() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings("dev", {"aws:region": "us-east-1", f"{NS}:region": "eu-west-1"})
+    assert str(err.value) == ("Pulumi.dev.yaml: data-platform:region: eu-west-1 is not allowed (unknown key; did you "
+                              "mean aws:region? the region is a key of the aws namespace)")
+
+
+def test_a_differently_cased_key_is_suggested_with_its_case() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings("dev", {"aws:region": "us-east-1", f"{NS}:postgres": {"multiaz": True}})
+    assert "(unknown key; did you mean multiAz? known keys: " in str(err.value)
