@@ -6,9 +6,11 @@ SQL of ``components/render/postgres_roles.py`` applied from inside the VPC.
 * per login (``migration_user``, ``app_user``, ``readonly_user``): a ``random.RandomPassword``
   (``keepers`` = the rotation generation) and a Secrets Manager secret (secrets KMS key) holding
   ``{username, password, host, port, dbname, engine}``;
-* one ``command.local.Command`` that runs ``psql -f -`` with the rendered SQL on stdin, as the RDS
-  master user, on the deploy host. The deploy runs on the CodeBuild runner inside the VPC
-  (components/aws/deploy_runner.py), which reaches the primary privately; the SQL is the text the
+* on :meth:`PostgresRoles.apply` (called by ``Postgres.apply_roles_from`` for a deploy host inside
+  the VPC; a stack whose deploy runs outside, like dev on GitHub-hosted runners, gets the secrets and
+  the rendered SQL but no apply) one ``command.local.Command`` that runs ``psql -f -`` with the
+  rendered SQL on stdin, as the RDS master user, on the deploy host (the CodeBuild runner inside the
+  VPC, components/aws/deploy_runner.py, which reaches the primary privately; it needs ``psql``); the SQL is the text the
   integration tier proves on a real server (tests/integration/test_postgres_roles.py) and the local
   stack runs at first boot. Its ``triggers`` are the SQL's hash and the generation, so a changed
   model or a rotation re-applies it (the SQL is idempotent). The SQL holds no secret: passwords go
@@ -86,11 +88,16 @@ def validate_postgres_roles_args(args: PostgresRolesArgs) -> None:
             raise ArgsError(t, fname, getattr(args, fname), str(err)) from None
 
 
+PSQL_MISSING = ("command -v psql >/dev/null 2>&1 || "
+                "{ echo 'psql not found: the deploy host needs postgresql-client' >&2; exit 127; }")
+
+
 def apply_command() -> str:
     """Shell command applying the bootstrap (stdin) to the primary as the master user, TLS required.
 
     Connection settings and passwords come from the environment (:func:`apply_env`)."""
-    return " ".join(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *psql_variable_args(), "-f", "-"])
+    return PSQL_MISSING + " && " + " ".join(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *psql_variable_args(),
+                                             "-f", "-"])
 
 
 def apply_env(*, host: pulumi.Input[str], port: int, user: str, password: pulumi.Input[str], database: str,
@@ -138,11 +145,23 @@ class PostgresRoles(pulumi.ComponentResource):
                     "dbname": a.database, "engine": "postgres"}),
                 opts=child_opts(self, stateful=True, protect=a.protect)))
             self.secret_arns[login] = secret.arn
+        self._args, self._name, self._passwords, self._secrets = a, name, passwords, secrets
+        self.bootstrap: command.local.Command | None = None
+        self.register_outputs({"secretArns": self.secret_arns,
+                               "sqlSha256": hashlib.sha256(self.sql.encode()).hexdigest()})
+
+    def apply(self, depends_on: list[pulumi.Resource] | None = None) -> command.local.Command:
+        """Apply the bootstrap from the deploy host on every ``up`` whose SQL hash or rotation generation
+        changed. Only where the deploy runs inside the VPC (Postgres.apply_roles_from wires the network)."""
+        if self.bootstrap is not None:
+            raise ArgsError("PostgresRoles.apply", "apply", "twice", "once per component")
+        a = self._args
         digest = hashlib.sha256(self.sql.encode()).hexdigest()
         self.bootstrap = command.local.Command(
-            f"{name}-bootstrap", create=apply_command(), update=apply_command(), stdin=self.sql,
+            f"{self._name}-bootstrap", create=apply_command(), update=apply_command(), stdin=self.sql,
             environment=apply_env(host=a.address, port=a.port, user=a.master_username, password=a.master_password,
-                                  database=a.database, passwords=passwords),
+                                  database=a.database, passwords=self._passwords),
             triggers=[digest, a.rotation_generation],
-            opts=child_opts(self, depends_on=secrets, additional_secret_outputs=["environment"]))
-        self.register_outputs({"secretArns": self.secret_arns, "sqlSha256": digest})
+            opts=child_opts(self, depends_on=[*self._secrets, *(depends_on or [])],
+                            additional_secret_outputs=["environment"]))
+        return self.bootstrap

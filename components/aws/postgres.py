@@ -21,8 +21,9 @@
   it; replicas follow through physical replication); the secret carries the ``rotation-exempt``
   tag with that reason;
 * the database roles (``roles=True``): a :class:`components.aws.db_roles.PostgresRoles` child
-  with ``migration_user``/``app_user``/``readonly_user``, their secrets and the roles bootstrap
-  applied from inside the VPC (components/render/postgres_roles.py);
+  with ``migration_user``/``app_user``/``readonly_user`` and their secrets; :meth:`Postgres.apply_roles_from`
+  (the in-VPC deploy runner's security group) opens the path and applies the roles bootstrap
+  (components/render/postgres_roles.py) on ``up``;
 * the enhanced-monitoring role (IAM is global: the DR replica uses the same role);
 * CloudWatch log groups ``/aws/rds/instance/<id>/{postgresql,upgrade}`` for every instance, KMS
   encrypted, 365-day retention, created *before* the instances (otherwise RDS creates them
@@ -172,8 +173,8 @@ class PostgresArgs:
     master_password_generation: int = 1
     """Bump to rotate the master password (new random password, ``password_wo_version``). Default: 1."""
     roles: bool = True
-    """Create the roles-as-code logins and apply the roles bootstrap from the deploy host, which must
-    reach the primary (the in-VPC deploy runner). Default: True."""
+    """Create the roles-as-code logins and their secrets; :meth:`Postgres.apply_roles_from` applies the
+    bootstrap from an in-VPC deploy host. Default: True."""
     roles_schema: str = "app"
     """Application schema ``migration_role`` owns. Default: app."""
     roles_rotation_generation: int = 1
@@ -444,8 +445,9 @@ class Postgres(pulumi.ComponentResource):
             opts=opts_(stateful=True))
 
         self.login_secret_arns: dict[str, pulumi.Output[str]] = {}
+        self._roles: PostgresRoles | None = None
         if a.roles:
-            roles = PostgresRoles(f"{name}-roles", PostgresRolesArgs(
+            roles = self._roles = PostgresRoles(f"{name}-roles", PostgresRolesArgs(
                 address=primary.address, master_password=password.result, secrets_kms_key_arn=a.secrets_kms_key_arn,
                 port=a.port, database=a.database_name, schema=a.roles_schema, master_username=a.master_username,
                 name=p, rotation_generation=a.roles_rotation_generation, protect=a.protect, tags=a.tags),
@@ -476,6 +478,20 @@ class Postgres(pulumi.ComponentResource):
             "kmsKeyArn": self.kms_key_arn, "drKmsKeyArn": self.dr_kms_key_arn,
             "backupRetentionDays": self.backup_retention_days, "loginSecretArns": self.login_secret_arns,
         })
+
+    def apply_roles_from(self, security_group_id: pulumi.Input[str]) -> None:
+        """Apply the roles bootstrap from the deploy host in ``security_group_id`` (the in-VPC deploy
+        runner): admit it on the PostgreSQL port, add the matching egress rule to its group (the
+        runner's group allows only 443 out), then run the bootstrap after both exist."""
+        if self._roles is None:
+            raise ArgsError("Postgres.apply_roles_from", "roles", False, "roles=True")
+        ingress = self.allow_from(security_group_id, "deploy runner applies the database roles")
+        egress = aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-deploy-runner-egress", security_group_id=security_group_id,
+            referenced_security_group_id=self._sg.id, ip_protocol="tcp", from_port=self._args.port,
+            to_port=self._args.port, description="the PostgreSQL primary: roles bootstrap (psql)",
+            tags=merge_tags(self._args.tags, component="postgres"), opts=pulumi.ResourceOptions(parent=self))
+        self._roles.apply(depends_on=[ingress, egress])
 
     def allow_from(self, security_group_id: pulumi.Input[str], description: str, *,
                    dr: bool = False) -> aws.vpc.SecurityGroupIngressRule:

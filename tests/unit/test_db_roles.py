@@ -33,7 +33,8 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 
 def test_rds_apply_command_reads_passwords_from_the_environment() -> None:
     cmd = apply_command()
-    assert cmd.startswith("psql -X -q -v ON_ERROR_STOP=1 ")
+    assert cmd.startswith("command -v psql >/dev/null 2>&1 || ")
+    assert " && psql -X -q -v ON_ERROR_STOP=1 " in cmd
     assert '-v app_user_password="$APP_USER_PASSWORD"' in cmd and cmd.endswith("-f -")
     env = apply_env(host="h", port=5432, user="dp_admin", password="pw", database="app",
                     passwords={login: f"p-{login}" for login in LOGINS})
@@ -44,12 +45,14 @@ def test_rds_apply_command_reads_passwords_from_the_environment() -> None:
 # ---------------------------------------------------------------- the RDS component
 
 
-def _run(**overrides: object) -> ProgramRun:
+def _run(apply: bool = True, **overrides: object) -> ProgramRun:
     def program() -> None:
         args = PostgresRolesArgs(address="dp-pg.abc.us-east-1.rds.amazonaws.com", master_password=pulumi.Output.secret(
             "master-pw"), secrets_kms_key_arn=SECRETS_KEY, name="dp-prod", tags={"team": "data"},
             **overrides)  # type: ignore[arg-type]
         roles = PostgresRoles("roles", args)
+        if apply:
+            roles.apply()
         pulumi.export("arns", roles.secret_arns)
 
     return record(program, stack="production")
@@ -105,3 +108,8 @@ def test_invalid_args() -> None:
         _run(rotation_generation=0)
     with pytest.raises(ArgsError):
         _run(schema="Bad")
+
+
+def test_no_apply_no_command_but_the_secrets() -> None:
+    run = _run(apply=False)
+    assert not run.by_type(COMMAND) and len(run.by_type(SECRET_T)) == 3

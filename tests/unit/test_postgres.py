@@ -47,6 +47,8 @@ def _run(args: PostgresArgs, allow: bool = False) -> ProgramRun:
         pg = Postgres("postgres", args)
         if allow:
             pg.allow_from("sg-0app", "app pods")
+            if args.roles:
+                pg.apply_roles_from("sg-0runner")
             if args.dr_replica:
                 pg.allow_from("sg-0drapp", "dr app pods", dr=True)
         pulumi.export("pg", {
@@ -371,6 +373,25 @@ def test_roles_child_applies_the_bootstrap_as_master_to_the_primary(run: Program
     assert env["PGHOST"] == run.outputs["pg"]["address"]
     assert primary.urn in cmd.dependencies or any(primary.urn in d for d in cmd.property_dependencies.values())
     assert "CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION migration_role;" in cmd.inputs["stdin"]
+
+
+def test_apply_roles_from_opens_the_runner_path_first(run: ProgramRun) -> None:
+    cmd = _one(run, "command:local:Command", "postgres-roles-bootstrap")
+    ingress = _one(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                   "postgres-allow-deploy-runner-applies-the-database-roles")
+    egress = _one(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "postgres-deploy-runner-egress")
+    assert ingress.inputs["referencedSecurityGroupId"] == "sg-0runner" and ingress.inputs["fromPort"] == 5432
+    assert egress.inputs["securityGroupId"] == "sg-0runner" and (egress.inputs["fromPort"], egress.inputs["toPort"]) \
+        == (5432, 5432) and egress.inputs["ipProtocol"] == "tcp"
+    assert egress.raw_inputs["referencedSecurityGroupId"] == run.outputs["pg"]["securityGroupId"]
+    assert {ingress.urn, egress.urn} <= set(cmd.dependencies)
+
+
+def test_without_a_runner_the_roles_are_not_applied() -> None:
+    run = _run(_args())
+    assert not run.by_type("command:local:Command") and len(run.by_type(SECRET_T)) == 4
+    with pytest.raises(ArgsError, match="apply_roles_from"):
+        record(lambda: Postgres("postgres", _args(roles=False)).apply_roles_from("sg-0runner"))
 
 
 def test_roles_can_be_turned_off() -> None:
