@@ -137,6 +137,8 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         project_name=f"{name}-runner", repository=str(d.repository), connection_arn=str(d.github_connection_arn),
         vpc_id=net.vpc_id, subnet_ids=net.compute_subnet_ids, logs_kms_key_arn=keys.arn("logs"),
         tags=tags)) if s.uses_eks and d.runner else None
+    if runner is not None:  # the roles bootstrap runs where the deploy runs: inside the VPC (issue 17)
+        pg.apply_roles_from(runner.security_group_id)
     cluster = _eks(s, topo, name, net, keys, tags, runner) if s.uses_eks else None
     if cluster is not None:
         # Applications running in the cluster reach the managed stores through the node security group.

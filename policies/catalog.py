@@ -17,6 +17,7 @@ MODULES = (
     "docker",
     "budget",
     "deployability",
+    "secrets",
 )
 
 

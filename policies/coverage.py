@@ -144,6 +144,10 @@ GAPS = {
     "gap:irsa-bucket-scope": "IRSA pod roles reaching at most one S3 bucket.",
     "gap:statefulset-network-policy": "NetworkPolicy selecting StatefulSet pods (Checkov's graph check covers "
                                       "bare Pods only).",
+    "gap:issue-17-least-privilege": "Application logins without superuser/owner rights: the PostgreSQL roles "
+                                    "bootstrap (attributes, rds_superuser, OWNER TO/AUTHORIZATION) and Valkey "
+                                    "users without admin/dangerous commands.",
+    "gap:issue-17-rotation": "Every Secrets Manager secret rotates or carries a reasoned rotation-exempt tag.",
     "gap:k8s-storage-class-encryption": "PVCs and volumeClaimTemplates bound to an encrypted StorageClass.",
 }
 

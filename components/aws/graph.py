@@ -531,6 +531,12 @@ mountpoint -q "$mnt" || mount "$mnt"
 # ============================================================================================
 
 
+#: Why the Neo4j password and the Qdrant API key have no rotation schedule (policy secret-rotation-or-exemption).
+#: AWS tag values allow letters, digits, spaces and ``_ . : / = + - @`` only.
+GENERATED_SECRET_ROTATION_REASON = ("no schedule: the store reads it at start so a change needs a coordinated "
+                                    "restart of its members - manual rotation until issue 17 items 3-4")
+
+
 def generated_secret(parent: pulumi.Resource, name: str, kms_key_arn: pulumi.Input[str], tags: dict[str, str],
                      protect: bool, *, path: str, description: str, length: int = 32
                      ) -> tuple[aws.secretsmanager.Secret, pulumi.Output[str]]:
@@ -544,7 +550,8 @@ def generated_secret(parent: pulumi.Resource, name: str, kms_key_arn: pulumi.Inp
     # destroy-and-recreate with a fixed name fails; AWS appends a unique suffix to the readable path.
     secret = aws.secretsmanager.Secret(name, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}/{path}-",
                                        description=description, kms_key_id=kms_key_arn,
-                                       recovery_window_in_days=30, tags=tags,
+                                       recovery_window_in_days=30,
+                                       tags={**tags, "rotation-exempt": GENERATED_SECRET_ROTATION_REASON},
                                        opts=child_opts(parent, stateful=True, protect=protect))
     aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=value,
                                      opts=child_opts(parent, stateful=True, protect=protect))

@@ -12,8 +12,18 @@
 * the master password: a ``random.RandomPassword`` kept in a Secrets Manager secret (customer KMS
   key, 30-day recovery window) as ``{username, password, host, port, dbname, engine}`` and passed
   to RDS write-only (``password_wo`` + ``password_wo_version``). The RDS-managed password
-  (``manage_master_user_password``) is not used: RDS refuses read replicas of a source whose
-  password it manages (component-anchors §0.2), and this component always supports replicas;
+  (``manage_master_user_password``, which conflicts with ``password``/``password_wo``) is not used:
+  RDS refuses to create a read replica of a source whose master password Secrets Manager manages
+  (every engine but SQL Server; AWS RDS User Guide, "Limitations for Secrets Manager integration";
+  terraform-aws-rds #512/#532 hit it), and this component keeps in-region and cross-region
+  replicas. The master password rotates by bumping ``master_password_generation`` (a new
+  ``RandomPassword`` via its keepers, the same number as ``password_wo_version``, so RDS receives
+  it; replicas follow through physical replication); the secret carries the ``rotation-exempt``
+  tag with that reason;
+* the database roles (``roles=True``): a :class:`components.aws.db_roles.PostgresRoles` child
+  with ``migration_user``/``app_user``/``readonly_user`` and their secrets; :meth:`Postgres.apply_roles_from`
+  (the in-VPC deploy runner's security group) opens the path and applies the roles bootstrap
+  (components/render/postgres_roles.py) on ``up``;
 * the enhanced-monitoring role (IAM is global: the DR replica uses the same role);
 * CloudWatch log groups ``/aws/rds/instance/<id>/{postgresql,upgrade}`` for every instance, KMS
   encrypted, 365-day retention, created *before* the instances (otherwise RDS creates them
@@ -52,6 +62,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.db_roles import ROTATION_EXEMPT_TAG, PostgresRoles, PostgresRolesArgs
 from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Postgres"
@@ -65,6 +76,8 @@ LOG_EXPORTS = ("postgresql", "upgrade")
 PASSWORD_SPECIALS = "!*()-_=+[]{}<>"
 """RDS refuses '/', '@', '"' and space in a master password; '#', '%', ':', '?', '&' would need escaping
 in libpq connection URIs, so they are left out too."""
+MASTER_ROTATION_REASON = ("RDS-managed master password is refused for sources of read replicas - rotate by "
+                          "bumping masterPasswordGeneration")
 MONITORING_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 _CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
@@ -157,6 +170,15 @@ class PostgresArgs:
     """``log_min_duration_statement`` in ms (-1 = off). Default: 500."""
     log_retention_days: int = 365
     """Retention of the RDS CloudWatch log groups. Default: 365."""
+    master_password_generation: int = 1
+    """Bump to rotate the master password (new random password, ``password_wo_version``). Default: 1."""
+    roles: bool = True
+    """Create the roles-as-code logins and their secrets; :meth:`Postgres.apply_roles_from` applies the
+    bootstrap from an in-VPC deploy host. Default: True."""
+    roles_schema: str = "app"
+    """Application schema ``migration_role`` owns. Default: app."""
+    roles_rotation_generation: int = 1
+    """Bump to rotate the three login passwords. Default: 1."""
     protect: bool = False
     """Protect and retain on delete the instances, the secret and the backups replication (production).
     Default: False."""
@@ -218,6 +240,12 @@ def validate_postgres_args(args: PostgresArgs) -> None:
     if args.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                                        1096, 1827, 2192, 2557, 2922, 3288, 3653):
         raise ArgsError(t, "log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
+    if args.master_password_generation < 1:
+        raise ArgsError(t, "master_password_generation", args.master_password_generation, ">= 1")
+    if args.roles_rotation_generation < 1:
+        raise ArgsError(t, "roles_rotation_generation", args.roles_rotation_generation, ">= 1")
+    if not _IDENT.match(args.roles_schema) or args.roles_schema.startswith("pg_"):
+        raise ArgsError(t, "roles_schema", args.roles_schema, "[a-z][a-z0-9_]{0,62}, not pg_*")
     if args.dr_replica:
         for fname in ("dr_region", "dr_vpc_id", "dr_data_subnet_ids", "dr_kms_key_arn", "dr_logs_kms_key_arn"):
             if not getattr(args, fname):
@@ -298,13 +326,14 @@ class Postgres(pulumi.ComponentResource):
 
         password = random.RandomPassword(
             f"{name}-master-password", length=32, special=True, override_special=PASSWORD_SPECIALS,
-            min_lower=1, min_upper=1, min_numeric=1, min_special=1, opts=opts_())
+            min_lower=1, min_upper=1, min_numeric=1, min_special=1,
+            keepers={"generation": str(a.master_password_generation)}, opts=opts_())
         secret = aws.secretsmanager.Secret(
             # name_prefix, not name: a deleted secret keeps its name for the 30-day recovery window, so a
             # fixed name would block destroy-and-recreate of the stack (ResourceExistsException).
             f"{name}-master-secret", name_prefix=f"{p}/postgres/master-", kms_key_id=a.secrets_kms_key_arn,
             recovery_window_in_days=30, description=f"{p} PostgreSQL master credentials",
-            tags=tags("primary"), opts=opts_(stateful=True))
+            tags={**tags("primary"), ROTATION_EXEMPT_TAG: MASTER_ROTATION_REASON}, opts=opts_(stateful=True))
 
         role: aws.iam.Role | None = None
         role_deps: list[pulumi.Resource] = []
@@ -348,7 +377,7 @@ class Postgres(pulumi.ComponentResource):
             storage_encrypted=a.storage_encrypted, kms_key_id=a.kms_key_arn if a.storage_encrypted else None,
             performance_insights_kms_key_id=a.kms_key_arn, multi_az=a.multi_az,
             db_name=a.database_name, username=a.master_username,
-            password_wo=password.result, password_wo_version=1,
+            password_wo=password.result, password_wo_version=a.master_password_generation,
             db_subnet_group_name=subnets.name, vpc_security_group_ids=[self._sg.id],
             parameter_group_name=pg.name, backup_retention_period=a.backup_retention_days,
             backup_window=a.backup_window, delete_automated_backups=False,
@@ -415,6 +444,16 @@ class Postgres(pulumi.ComponentResource):
                 "port": a.port, "dbname": a.database_name, "engine": "postgres"}),
             opts=opts_(stateful=True))
 
+        self.login_secret_arns: dict[str, pulumi.Output[str]] = {}
+        self._roles: PostgresRoles | None = None
+        if a.roles:
+            roles = self._roles = PostgresRoles(f"{name}-roles", PostgresRolesArgs(
+                address=primary.address, master_password=password.result, secrets_kms_key_arn=a.secrets_kms_key_arn,
+                port=a.port, database=a.database_name, schema=a.roles_schema, master_username=a.master_username,
+                name=p, rotation_generation=a.roles_rotation_generation, protect=a.protect, tags=a.tags),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[primary]))
+            self.login_secret_arns = roles.secret_arns
+
         self.endpoint = primary.endpoint
         self.address = primary.address
         self.port = primary.port
@@ -437,8 +476,22 @@ class Postgres(pulumi.ComponentResource):
             "drRegion": self.dr_region, "securityGroupId": self.security_group_id,
             "drSecurityGroupId": self.dr_security_group_id, "secretArn": self.secret_arn,
             "kmsKeyArn": self.kms_key_arn, "drKmsKeyArn": self.dr_kms_key_arn,
-            "backupRetentionDays": self.backup_retention_days,
+            "backupRetentionDays": self.backup_retention_days, "loginSecretArns": self.login_secret_arns,
         })
+
+    def apply_roles_from(self, security_group_id: pulumi.Input[str]) -> None:
+        """Apply the roles bootstrap from the deploy host in ``security_group_id`` (the in-VPC deploy
+        runner): admit it on the PostgreSQL port, add the matching egress rule to its group (the
+        runner's group allows only 443 out), then run the bootstrap after both exist."""
+        if self._roles is None:
+            raise ArgsError("Postgres.apply_roles_from", "roles", False, "roles=True")
+        ingress = self.allow_from(security_group_id, "deploy runner applies the database roles")
+        egress = aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-deploy-runner-egress", security_group_id=security_group_id,
+            referenced_security_group_id=self._sg.id, ip_protocol="tcp", from_port=self._args.port,
+            to_port=self._args.port, description="the PostgreSQL primary: roles bootstrap (psql)",
+            tags=merge_tags(self._args.tags, component="postgres"), opts=pulumi.ResourceOptions(parent=self))
+        self._roles.apply(depends_on=[ingress, egress])
 
     def allow_from(self, security_group_id: pulumi.Input[str], description: str, *,
                    dr: bool = False) -> aws.vpc.SecurityGroupIngressRule:

@@ -9,8 +9,18 @@
   commands on every key) and a *disabled* replacement for the ``default`` user (ElastiCache wants a
   user named ``default`` in every user group; the built-in one has full access and no password).
   Passwords are ``random.RandomPassword`` (32 letters and digits: no character that needs quoting
-  in ``AUTH`` or a ``rediss://`` URL), passed write-only (``passwords_wo``), and the two usable ones
-  are kept in Secrets Manager (customer KMS key) as ``{username, password, host, port, tls}``;
+  in ``AUTH`` or a ``rediss://`` URL), given as ``authentication_mode.passwords``, and the two usable
+  ones are kept in Secrets Manager (customer KMS key) as ``{username, password, host, port, tls}``;
+* rotation without downtime (issue 17): each user has two password slots (odd and even
+  ``password_generation``; a slot's ``keepers`` is its generation, so only the slot of a new
+  generation gets a new password). Rotate in two deploys: bump ``password_generation`` with
+  ``password_overlap=True`` (the user accepts the new *and* the previous password, the secret holds
+  the new one), let clients re-read the secret, then ``password_overlap=False`` (the previous one is
+  dropped). ElastiCache users take up to two passwords; ``passwords_wo`` in pulumi-aws 7.51 is one
+  string and cannot carry the pair, so the passwords go in ``authentication_mode`` (kept in the state
+  as secrets, where the ``RandomPassword`` results already are). The secrets carry the
+  ``rotation-exempt`` tag naming this procedure (no Secrets Manager schedule: a rotation Lambda
+  would have to update the ElastiCache user and run in the VPC);
 * two CloudWatch log groups (``slow-log``, ``engine-log``; KMS, 365 days) that the replication group
   delivers JSON logs to;
 * the replication group: cluster mode enabled, ``shards`` × (1 + ``replicas_per_shard``) nodes,
@@ -58,6 +68,15 @@ commands a cluster-mode client needs to find the shards (``CLUSTER SLOTS``/``SHA
 ``@slow``, not ``@read``: without them a cluster client cannot even connect). The same list as the local
 stack's ``users.acl`` (:data:`components.render.redis.CLUSTER_CLIENT_COMMANDS`)."""
 DEFAULT_ACCESS = "off -@all"
+ROTATION_EXEMPT_TAG = "rotation-exempt"
+ROTATION_REASON = ("rotated by pulumi up without downtime: bump passwordGeneration with passwordOverlap true - "
+                   "both passwords valid during the switch - then passwordOverlap false")
+
+
+def slot_generation(generation: int, parity: int) -> int:
+    """Generation whose password slot ``parity`` (0 even, 1 odd) holds at ``generation``: the newest
+    generation of that parity not above it (0 for the even slot before the first rotation)."""
+    return generation if generation % 2 == parity else generation - 1
 """The replacement ``default`` user: disabled, no commands."""
 LOG_TYPES = ("slow-log", "engine-log")
 MAX_NODES = 500
@@ -112,6 +131,11 @@ class RedisArgs:
     """Eviction policy. Default: allkeys-lru."""
     log_retention_days: int = 365
     """Retention of the slow/engine log groups. Default: 365."""
+    password_generation: int = 1
+    """Bump to rotate every user's password (see ``password_overlap``). Default: 1."""
+    password_overlap: bool = False
+    """Users accept the current and the previous generation's password (the switch of a rotation).
+    Default: False."""
     protect: bool = False
     """Protect and retain on delete the replication group and the secrets (production). Default: False."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -160,6 +184,8 @@ def validate_redis_args(args: RedisArgs) -> None:
     if args.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                                        1096, 1827, 2192, 2557, 2922, 3288, 3653):
         raise ArgsError(t, "log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
+    if args.password_generation < 1:
+        raise ArgsError(t, "password_generation", args.password_generation, ">= 1")
 
 
 def member_cluster_ids(replication_group_id: str, shards: int, replicas_per_shard: int) -> list[str]:
@@ -218,14 +244,25 @@ class Redis(pulumi.ComponentResource):
             ],
             tags=tags, opts=opts_())
 
-        def user(key: str, user_name: str, access: str) -> tuple[aws.elasticache.User, random.RandomPassword]:
-            pw = random.RandomPassword(f"{name}-{key}-password", length=32, special=False,
-                                       min_lower=1, min_upper=1, min_numeric=1, opts=opts_())
+        gen = a.password_generation
+
+        def user(key: str, user_name: str, access: str) -> tuple[aws.elasticache.User, pulumi.Output[str]]:
+            slots: dict[int, random.RandomPassword] = {}
+            for parity in (1, 0):
+                slot_gen = slot_generation(gen, parity)
+                slots[parity] = random.RandomPassword(
+                    f"{name}-{key}-password" + ("" if parity else "-even"), length=32, special=False,
+                    min_lower=1, min_upper=1, min_numeric=1,
+                    # The odd slot had no keepers before rotation existed: none at generation 1 keeps it.
+                    keepers={"generation": str(slot_gen)} if slot_gen > 1 or not parity else None,
+                    opts=opts_())
+            current, previous = slots[gen % 2].result, slots[(gen + 1) % 2].result
+            passwords = [current, previous] if a.password_overlap and gen > 1 else [current]
             u = aws.elasticache.User(
-                f"{name}-{key}", user_id=f"{p}-{key}", user_name=user_name,
-                engine=a.engine, access_string=access, passwords_wo=pw.result, passwords_wo_version=1,
+                f"{name}-{key}", user_id=f"{p}-{key}", user_name=user_name, engine=a.engine, access_string=access,
+                authentication_mode=aws.elasticache.UserAuthenticationModeArgs(type="password", passwords=passwords),
                 tags=tags, opts=opts_())
-            return u, pw
+            return u, current
 
         app, app_pw = user("app-user", "app_user", APP_ACCESS)
         ro, ro_pw = user("readonly-user", "readonly_user", READONLY_ACCESS)
@@ -257,15 +294,15 @@ class Redis(pulumi.ComponentResource):
                 for lt in LOG_TYPES],
             tags=tags, opts=opts_(stateful=True))
 
-        def secret(key: str, user_name: str, pw: random.RandomPassword) -> aws.secretsmanager.Secret:
+        def secret(key: str, user_name: str, pw: pulumi.Output[str]) -> aws.secretsmanager.Secret:
             s = aws.secretsmanager.Secret(
                 f"{name}-{key}-secret", name_prefix=f"{p}/redis/{user_name}-", kms_key_id=a.secrets_kms_key_arn,
                 recovery_window_in_days=30, description=f"{p} {a.engine} user {user_name}",
-                tags=tags, opts=opts_(stateful=True))
+                tags={**tags, ROTATION_EXEMPT_TAG: ROTATION_REASON}, opts=opts_(stateful=True))
             aws.secretsmanager.SecretVersion(
                 f"{name}-{key}-secret-value", secret_id=s.id,
-                secret_string=pulumi.Output.json_dumps({  # a secret: pw.result is one
-                    "username": user_name, "password": pw.result, "host": rg.configuration_endpoint_address,
+                secret_string=pulumi.Output.json_dumps({  # a secret: the password is one
+                    "username": user_name, "password": pw, "host": rg.configuration_endpoint_address,
                     "port": a.port, "tls": True}),
                 opts=opts_(stateful=True))
             return s

@@ -32,14 +32,19 @@ from components.render.postgres import (
     scram_sha256_verifier,
     standby_files,
 )
+from components.render.postgres_roles import LOGINS, RoleModel, psql_set_lines, render_roles_sql
 
 REPLICATION_USER = "replicator"
-APP_USER = "app"
+#: The application's login: member of app_role (DML on the app schema, no DDL); see postgres_roles.
+APP_USER = "app_user"
+MIGRATION_USER = "migration_user"
+READONLY_USER = "readonly_user"
 CHECK_USER = "haproxy_check"
 #: The metrics exporter's login: member of pg_monitor (statistics and settings, no table data).
 MONITOR_USER = "postgres_exporter"
 #: Roles created by the primary's init script; each gets a SCRAM verifier, never a plaintext password.
-ROLES = (REPLICATION_USER, APP_USER, CHECK_USER, MONITOR_USER)
+ROLES = (REPLICATION_USER, APP_USER, CHECK_USER, MONITOR_USER, MIGRATION_USER, READONLY_USER)
+assert set(LOGINS) <= set(ROLES)
 
 
 @dataclass(frozen=True)
@@ -308,9 +313,9 @@ def primary_start_script(layout: PgLayout) -> str:
 
 
 def init_roles_sql(verifiers: Mapping[str, str], *, database: str) -> str:
-    """First init script of the primary: login roles with SCRAM verifiers (never a plaintext
-    password), the application role owning its database (PostgreSQL 15+ grants CREATE on schema
-    ``public`` only to the database owner), pg_stat_statements."""
+    """First init script of the primary: the service logins (replication, HAProxy check, exporter)
+    with SCRAM verifiers (never a plaintext password) and pg_stat_statements. The application
+    logins come from :func:`db_roles_sql`; no login owns the database (the image's superuser does)."""
     for role in ROLES:
         if not SCRAM_VERIFIER.match(verifiers[role]):
             raise ValueError(f"{role}: not a SCRAM-SHA-256 verifier")
@@ -318,16 +323,20 @@ def init_roles_sql(verifiers: Mapping[str, str], *, database: str) -> str:
     def lit(v: str) -> str:
         return "'" + v.replace("'", "''") + "'"
 
-    db = '"' + database.replace('"', '""') + '"'
     return "\n".join([
         "-- Rendered by components/docker/postgres.py; run once by the image's entrypoint on first boot.",
         f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN PASSWORD {lit(verifiers[REPLICATION_USER])};",
-        f"CREATE ROLE {APP_USER} WITH LOGIN PASSWORD {lit(verifiers[APP_USER])};",
         f"CREATE ROLE {CHECK_USER} WITH LOGIN PASSWORD {lit(verifiers[CHECK_USER])};",
         f"CREATE ROLE {MONITOR_USER} WITH LOGIN PASSWORD {lit(verifiers[MONITOR_USER])} IN ROLE pg_monitor;",
-        f"ALTER DATABASE {db} OWNER TO {APP_USER};",
         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
     ]) + "\n"
+
+
+def db_roles_sql(verifiers: Mapping[str, str], *, database: str) -> str:
+    """Second init script: the roles-as-code bootstrap (components/render/postgres_roles.py, the
+    very SQL RDS gets), its password variables set to the logins' SCRAM verifiers."""
+    return (psql_set_lines({login: verifiers[login] for login in LOGINS})
+            + render_roles_sql(RoleModel(database=database)))
 
 
 def member_conf(settings: PostgresParams, layout: PgLayout, *, listen_addresses: str = "*") -> str:
@@ -345,6 +354,7 @@ def primary_files(settings: PostgresParams, layout: PgLayout, *, hba: str, verif
         f"{layout.conf_dir}/pg_hba.conf": hba,
         f"{layout.conf_dir}/start-primary.sh": primary_start_script(layout),
         f"{layout.initdb_dir}/10-roles.sql": init_roles_sql(verifiers, database=database),
+        f"{layout.initdb_dir}/20-db-roles.sql": db_roles_sql(verifiers, database=database),
     }
     if synchronous:
         # Last init script: the value applies from the real start on, never to the init itself.

@@ -35,8 +35,10 @@ except ImportError:  # pytest "prepend" import of tests/integration without __in
 from components.docker.monitoring import PROMETHEUS_IMAGE_CMD, prometheus_files, token_file
 from components.docker.postgres import (
     APP_USER,
+    MIGRATION_USER,
     MONITOR_USER,
     PG_HEALTHCHECK,
+    READONLY_USER,
     REPLICATION_USER,
     ROLES,
     PgLayout,
@@ -235,16 +237,25 @@ def test_wal_archive_volume_is_writable_and_segments_are_archived(cluster: Clust
     assert c.query("primary", "SELECT failed_count FROM pg_stat_archiver") == [(0,)]
 
 
-# ---------------------------------------------------------------- item 8: app may create in its database
+# ---------------------------------------------------------------- issue 17: roles as code at first boot
 
 
-def test_app_role_creates_tables_in_its_database(cluster: Cluster) -> None:
-    """Issue 15 item 8: PostgreSQL 15+ gives CREATE on schema public only to the database owner."""
+def test_first_boot_applies_the_roles_migration_creates_and_app_writes(cluster: Cluster) -> None:
+    """Issue 17 (supersedes issue 15 item 8, where the app login owned the database): the init
+    script 20-db-roles.sql runs the roles bootstrap in the image's first-boot sequence; migration
+    creates tables in the app schema, the app login writes them and cannot create, readonly reads."""
     c = cluster
-    with c.connect("primary", user=APP_USER) as conn:
+    with c.connect("primary", user=MIGRATION_USER) as conn:
         conn.execute("CREATE TABLE app_owned (id int PRIMARY KEY)")
+    with c.connect("primary", user=APP_USER) as conn:
         conn.execute("INSERT INTO app_owned VALUES (1)")
-    assert c.query("primary", "SELECT tableowner FROM pg_tables WHERE tablename = 'app_owned'") == [(APP_USER,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE app_made (id int)")
+    with c.connect("primary", user=READONLY_USER) as conn:
+        assert conn.execute("SELECT id FROM app_owned").fetchall() == [(1,)]
+    assert c.query("primary", "SELECT tableowner FROM pg_tables WHERE tablename = 'app_owned'") == [("migration_role",)]
+    assert c.query("primary", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                   c.database) == [("postgres",)]
 
 
 # ---------------------------------------------------------------- item 4: PgBouncer logs in
@@ -317,7 +328,7 @@ def test_promoted_replica_is_not_demoted_by_a_restart(cluster: Cluster) -> None:
     member.restart()
     member.wait_healthy(BOOT_TIMEOUT)
     assert c.query("replica_1", "SELECT pg_is_in_recovery()") == [(False,)], "the restart demoted the promoted member"
-    with c.connect("replica_1", user=APP_USER) as conn:
+    with c.connect("replica_1", user=MIGRATION_USER) as conn:
         conn.execute("CREATE TABLE after_promotion (id int)")
 
 

@@ -214,7 +214,8 @@ def postgres(stack: list[Resource], net: dict[str, Resource], k: dict[str, Resou
                   parent=comp, deps=[primary, k["dr"]])
     secret = res("aws:secretsmanager/secret:Secret", "pg-app-credentials",
                  {"name": "data-platform/production/pg/app", "kmsKeyId": KEY_MAIN, "recoveryWindowInDays": 30,
-                  "tags": tags()}, parent=comp, deps=[k["main"]], protect=True)
+                  "tags": tags(**{"rotation-exempt": "rotated by pulumi up: the roles bootstrap re-applies it"})},
+                 parent=comp, deps=[k["main"]], protect=True)
     parts = {"component": comp, "subnet_group": subnet_group, "params": params, "sg": secgroup[0],
              "sg_rule": secgroup[1], "primary": primary, "replica": replica, "dr_replica": dr_replica,
              "backups": backups, "secret": secret}

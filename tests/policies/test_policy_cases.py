@@ -194,6 +194,48 @@ def role_attachment(arn: str) -> R:
 OK_STATEMENT = {"Effect": "Allow", "Action": ["s3:GetObject"],
                 "Resource": "arn:aws:s3:::data-platform-production-graph-backups/*"}
 
+
+# -- secrets (issue 17) ------------------------------------------------------------------------------
+
+def roles_command(sql: str | None = None) -> R:
+    from components.render.postgres_roles import RoleModel, render_roles_sql
+    return fx.res("command:local:Command", "postgres-roles-bootstrap",
+                  {"create": "psql -f -", "stdin": sql if sql is not None else render_roles_sql(RoleModel())})
+
+
+def superuser_app_login() -> R:
+    from components.render.postgres_roles import RoleModel, render_roles_sql
+    sql = render_roles_sql(RoleModel()).replace("GRANT app_role TO app_user;", "ALTER ROLE app_user WITH SUPERUSER;")
+    return roles_command(sql)
+
+
+def owner_app_login() -> R:
+    return roles_command("CREATE ROLE app WITH LOGIN PASSWORD :'pw';\nALTER DATABASE app OWNER TO app;\n")
+
+
+def app_secret(tags: dict[str, str] | None) -> R:
+    inputs: dict[str, Any] = {"namePrefix": "data-platform/redis/app_user-", "kmsKeyId": fx.KEY_MAIN}
+    if tags is not None:
+        inputs["tags"] = fx.tags(**tags)
+    return fx.res("aws:secretsmanager/secret:Secret", "redis-app-secret", inputs)
+
+
+def rotated_secret() -> list[R]:
+    secret = app_secret(None)
+    rotation = fx.res("aws:secretsmanager/secretRotation:SecretRotation", "redis-app-rotation",
+                      {"secretId": secret["urn"], "rotationLambdaArn": "arn:aws:lambda:us-east-1:1:function:rot",
+                       "rotationRules": {"automaticallyAfterDays": 30}}, deps=[secret])
+    rotation["propertyDependencies"] = {"secretId": [secret["urn"]]}
+    return [secret, rotation]
+
+
+def valkey_admin_user() -> R:
+    return fx.res("aws:elasticache/user:User", "redis-app-user",
+                  {"userId": "p-app", "userName": "app_user", "engine": "valkey", "accessString": "on ~* +@all"})
+
+
+REASON = {"rotation-exempt": "rotated by pulumi up: bump rotationGeneration"}
+
 CASES: list[Case] = [
     # -- encryption --------------------------------------------------------------------------------
     Case("rds-storage-encrypted", one(lambda: mut("pg-primary", "storageEncrypted", False)),
@@ -575,6 +617,17 @@ CASES: list[Case] = [
          "name 'qdrant/qdrant' has no tag", one(lambda: pick("qdrant-image", source=L))),
     Case("docker-image-pinned", one(lambda: mut("neo4j", "image", "neo4j:latest", source=L)),
          "image 'neo4j:latest' uses the tag 'latest'", one(lambda: pick("neo4j", source=L)), id="container-latest"),
+    # -- secrets -----------------------------------------------------------------------------------
+    Case("db-login-least-privilege", one(superuser_app_login), "login app_user is given SUPERUSER",
+         one(roles_command)),
+    Case("db-login-least-privilege", one(owner_app_login), "login app is made an owner (OWNER TO app)",
+         one(roles_command), id="owner"),
+    Case("db-login-least-privilege", one(valkey_admin_user), "ElastiCache user app_user",
+         one(lambda: pick("redis-app", "aws:elasticache/user:User")), id="valkey"),
+    Case("secret-rotation-or-exemption", one(lambda: app_secret(None)), "it has no rotation",
+         one(lambda: app_secret(REASON))),
+    Case("secret-rotation-or-exemption", one(lambda: app_secret({"rotation-exempt": "true"})),
+         "its rotation-exempt tag 'true' gives no reason", rotated_secret, id="bare-tag"),
 ]
 TESTED_ELSEWHERE = {"monthly-budget": "test_policy_budget.py (needs the cost model and a budget config)",
                     **{p.meta.name: "test_policy_deployability.py (recorded defects of main)" for p in REGISTRY

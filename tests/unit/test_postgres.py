@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.aws.db_roles import TYPE_TOKEN as ROLES_TOKEN
 from components.aws.postgres import TYPE_TOKEN, Postgres, PostgresArgs
 from components.base import ArgsError
 from review.mocks import SECRET, RecordedResource
@@ -46,6 +47,8 @@ def _run(args: PostgresArgs, allow: bool = False) -> ProgramRun:
         pg = Postgres("postgres", args)
         if allow:
             pg.allow_from("sg-0app", "app pods")
+            if args.roles:
+                pg.apply_roles_from("sg-0runner")
             if args.dr_replica:
                 pg.allow_from("sg-0drapp", "dr app pods", dr=True)
         pulumi.export("pg", {
@@ -74,9 +77,11 @@ def _one(run: ProgramRun, type_: str, name: str) -> RecordedResource:
 def test_component_token_and_parenting(run: ProgramRun) -> None:
     comp = [r for r in run.resources if r.type == TYPE_TOKEN]
     assert len(comp) == 1 and not comp[0].custom
+    roles = [r for r in run.resources if r.type == ROLES_TOKEN]
+    assert len(roles) == 1 and roles[0].parent == comp[0].urn
     for r in run.resources:
-        if r is not comp[0]:
-            assert r.parent == comp[0].urn, r.urn
+        if r is not comp[0] and r is not roles[0]:
+            assert r.parent in (comp[0].urn, roles[0].urn), r.urn
 
 
 def test_primary_is_multi_az_gp3_encrypted_and_kept(run: ProgramRun) -> None:
@@ -251,7 +256,8 @@ def test_protect_and_retain_only_stateful_children(run: ProgramRun) -> None:
     for r in run.resources:
         kept = r.type in STATEFUL
         assert (r.protect, r.retain_on_delete) == (kept, kept), r.urn
-    assert len([r for r in run.resources if r.protect]) == 4 + 1 + 1 + 1  # 4 instances, secret, version, backups
+    # 4 instances, master secret + version, backups, 3 login secrets + versions
+    assert len([r for r in run.resources if r.protect]) == 4 + 1 + 1 + 1 + 3 + 3
 
 
 def test_without_protect_nothing_is_protected() -> None:
@@ -342,3 +348,53 @@ def test_every_args_field_is_documented() -> None:
         and (prev.value is None or "Default:" in str(nxt.value.value))
     }
     assert documented == {f.name for f in dataclasses.fields(PostgresArgs)}
+
+
+# ---------------------------------------------------------------- issue 17: rotation and roles
+
+
+def test_master_password_rotates_by_generation_and_states_its_exemption(run: ProgramRun) -> None:
+    pw = _one(run, PASSWORD, "postgres-master-password").inputs
+    assert pw["keepers"] == {"generation": "1"}
+    secret = _one(run, SECRET_T, "postgres-master-secret").inputs
+    assert "read replicas" in secret["tags"]["rotation-exempt"]
+    rotated = _run(_args(master_password_generation=2))
+    assert _one(rotated, PASSWORD, "postgres-master-password").inputs["keepers"] == {"generation": "2"}
+    assert _one(rotated, INSTANCE, "postgres-primary").inputs["passwordWoVersion"] == 2
+    assert "manageMasterUserPassword" not in _one(rotated, INSTANCE, "postgres-primary").inputs
+
+
+def test_roles_child_applies_the_bootstrap_as_master_to_the_primary(run: ProgramRun) -> None:
+    cmd = _one(run, "command:local:Command", "postgres-roles-bootstrap")
+    primary = _one(run, INSTANCE, "postgres-primary")
+    env = cmd.raw_inputs["environment"]
+    assert env["PGUSER"] == "dp_admin" and env["PGDATABASE"] == "app" and env["PGPORT"] == "5432"
+    assert env["PGPASSWORD"] == primary.raw_inputs["passwordWo"]
+    assert env["PGHOST"] == run.outputs["pg"]["address"]
+    assert primary.urn in cmd.dependencies or any(primary.urn in d for d in cmd.property_dependencies.values())
+    assert "CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION migration_role;" in cmd.inputs["stdin"]
+
+
+def test_apply_roles_from_opens_the_runner_path_first(run: ProgramRun) -> None:
+    cmd = _one(run, "command:local:Command", "postgres-roles-bootstrap")
+    ingress = _one(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                   "postgres-allow-deploy-runner-applies-the-database-roles")
+    egress = _one(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "postgres-deploy-runner-egress")
+    assert ingress.inputs["referencedSecurityGroupId"] == "sg-0runner" and ingress.inputs["fromPort"] == 5432
+    assert egress.inputs["securityGroupId"] == "sg-0runner" and (egress.inputs["fromPort"], egress.inputs["toPort"]) \
+        == (5432, 5432) and egress.inputs["ipProtocol"] == "tcp"
+    assert egress.raw_inputs["referencedSecurityGroupId"] == run.outputs["pg"]["securityGroupId"]
+    assert {ingress.urn, egress.urn} <= set(cmd.dependencies)
+
+
+def test_without_a_runner_the_roles_are_not_applied() -> None:
+    run = _run(_args())
+    assert not run.by_type("command:local:Command") and len(run.by_type(SECRET_T)) == 4
+    with pytest.raises(ArgsError, match="apply_roles_from"):
+        record(lambda: Postgres("postgres", _args(roles=False)).apply_roles_from("sg-0runner"))
+
+
+def test_roles_can_be_turned_off() -> None:
+    run = _run(_args(roles=False, dr_replica=False, read_replicas=0))
+    assert not run.by_type("command:local:Command")
+    assert len(run.by_type(SECRET_T)) == 1

@@ -120,6 +120,10 @@ def test_parameter_group_family_follows_engine(engine: str, version: str, family
     assert _one(run, USER_GROUP).inputs["engine"] == engine == _one(run, RG).inputs["engine"]
 
 
+def _passwords(u: Any) -> list[str]:
+    return list(u.raw_inputs["authenticationMode"]["passwords"])
+
+
 def test_user_group_has_app_readonly_and_disabled_default(run: ProgramRun) -> None:
     users = {u.inputs["userName"]: u for u in run.by_type(USER)}
     assert set(users) == {"app_user", "readonly_user", "default"}
@@ -132,17 +136,17 @@ def test_user_group_has_app_readonly_and_disabled_default(run: ProgramRun) -> No
         "on ~* -@all +@read +@connection +cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid "
         "+cluster|keyslot +readonly +readwrite +asking")
     for u in users.values():
-        assert u.inputs["passwordsWo"] == SECRET and "passwordsWo" in u.secret_paths
-        assert u.inputs["passwordsWoVersion"] == 1
-        assert "passwords" not in u.inputs and "noPasswordRequired" not in u.inputs
-        assert len(u.raw_inputs["passwordsWo"]) == 32
+        assert u.inputs["authenticationMode"] == SECRET and "authenticationMode" in u.secret_paths
+        assert u.raw_inputs["authenticationMode"]["type"] == "password"
+        assert "passwords" not in u.inputs and "noPasswordRequired" not in u.inputs and "passwordsWo" not in u.inputs
+        assert [len(pw) for pw in _passwords(u)] == [32]
 
 
 def test_passwords_never_plain_and_secrets_hold_them(run: ProgramRun) -> None:
     users = {u.inputs["userName"]: u for u in run.by_type(USER)}
     everything = json.dumps([r.inputs for r in run.resources]) + json.dumps(run.outputs)
     for u in users.values():
-        assert u.raw_inputs["passwordsWo"] not in everything
+        assert _passwords(u)[0] not in everything
     for user_name, key in (("app_user", "appUserSecretArn"), ("readonly_user", "readonlyUserSecretArn")):
         # name_prefix, never a fixed name: the name stays reserved for the recovery window after a destroy.
         secret = next(s for s in run.by_type(SECRET_T) if s.inputs.get("namePrefix") == f"dp-prod/redis/{user_name}-")
@@ -152,7 +156,7 @@ def test_passwords_never_plain_and_secrets_hold_them(run: ProgramRun) -> None:
         version = next(v for v in run.by_type(SECRET_VERSION) if v.raw_inputs["secretId"] == run.outputs["redis"][key])
         assert version.inputs["secretString"] == SECRET and "secretString" in version.secret_paths
         value = json.loads(version.raw_inputs["secretString"])
-        assert value == {"username": user_name, "password": users[user_name].raw_inputs["passwordsWo"],
+        assert value == {"username": user_name, "password": _passwords(users[user_name])[0],
                          "host": run.outputs["redis"]["configurationEndpoint"], "port": 6379, "tls": True}
     assert len(run.by_type(SECRET_T)) == 2  # the disabled default user's password is not kept
 
@@ -264,3 +268,49 @@ def test_every_args_field_is_documented() -> None:
         and (prev.value is None or "Default:" in str(nxt.value.value))
     }
     assert documented == {f.name for f in dataclasses.fields(RedisArgs)}
+
+
+# ---------------------------------------------------------------- issue 17: rotation without downtime
+
+
+def _users(run: ProgramRun) -> dict[str, Any]:
+    return {u.inputs["userName"]: u for u in run.by_type(USER)}
+
+
+def _secret_password(run: ProgramRun, user_name: str) -> str:
+    key = {"app_user": "appUserSecretArn", "readonly_user": "readonlyUserSecretArn"}[user_name]
+    version = next(v for v in run.by_type(SECRET_VERSION) if v.raw_inputs["secretId"] == run.outputs["redis"][key])
+    return str(json.loads(version.raw_inputs["secretString"])["password"])
+
+
+def test_password_slots_and_exemption_tag_at_generation_one(run: ProgramRun) -> None:
+    pws = {p.name: p.inputs for p in run.by_type("random:index/randomPassword:RandomPassword")}
+    assert "keepers" not in pws["redis-app-user-password"]  # unchanged from before rotation existed
+    assert pws["redis-app-user-password-even"]["keepers"] == {"generation": "0"}
+    for s in run.by_type(SECRET_T):
+        assert "passwordOverlap" in s.inputs["tags"]["rotation-exempt"]
+
+
+def test_rotation_switch_accepts_both_passwords_then_only_the_new_one(run: ProgramRun) -> None:
+    old = {n: _passwords(u)[0] for n, u in _users(run).items()}
+    switch = _run(_args(password_generation=2, password_overlap=True))
+    pws = {p.name: p.inputs for p in switch.by_type("random:index/randomPassword:RandomPassword")}
+    assert pws["redis-app-user-password-even"]["keepers"] == {"generation": "2"}
+    assert "keepers" not in pws["redis-app-user-password"]  # the previous slot keeps its password
+    for name, u in _users(switch).items():
+        new, previous = _passwords(u)
+        assert previous == old[name] and new != old[name]
+        if name != "default":
+            assert _secret_password(switch, name) == new
+    done = _run(_args(password_generation=2, password_overlap=False))
+    for name, u in _users(done).items():
+        assert _passwords(u) == [_passwords(_users(switch)[name])[0]]
+    third = _run(_args(password_generation=3, password_overlap=True))
+    pws3 = {p.name: p.inputs for p in third.by_type("random:index/randomPassword:RandomPassword")}
+    assert pws3["redis-app-user-password"]["keepers"] == {"generation": "3"}
+    assert pws3["redis-app-user-password-even"]["keepers"] == {"generation": "2"}
+
+
+def test_overlap_at_generation_one_is_one_password() -> None:
+    run = _run(_args(password_overlap=True))
+    assert all(len(_passwords(u)) == 1 for u in _users(run).values())
