@@ -8,13 +8,14 @@ SQL of ``components/render/postgres_roles.py`` applied from inside the VPC.
   ``{username, password, host, port, dbname, engine}``;
 * on :meth:`PostgresRoles.apply` (called by ``Postgres.apply_roles_from`` for a deploy host inside
   the VPC; a stack whose deploy runs outside, like dev on GitHub-hosted runners, gets the secrets and
-  the rendered SQL but no apply) one ``command.local.Command`` that runs ``psql -f -`` with the
-  rendered SQL on stdin, as the RDS master user, on the deploy host (the CodeBuild runner inside the
-  VPC, components/aws/deploy_runner.py, which reaches the primary privately; it needs ``psql``); the SQL is the text the
+  the rendered SQL but no apply) one ``command.local.Command`` that runs ``python -m ops.apply_sql`` (psycopg; the
+  psql subset the script uses) with the rendered SQL on stdin, as the RDS master user, on the deploy
+  host (the CodeBuild runner inside the
+  VPC, components/aws/deploy_runner.py, which reaches the primary privately); the SQL is the text the
   integration tier proves on a real server (tests/integration/test_postgres_roles.py) and the local
   stack runs at first boot. Its ``triggers`` are the SQL's hash and the generation, so a changed
   model or a rotation re-applies it (the SQL is idempotent). The SQL holds no secret: passwords go
-  through ``environment`` (Pulumi secrets) into ``psql -v``; TLS is required (``sslmode=verify-full``
+  through ``environment`` (Pulumi secrets) into ``--env`` variables; TLS is required (``sslmode=verify-full``
   would need the RDS CA bundle on the runner; ``require`` is what ``rds.force_ssl`` enforces).
 
 Rotation: the login secrets have no Secrets Manager rotation schedule; a rotation Lambda would need
@@ -40,7 +41,7 @@ from components.render.postgres_roles import (
     LOGINS,
     RoleModel,
     password_env,
-    psql_variable_args,
+    password_variable,
     render_roles_sql,
 )
 
@@ -88,16 +89,15 @@ def validate_postgres_roles_args(args: PostgresRolesArgs) -> None:
             raise ArgsError(t, fname, getattr(args, fname), str(err)) from None
 
 
-PSQL_MISSING = ("command -v psql >/dev/null 2>&1 || "
-                "{ echo 'psql not found: the deploy host needs postgresql-client' >&2; exit 127; }")
-
-
 def apply_command() -> str:
     """Shell command applying the bootstrap (stdin) to the primary as the master user, TLS required.
 
-    Connection settings and passwords come from the environment (:func:`apply_env`)."""
-    return PSQL_MISSING + " && " + " ".join(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *psql_variable_args(),
-                                             "-f", "-"])
+    It runs ``ops.apply_sql`` (psycopg, from the project's virtualenv on the deploy host's PATH), not
+    ``psql``: the runner has no postgresql-client and reaches no plain-HTTP apt mirror (egress 443
+    only). Connection settings and passwords come from the environment (:func:`apply_env`); the
+    passwords never appear on a command line."""
+    return " ".join(["python", "-m", "ops.apply_sql",
+                     *(f"--env {password_variable(login)}={password_env(login)}" for login in LOGINS)])
 
 
 def apply_env(*, host: pulumi.Input[str], port: int, user: str, password: pulumi.Input[str], database: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,8 @@ def server() -> Iterator[Server]:
         second = {login: secrets.token_urlsafe(18) for login in LOGINS}
         res = subprocess.run(["/bin/sh", "-c", apply_command()], input=render_roles_sql(RoleModel(database=DATABASE)),
                              capture_output=True, text=True, timeout=60, check=False,
-                             env={"PATH": f"{servers.pg_bindir()}:/usr/bin:/bin",
+                             # No psql on the PATH, as on the deploy runner: only the project's venv.
+                             env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
                                   **apply_env(host=servers.HOST, port=port, user=SUPERUSER, password=su_pw,
                                               database=DATABASE, passwords=second)})
         assert res.returncode == 0, res.stderr
