@@ -12,7 +12,7 @@ SQL of ``components/render/postgres_roles.py`` applied from inside the VPC.
   psql subset the script uses) with the rendered SQL on stdin, as the RDS master user, on the deploy
   host (the CodeBuild runner inside the
   VPC, components/aws/deploy_runner.py, which reaches the primary privately); the SQL is the text the
-  integration tier proves on a real server (tests/integration/test_postgres_roles.py) and the local
+  integration tier proves on a real server (tests/integration/test_postgres_roles_on_real_server.py) and the local
   stack runs at first boot. Its ``triggers`` are the SQL's hash and the generation, so a changed
   model or a rotation re-applies it (the SQL is idempotent). The SQL holds no secret: passwords go
   through ``environment`` (Pulumi secrets) into ``--env`` variables; TLS is required (``sslmode=verify-full``

@@ -1,5 +1,5 @@
 """ops.apply_sql: the psql subset the roles bootstrap uses, parsed before anything runs (the integration
-tier applies the real script with it to a real PostgreSQL: tests/integration/test_postgres_roles.py)."""
+tier applies the real script with it to a real PostgreSQL: tests/integration/test_postgres_roles_on_real_server.py)."""
 
 from __future__ import annotations
 
