@@ -76,7 +76,7 @@ from components.aws.eks import (
     workload_namespace,
 )
 from components.base import ArgsError, child_opts
-from components.docker.container import IMAGES
+from components.images import IMAGES
 from components.render.alertmanager import SlackReceiver, SnsReceiver, render_alertmanager_config
 from components.render.dashboards import render_dashboards
 from components.render.grafana import (

@@ -151,3 +151,14 @@ def test_detector_resolves_relative_imports() -> None:
     assert found == {"components.render", "components.docker", "components.docker.params",
                      "components", "components.x"}
     assert {m for _, m in imports_of("from .model import X\n", "cost", is_package=True)} == {"cost.model"}
+
+
+def test_the_aws_composition_does_not_load_the_docker_sdk() -> None:
+    """Importing pulumi_docker costs ~0.2 s of every AWS review and preview; the AWS stacks take their
+    pinned images from components.images, which imports no provider SDK."""
+    import subprocess
+    import sys
+
+    code = "import sys, infra.aws; print('pulumi_docker' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "False"
