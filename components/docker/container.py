@@ -17,6 +17,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.base import ArgsError
+from components.images import IMAGES as IMAGES  # re-exported: the local components take their images here
 
 LOOPBACK = "127.0.0.1"
 
