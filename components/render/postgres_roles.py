@@ -26,7 +26,7 @@ The provider would have to be proven separately (its plugin cannot be run here) 
 connects to the database during every preview, which an offline review cannot do.
 
 Passwords never appear in the SQL: it reads them from psql variables (``:'app_user_password'``),
-set by ``psql -v`` on RDS (plaintext from Secrets Manager, hashed by the server) or by ``\\set``
+set by ``ops.apply_sql --env`` on RDS (plaintext from Secrets Manager, hashed by the server) or by ``\\set``
 lines of SCRAM verifiers in the local init script (:func:`psql_set_lines`). So the SQL itself is
 not secret, sits in the deploy's inputs in clear, and the policy pack reads it
 (``policies/secrets.py``). Every statement is idempotent (``\\gexec`` creates missing roles,
@@ -141,13 +141,6 @@ def psql_set_lines(passwords: Mapping[str, str]) -> str:
             raise ValueError(f"{login}: the password contains a quote, backslash or line break")
         out.append(f"\\set {password_variable(login)} '{value}'")
     return "\n".join(out) + "\n"
-
-
-def psql_variable_args(env_names: Mapping[str, str] | None = None) -> list[str]:
-    """``-v`` arguments reading each password from an environment variable (RDS apply):
-    ``-v app_user_password="$APP_USER_PASSWORD"`` (for a shell command line)."""
-    env_names = env_names or {login: password_env(login) for login in LOGINS}
-    return [f'-v {password_variable(login)}="${env_names[login]}"' for login in LOGINS]
 
 
 def password_env(login: str) -> str:
