@@ -85,8 +85,10 @@ class TreeRow:
         self.protect, self.info, self.level, self.depth = protect, info, level, depth
 
 
-def tree_rows(report: Mapping[str, Any]) -> list[TreeRow]:
-    """Rows of the resource tree: ``resource`` rows (the stack first) and ``violation`` rows."""
+def _index(report: Mapping[str, Any]) -> tuple[dict[str | None, list[Mapping[str, Any]]],
+                                                dict[str, list[Mapping[str, Any]]]]:
+    """Resources by parent URN (None: the stack's top level, also for a parent not in the report) and
+    violations by URN ("": the stack as a whole, also for a URN not in the report)."""
     resources: Sequence[Mapping[str, Any]] = report["resources"]
     urns = {r["urn"] for r in resources}
     children: dict[str | None, list[Mapping[str, Any]]] = defaultdict(list)
@@ -96,6 +98,12 @@ def tree_rows(report: Mapping[str, Any]) -> list[TreeRow]:
     violations: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for v in report["policies"]["violations"]:
         violations[v["urn"] if v["urn"] in urns else ""].append(v)
+    return children, violations
+
+
+def tree_rows(report: Mapping[str, Any]) -> list[TreeRow]:
+    """Rows of the resource tree: ``resource`` rows (the stack first) and ``violation`` rows."""
+    children, violations = _index(report)
     for vs in violations.values():
         vs.sort(key=lambda v: (v["level"] != "mandatory", v["policy"]))
 
@@ -177,15 +185,7 @@ def grouped_rows(report: Mapping[str, Any]) -> list[GroupRow]:
     grouped by provider service (``aws:s3``: ``Bucket ×10, BucketPolicy ×10, …``; the name when a type
     has one resource there). Mandatory violations are listed one by one under their
     component, advisory ones once per policy with a count."""
-    resources: Sequence[Mapping[str, Any]] = report["resources"]
-    by_urn = {r["urn"]: r for r in resources}
-    children: dict[str | None, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in resources:
-        parent = r.get("parent")
-        children[parent if parent in by_urn else None].append(r)
-    violations: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for v in report["policies"]["violations"]:
-        violations[v["urn"] if v["urn"] in by_urn else ""].append(v)
+    children, violations = _index(report)
     by_component = report["cost"].get("by_component", {})
 
     def descendants(urn: str) -> list[Mapping[str, Any]]:
@@ -219,7 +219,8 @@ def grouped_rows(report: Mapping[str, Any]) -> list[GroupRow]:
     top = children.get(None, [])
     info, level = _info(violations.get("", []))
     rows.append(GroupRow("component", "", f"{report['project']}-{report['stack']}", STACK_TYPE,
-                         count=len(resources), info=info, level=level, monthly=report["cost"].get("monthly_total")))
+                         count=len(report["resources"]), info=info, level=level,
+                         monthly=report["cost"].get("monthly_total")))
     rows.extend(violation_rows(violations.get("", []), "│  " if top else "   "))
     for i, comp in enumerate(top):
         last = i == len(top) - 1
