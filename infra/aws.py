@@ -20,13 +20,15 @@ from components.aws.graph import CLIENT_PORTS as GRAPH_CLIENT_PORTS
 from components.aws.graph import Graph, GraphArgs, neo4j_sizing
 from components.aws.kms import Keys, KeysArgs
 from components.aws.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+from components.aws.network import NAME_MAX as NETWORK_NAME_MAX
 from components.aws.network import Network, NetworkArgs
+from components.aws.postgres import NAME_MAX as POSTGRES_NAME_MAX
 from components.aws.postgres import Postgres, PostgresArgs
 from components.aws.redis import NAME_MAX as REDIS_NAME_MAX
 from components.aws.redis import Redis, RedisArgs
 from components.aws.vector import CLIENT_PORTS as VECTOR_CLIENT_PORTS
 from components.aws.vector import Vector, VectorArgs
-from components.base import fit_name
+from components.base import fit_name, slug
 from infra.settings import PROJECT, Settings
 from infra.topology import Realization, Topology
 
@@ -34,13 +36,17 @@ from infra.topology import Realization, Topology
 #: CloudWatch Logs, monitoring) plus STS for IRSA. SSM and ECR go through the NAT gateways: each
 #: interface endpoint costs an ENI-hour per AZ, which the price table cannot even price.
 INTERFACE_ENDPOINTS = ("kms", "secretsmanager", "logs", "monitoring", "sts")
+#: The longest stack-wide name (``data-platform-<stack>``) that every component takes whole; a longer
+#: one (a long stack name) is cut with a short hash (:func:`components.base.fit_name`). The DR network
+#: appends ``-dr``. Redis and the backup buckets fit it further to their own limits.
+NAME_MAX = min(NETWORK_NAME_MAX - len("-dr"), POSTGRES_NAME_MAX)
 PRIMARY_KEYS = ("rds", "elasticache", "s3", "logs", "secrets", "sns", "ebs")
 DR_KEYS = ("rds", "s3", "logs", "sns")
 
 
 def compose_aws(s: Settings, topo: Topology) -> Realization:
     real = Realization(target="aws")
-    name = f"{PROJECT}-{s.stack}"
+    name = fit_name(slug(f"{PROJECT}-{s.stack}"), NAME_MAX)
     tags = s.resource_tags()
     dr = s.dr_region if (s.postgres.dr_replica or s.backups.cross_region) else None
 

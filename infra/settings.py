@@ -465,8 +465,10 @@ class Settings(_Section):
     stack_file: str
     """Stack file name, for messages."""
     environment: Environment
-    """dev | staging | production | local. Default: production for stacks named prod*, local for the
-    docker target, dev otherwise."""
+    """dev | staging | production | local: the rules the stack is held to. State it in every stack file.
+    Default: production (the strictest) on AWS whatever the stack's name, local for the docker target."""
+    environment_stated: bool = True
+    """Whether the stack file states ``environment`` (the topology notes say when it does not)."""
     target: Literal["aws", "docker"] = "aws"
     """aws or docker. Default: aws."""
     region: Region = "us-east-1"
@@ -547,14 +549,11 @@ _SECTIONS = {
 }
 
 
-def default_environment(stack: str, target: str) -> str:
-    if target == "docker":
-        return "local"
-    if stack.startswith("prod"):
-        return "production"
-    if stack in ("staging", "stage"):
-        return "staging"
-    return "dev"
+def default_environment(target: str) -> str:
+    """The environment of a stack file that does not state ``data-platform:environment``: the strictest
+    (production) on AWS, whatever the stack is called; local for the docker target. Production rules
+    follow the environment a stack file states, never its name."""
+    return "local" if target == "docker" else "production"
 
 
 def load_settings(stack: str, config: Mapping[str, Any], stack_file: str | None = None) -> Settings:
@@ -583,7 +582,8 @@ def load_settings(stack: str, config: Mapping[str, Any], stack_file: str | None 
         raw[key] = value
     raw["stack"], raw["stackFile"] = stack, stack_file
     target = raw.get("target", "aws")
-    raw.setdefault("environment", default_environment(stack, target if isinstance(target, str) else "aws"))
+    raw["environmentStated"] = "environment" in raw
+    raw.setdefault("environment", default_environment(target if isinstance(target, str) else "aws"))
     if raw.get("target") == "docker" and "drRegion" not in raw:
         raw["drRegion"] = None
     try:

@@ -115,6 +115,9 @@ def build_topology(s: Settings) -> Topology:
     zones = s.network.availability_zones if s.target == "aws" else 3
     stores: list[Store] = [_postgres(s, zones), _redis(s, zones)]
     notes: list[str] = []
+    if not s.environment_stated:
+        notes.append(f"environment: {s.stack_file} does not state data-platform:environment, so the stack is held "
+                     f"to {s.environment} rules (the strictest); state it (dev, staging, production or local).")
     if s.graph.enabled:
         stores.append(_graph(s, zones))
         if not s.graph_enterprise:

@@ -209,6 +209,9 @@ UPSTREAM: dict[str, tuple[str, str]] = {
     "upstream:docs:rds-elasticache-identifier-rules": (
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",
         "identifiers: a letter first, no trailing or double hyphen, length limits (ReplicationGroupId: 40)"),
+    "upstream:docs:aws-name-length-limits": (
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+        "S3 bucket names 3..63 (bucket_prefix 37: the provider appends 26), IAM role names 64, EKS node groups 63"),
     "upstream:hashicorp/terraform-provider-aws#4467": (
         "https://github.com/hashicorp/terraform-provider-aws/issues/4467",
         "a destroyed secret keeps its name for the recovery window: the recreate fails"),

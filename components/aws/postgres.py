@@ -66,6 +66,10 @@ from components.aws.db_roles import ROTATION_EXEMPT_TAG, PostgresRoles, Postgres
 from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Postgres"
+NAME_MAX = 40
+"""Longest ``PostgresArgs.name``: ``<name>-pg-dr-final``-style identifiers and ``<name>-rds-monitoring``
+stay within RDS's 63 and IAM's 64 characters. Use :func:`components.base.fit_name` to derive a name
+that fits."""
 ENGINE_FAMILIES = {"16": "postgres16", "17": "postgres17"}
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 GP3_IOPS_MIN_STORAGE_GB = 400
@@ -193,7 +197,7 @@ def _allowed_pi_retention(days: int) -> bool:
 def validate_postgres_args(args: PostgresArgs) -> None:
     """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
     t = "PostgresArgs"
-    if not (NAME_RE.match(args.name) and len(args.name) <= 40):
+    if not (NAME_RE.match(args.name) and len(args.name) <= NAME_MAX):
         raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
     if args.engine_version not in ENGINE_FAMILIES:
         raise ArgsError(t, "engine_version", args.engine_version, " or ".join(ENGINE_FAMILIES))

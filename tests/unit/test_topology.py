@@ -10,7 +10,7 @@ from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS, build_topology
 
 
 def _topo(stack: str = "dev", **sections: Any):  # type: ignore[no-untyped-def]
-    config: dict[str, Any] = {"aws:region": "us-east-1"}
+    config: dict[str, Any] = {"aws:region": "us-east-1", "data-platform:environment": "dev"}
     config.update({f"data-platform:{k}": v for k, v in sections.items()})
     return build_topology(load_settings(stack, config))
 
@@ -68,3 +68,13 @@ def test_qdrant_snapshots_every_six_hours_with_the_configured_replication_factor
     assert vector is not None
     assert vector.backup.schedule == "0 */6 * * *"
     assert vector.settings["replication_factor"] == 3 and len(vector.members) == 5
+
+
+def test_a_stack_file_without_environment_gets_production_rules_and_a_note() -> None:
+    config = {"aws:region": "us-east-1", "data-platform:graph": {"licenseAgreement": "yes", "placement": "ec2"},
+              "data-platform:vector": {"placement": "ec2"}}
+    topo = build_topology(load_settings("acme", config))
+    assert any(n.startswith("environment: Pulumi.acme.yaml does not state data-platform:environment, so the stack "
+                            "is held to production rules") for n in topo.notes), topo.notes
+    stated = build_topology(load_settings("acme", {**config, "data-platform:environment": "production"}))
+    assert not any(n.startswith("environment:") for n in stated.notes)
