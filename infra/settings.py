@@ -406,11 +406,13 @@ class ObjectLockSettings(_Section):
 
 class BackupSettings(_Section):
     daily_days: int = Field(7, ge=1, le=3650)
-    """Days a backup stays in S3 Standard (the daily tier). Default: 7."""
+    """Days a backup stays in S3 Standard before Glacier Instant Retrieval; it moves on to Deep Archive at
+    dailyDays + 90 when it then stays the 180-day minimum before expiry. Default: 7."""
     weekly_days: int = Field(30, ge=1, le=3650)
-    """Days until it moves to Glacier Deep Archive (the weekly tier, > dailyDays). Default: 30."""
+    """Days an overwritten or deleted backup (a noncurrent version) is kept before it expires, between
+    dailyDays and monthlyDays. Default: 30."""
     monthly_days: int = Field(365, ge=1, le=3650)
-    """Days until it expires (the monthly tier, > weeklyDays). Default: 365."""
+    """Days until a backup expires (it then stays weeklyDays more as a noncurrent version). Default: 365."""
     cross_region: bool = True
     """Replicate backup buckets to drRegion. Default: true; production may not turn it off."""
     object_lock: ObjectLockSettings = ObjectLockSettings()

@@ -1,4 +1,4 @@
-"""Recorded-resource fixtures (notes/CONTRACTS.md shape) for the policy tests.
+"""Recorded-resource fixtures (review/schema.json shape) for the policy tests.
 
 ``production_like()`` is a compliant production stack (us-east-1 with a us-west-2 DR region):
 network, KMS keys per region, RDS primary + replica + DR replica with replicated backups,
