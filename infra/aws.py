@@ -28,6 +28,7 @@ from components.aws.redis import NAME_MAX as REDIS_NAME_MAX
 from components.aws.redis import Redis, RedisArgs
 from components.aws.vector import CLIENT_PORTS as VECTOR_CLIENT_PORTS
 from components.aws.vector import Vector, VectorArgs
+from components.aws.workload import Ec2Placement, EksPlacement
 from components.base import fit_name, slug
 from infra.settings import PROJECT, Settings
 from infra.topology import Realization, Topology
@@ -159,13 +160,13 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         graph = Graph("graph", GraphArgs(
             backup_bucket_name=backups.buckets["graph"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
-            placement=g.placement, license_agreement=g.license_agreement,
-            primaries=len(graph_store.by_role("graph-primary")),
+            placement=EksPlacement(cluster, app_namespace=s.eks.app_namespace)
+            if g.placement == "eks" and cluster is not None else Ec2Placement(
+                vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
+                availability_zones=s.azs, app_security_group_id=app_sg_id, instance_type=g.instance_type),
+            license_agreement=g.license_agreement, primaries=len(graph_store.by_role("graph-primary")),
             secondaries=len(graph_store.by_role("graph-secondary")), version=g.version, volume_gb=g.volume_gb,
-            backup_schedule=g.backup_schedule, cluster=cluster if g.placement == "eks" else None,
-            app_namespace=s.eks.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
-            subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg_id,
-            instance_type=g.instance_type, secondary_instance_type=g.secondary_instance_type,
+            backup_schedule=g.backup_schedule, secondary_instance_type=g.secondary_instance_type,
             cpu=sizing[0], memory=sizing[1], heap_size=sizing[2], pagecache_size=sizing[3],
             secondary_sizing=neo4j_sizing(str(g.secondary_instance_type)) if _smaller_secondaries(s) else None,
             protect=s.protect, tags=tags))
@@ -178,12 +179,13 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
         vector = Vector("vector", VectorArgs(
             backup_bucket_name=backups.buckets["vector"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
-            placement=v.placement, peers=len(vector_store.members), replication_factor=v.replication_factor,
+            placement=EksPlacement(cluster, app_namespace=s.eks.app_namespace)
+            if v.placement == "eks" and cluster is not None else Ec2Placement(
+                vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
+                availability_zones=s.azs, app_security_group_id=app_sg_id, instance_type=v.instance_type),
+            peers=len(vector_store.members), replication_factor=v.replication_factor,
             write_consistency_factor=v.write_consistency_factor, version=v.version, volume_gb=v.volume_gb,
-            snapshot_interval_hours=v.snapshot_interval_hours, cluster=cluster if v.placement == "eks" else None,
-            app_namespace=s.eks.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
-            subnet_ids=net.compute_subnet_ids, availability_zones=s.azs, app_security_group_id=app_sg_id,
-            instance_type=v.instance_type, protect=s.protect, tags=tags))
+            snapshot_interval_hours=v.snapshot_interval_hours, protect=s.protect, tags=tags))
         real.members.update(vector.realized)
         if vector.security_group_id is not None:
             app_clients.reach("vector", vector.security_group_id, VECTOR_CLIENT_PORTS)

@@ -69,12 +69,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.alerts import Store as AlertStore
-from components.aws.eks import (
-    EksCluster,
-    container_security_context,
-    pod_security_context,
-    workload_namespace,
-)
+from components.aws.eks import EksCluster
+from components.aws.workload import container_security_context, pod_security_context, workload_namespace
 from components.base import ArgsError, child_opts
 from components.images import IMAGES
 from components.render.alertmanager import SlackReceiver, SnsReceiver, render_alertmanager_config

@@ -34,37 +34,38 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aws.eks import (
-    EksCluster,
-    container_security_context,
-    pod_security_context,
-    workload_namespace,
-    workload_scheduling,
-    zone_spread,
-)
-from components.aws.graph import (
+from components.aws.workload import (
     AWS_CLI_IMAGE,
     DATA_VOLUME_SCRIPT,
     Ec2Fleet,
-    _backup_irsa,
-    _cli_home,
-    _cron_job,
-    _network_policy,
-    _pdb,
-    _pvc_template,
-    _scratch_volume,
-    _secret,
-    _service,
-    _sha,
+    Ec2Placement,
+    EksPlacement,
+    Placement,
+    as_secret,
+    backup_irsa,
+    cli_home,
+    config_sha,
+    container_security_context,
+    cron_job,
+    disruption_budget,
     generated_secret,
+    network_policy,
+    pod_security_context,
+    pvc_template,
+    scratch_volume,
+    service,
+    validate_placement,
+    workload_namespace,
+    workload_scheduling,
+    zone_spread,
 )
 from components.base import ArgsError, child_opts
 from components.render.backup_scripts import (
@@ -81,6 +82,11 @@ CLIENT_PORTS: tuple[int, ...] = (PORTS["http"], PORTS["grpc"])
 #: anyway (temp_path unset), so keeping the result there costs no more space and moves it by a rename; a
 #: separate emptyDir would put it on the node's root volume. Qdrant creates the directory itself.
 SNAPSHOTS_PATH = "/qdrant/storage/snapshots"
+#: Defaults of the placement fields left unset (:class:`~components.aws.workload.EksPlacement` /
+#: :class:`~components.aws.workload.Ec2Placement`).
+DEFAULT_NAMESPACE = "vector"
+DEFAULT_INSTANCE_TYPE = "r7g.large"
+DEFAULT_ZONE_NAME = "vector.data-platform.internal"
 
 
 #: The peers' second config file (``service.api_key`` only), from the ``vector-api-key`` Secret.
@@ -99,8 +105,10 @@ class VectorArgs:
     """KMS key of the backup bucket; uploads are SSE-KMS with it."""
     secrets_kms_key_arn: pulumi.Input[str]
     """KMS key of the Secrets Manager secret holding the API key."""
-    placement: Literal["eks", "ec2"] = "eks"
-    """``eks`` (StatefulSet on ``cluster``) or ``ec2`` (one instance per peer). Default: eks."""
+    placement: Placement
+    """Where the peers run: :class:`~components.aws.workload.EksPlacement` (one StatefulSet; namespace
+    default ``vector``) or :class:`~components.aws.workload.Ec2Placement` (one instance per peer; instance
+    type default r7g.large, zone default ``vector.data-platform.internal``). Required."""
     peers: int = 3
     """Qdrant peers. Default: 3 (1..50)."""
     replication_factor: int = 2
@@ -125,35 +133,8 @@ class VectorArgs:
     """Snapshot interval, hours (divides 24 for an even schedule). Default: 6 → ``0 */6 * * *``."""
     backup_prefix: str = "qdrant"
     """Key prefix in the backup bucket. Default: qdrant."""
-    # ---- eks ----
-    cluster: EksCluster | None = None
-    """The EKS cluster (placement eks). Default: none (required for eks)."""
-    namespace: str = "vector"
-    """Namespace of the peers (placement eks). Default: vector."""
-    app_namespace: str = "app"
-    """Namespace allowed to reach 6333/6334 (placement eks). Default: app."""
-    metrics_namespace: str | None = "monitoring"
-    """Namespace allowed to scrape ``/metrics`` on 6333 (placement eks); None: nobody. Default: monitoring."""
     image: str | None = None
-    """Container image. Default: ``qdrant/qdrant:v<version>``."""
-    # ---- ec2 ----
-    vpc_id: pulumi.Input[str] | None = None
-    """VPC of the instances and of the private zone (placement ec2). Default: none."""
-    ebs_kms_key_arn: pulumi.Input[str] | None = None
-    """KMS key of root and data volumes (placement ec2). Default: none (required for ec2)."""
-    subnet_ids: Sequence[pulumi.Input[str]] = ()
-    """Private compute subnets; peers go round-robin (placement ec2). Default: none."""
-    availability_zones: Sequence[str] = ()
-    """AZ of each subnet, same order (placement ec2). Default: none."""
-    app_security_group_id: pulumi.Input[str] | None = None
-    """Security group allowed to 6333/6334 (placement ec2). Default: none (use allow_from)."""
-    instance_type: str = "r7g.large"
-    """Instance type (placement ec2). Default: r7g.large."""
-    ami_id: pulumi.Input[str] | None = None
-    """AMI. Default: the latest AL2023 AMI (arm64 for Graviton), read from its public SSM parameter by an
-    invoke when the program runs; later AMI releases do not replace instances (``ignore_changes``)."""
-    zone_name: str = "vector.data-platform.internal"
-    """Private Route 53 zone of peer names (placement ec2). Default: vector.data-platform.internal."""
+    """Container image (EKS and EC2). Default: ``qdrant/qdrant:v<version>``."""
     protect: bool = False
     """Protect and retain stateful children (production). Default: False."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -167,8 +148,6 @@ class VectorArgs:
 
 def validate_vector_args(a: VectorArgs) -> list[tuple[str, Any, str]]:
     errs: list[tuple[str, Any, str]] = []
-    if a.placement not in ("eks", "ec2"):
-        errs.append(("placement", a.placement, "eks, ec2"))
     if not 1 <= a.peers <= 50:
         errs.append(("peers", a.peers, "1..50"))
     if not 1 <= a.replication_factor <= max(a.peers, 1):
@@ -180,16 +159,7 @@ def validate_vector_args(a: VectorArgs) -> list[tuple[str, Any, str]]:
         errs.append(("snapshot_interval_hours", a.snapshot_interval_hours, "1..24"))
     if not 10 <= a.volume_gb <= 16384:
         errs.append(("volume_gb", a.volume_gb, "10..16384"))
-    if a.placement == "eks" and a.cluster is None:
-        errs.append(("cluster", None, "an EksCluster when placement is eks"))
-    if a.placement == "ec2":
-        if a.vpc_id is None:
-            errs.append(("vpc_id", None, "the VPC id when placement is ec2"))
-        if a.ebs_kms_key_arn is None:
-            errs.append(("ebs_kms_key_arn", None, "the EBS KMS key ARN when placement is ec2"))
-        if not a.subnet_ids or len(a.subnet_ids) != len(a.availability_zones):
-            errs.append(("availability_zones", list(a.availability_zones),
-                         f"one AZ per subnet ({len(a.subnet_ids)} subnets, at least 1)"))
+    errs += validate_placement(a.placement)
     return errs
 
 
@@ -218,7 +188,8 @@ class Vector(pulumi.ComponentResource):
         self._fleet: Ec2Fleet | None = None
         self.members = {f"peer-{i}": "peer" for i in range(1, args.peers + 1)}
         #: topology member id -> the resource that realizes it (the one StatefulSet on eks, pod ordinal i-1)
-        self.realized = {f"vector/{m}": (f"{name}-peers" if args.placement == "eks" else f"{name}-{m}")
+        eks = isinstance(args.placement, EksPlacement)
+        self.realized = {f"vector/{m}": (f"{name}-peers" if eks else f"{name}-{m}")
                          for m in self.members}
         self.namespace = None
         self.security_group_id = None
@@ -231,10 +202,10 @@ class Vector(pulumi.ComponentResource):
                                            length=48)
         self.api_key_secret_arn = secret.arn
         self.api_key = pulumi.Output.secret(api_key)
-        if args.placement == "eks":
-            self._on_eks(name, args, api_key)
+        if isinstance(args.placement, EksPlacement):
+            self._on_eks(name, args, args.placement, api_key)
         else:
-            self._on_ec2(name, args, secret)
+            self._on_ec2(name, args, args.placement, secret)
         self.register_outputs({
             "endpoint": self.endpoint,
             "grpc_endpoint": self.grpc_endpoint,
@@ -245,9 +216,8 @@ class Vector(pulumi.ComponentResource):
             "api_key_secret_arn": self.api_key_secret_arn,
         })
 
-    def _on_eks(self, name: str, a: VectorArgs, api_key: pulumi.Output[str]) -> None:
-        assert a.cluster is not None
-        cluster, ns = a.cluster, a.namespace
+    def _on_eks(self, name: str, a: VectorArgs, p: EksPlacement, api_key: pulumi.Output[str]) -> None:
+        cluster, ns = p.cluster, p.namespace or DEFAULT_NAMESPACE
         self.namespace = ns
         labels = {"app.kubernetes.io/name": "vector", "app.kubernetes.io/part-of": "data-platform"}
         namespace, after_ns = workload_namespace(self, name, ns, "vector", cluster, protect=a.protect)
@@ -259,8 +229,8 @@ class Vector(pulumi.ComponentResource):
             f"{name}-api-key",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-api-key", namespace=ns, labels=labels),
             type="Opaque",
-            string_data={"api-key": _secret(api_key),
-                         API_KEY_CONFIG.rsplit("/", 1)[1]: _secret(api_key.apply(api_key_config))},
+            string_data={"api-key": as_secret(api_key),
+                         API_KEY_CONFIG.rsplit("/", 1)[1]: as_secret(api_key.apply(api_key_config))},
             opts=after_ns())
         cm = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -268,8 +238,8 @@ class Vector(pulumi.ComponentResource):
             data={"production.yaml": self.config, "start.sh": _start_script(url[0])},
             opts=after_ns())
         ports = [("http", PORTS["http"]), ("grpc", PORTS["grpc"]), ("p2p", PORTS["p2p"])]
-        _service(self, f"{name}-headless", headless, ns, labels, ports, after_ns, headless=True)
-        _service(self, f"{name}-client", "vector", ns, labels, ports[:2], after_ns)
+        service(self, f"{name}-headless", headless, ns, labels, ports, after_ns, headless=True)
+        service(self, f"{name}-client", "vector", ns, labels, ports[:2], after_ns)
         def key_volume(key: str) -> k8s.core.v1.VolumeArgs:
             return k8s.core.v1.VolumeArgs(name="api-key", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name="vector-api-key", default_mode=0o440,
@@ -313,7 +283,7 @@ class Vector(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={
-                        "data-platform/config-sha256": _sha(self.config)}),
+                        "data-platform/config-sha256": config_sha(self.config)}),
                     spec=k8s.core.v1.PodSpecArgs(
                         containers=[container],
                         volumes=[
@@ -329,18 +299,18 @@ class Vector(pulumi.ComponentResource):
                         termination_grace_period_seconds=120,
                         **workload_scheduling("vector"),
                     )),
-                volume_claim_templates=[_pvc_template("storage", cluster, a.volume_gb)],
+                volume_claim_templates=[pvc_template("storage", cluster, a.volume_gb)],
             ),
             opts=child_opts(self, stateful=True, protect=a.protect, depends_on=[namespace, cm, key_secret],
                             provider=cluster.provider))
-        _pdb(self, f"{name}-pdb", "vector", ns, labels, after_ns, max_unavailable=1)
+        disruption_budget(self, f"{name}-pdb", "vector", ns, labels, after_ns, max_unavailable=1)
         backup_labels = {"app.kubernetes.io/name": "vector-snapshot", "app.kubernetes.io/component": "backup"}
-        _network_policy(
+        network_policy(
             self, f"{name}-netpol", "vector", ns, labels, after_ns,
-            app_namespace=a.app_namespace, client_ports=CLIENT_PORTS,
+            app_namespace=p.app_namespace, client_ports=CLIENT_PORTS,
             peer_ports=(PORTS["p2p"], *CLIENT_PORTS), backup_labels=backup_labels, backup_ports=(PORTS["http"],),
-            metrics_namespace=a.metrics_namespace, metrics_ports=(PORTS["http"],))
-        role = _backup_irsa(self, cluster, "vector-snapshot", ns, a.backup_bucket_name, a.backup_prefix,
+            metrics_namespace=p.metrics_namespace, metrics_ports=(PORTS["http"],))
+        role = backup_irsa(self, cluster, "vector-snapshot", ns, a.backup_bucket_name, a.backup_prefix,
                             a.backup_kms_key_arn)
         self.backup_role_arn = role.arn
         sa = k8s.core.v1.ServiceAccount(
@@ -348,8 +318,8 @@ class Vector(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-snapshot", namespace=ns, labels=backup_labels,
                                                 annotations={"eks.amazonaws.com/role-arn": role.arn}),
             opts=after_ns())
-        home_env, home_mount = _cli_home()
-        _cron_job(
+        home_env, home_mount = cli_home()
+        cron_job(
             self, f"{name}-snapshot", "vector-snapshot", ns, a.snapshot_schedule, backup_labels, sa, after_ns,
             container=k8s.core.v1.ContainerArgs(
                 name="snapshot", image=AWS_CLI_IMAGE, command=["bash", "-c", render_qdrant_snapshot_script()],
@@ -370,7 +340,7 @@ class Vector(pulumi.ComponentResource):
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
             # One snapshot at a time is downloaded: it fits in a peer's volume size.
-            volumes=[_scratch_volume(f"{name}-snapshot-scratch", "work", "vector-snapshot-scratch", ns, backup_labels,
+            volumes=[scratch_volume(f"{name}-snapshot-scratch", "work", "vector-snapshot-scratch", ns, backup_labels,
                                      cluster, a.volume_gb, after_ns),
                      key_volume(API_KEY_FILE.rsplit("/", 1)[1])],
             uid=1000,
@@ -378,14 +348,16 @@ class Vector(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['http']}")
         self.grpc_endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['grpc']}")
 
-    def _on_ec2(self, name: str, a: VectorArgs, secret: aws.secretsmanager.Secret) -> None:
-        hosts = [f"peer-{i}.{a.zone_name}" for i in range(1, a.peers + 1)]
-        fleet = Ec2Fleet(self, name, vpc_id=a.vpc_id, zone_name=a.zone_name, tags=dict(a.tags), protect=a.protect,
+    def _on_ec2(self, name: str, a: VectorArgs, p: Ec2Placement, secret: aws.secretsmanager.Secret) -> None:
+        zone_name = p.zone_name or DEFAULT_ZONE_NAME
+        hosts = [f"peer-{i}.{zone_name}" for i in range(1, a.peers + 1)]
+        fleet = Ec2Fleet(self, name, vpc_id=p.vpc_id, zone_name=zone_name, tags=dict(a.tags), protect=a.protect,
                          description="Qdrant peers")
+        self._fleet = fleet
         self.security_group_id = fleet.security_group.id
         fleet.self_ingress((PORTS["p2p"], *CLIENT_PORTS))
-        if a.app_security_group_id is not None:
-            fleet.ingress_from(a.app_security_group_id, CLIENT_PORTS, "application")
+        if p.app_security_group_id is not None:
+            fleet.ingress_from(p.app_security_group_id, CLIENT_PORTS, "application")
         role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn, secret.arn,
                                    a.secrets_kms_key_arn)
         self.backup_role_arn = role.arn
@@ -394,8 +366,8 @@ class Vector(pulumi.ComponentResource):
             argv = peer_args(i, f"http://{host}:{PORTS['p2p']}", bootstrap)
             user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn).apply(
                 functools.partial(_qdrant_user_data, a, self.config, argv, f"peer-{i + 1}"))
-            fleet.member(f"peer-{i + 1}", i, a.instance_type, a.subnet_ids, a.availability_zones, a.ami_id,
-                         a.volume_gb, a.ebs_kms_key_arn or a.backup_kms_key_arn, user_data)
+            fleet.member(f"peer-{i + 1}", i, p.instance_type or DEFAULT_INSTANCE_TYPE, p.subnet_ids,
+                         p.availability_zones, p.ami_id, a.volume_gb, p.ebs_kms_key_arn, user_data)
         self.endpoint = pulumi.Output.from_input(f"http://{hosts[0]}:{PORTS['http']}")
         self.grpc_endpoint = pulumi.Output.from_input(f"http://{hosts[0]}:{PORTS['grpc']}")
 

@@ -23,6 +23,7 @@ from components.aws.monitoring import (
     validate_monitoring_args,
 )
 from components.aws.vector import Vector, VectorArgs
+from components.aws.workload import EksPlacement
 from components.base import ArgsError
 from components.docker.container import IMAGES
 from components.render.prometheus import render_rules
@@ -136,9 +137,10 @@ def test_targets_match_the_stores_own_names() -> None:
     def program() -> None:
         cluster = _cluster()
         Graph("graph", GraphArgs(backup_bucket_name="b", backup_kms_key_arn=KEY + "s3",
-                                 secrets_kms_key_arn=KEY + "sec", cluster=cluster, license_agreement="yes"))
+                                 secrets_kms_key_arn=KEY + "sec", placement=EksPlacement(cluster),
+                                 license_agreement="yes"))
         Vector("vector", VectorArgs(backup_bucket_name="b", backup_kms_key_arn=KEY + "s3",
-                                    secrets_kms_key_arn=KEY + "sec", cluster=cluster))
+                                    secrets_kms_key_arn=KEY + "sec", placement=EksPlacement(cluster)))
 
     r = record(program, stack="production")
     assert r.error is None, r.error

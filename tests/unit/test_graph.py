@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -9,7 +10,8 @@ import pulumi
 import pytest
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import AWS_CLI_IMAGE, TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
+from components.aws.graph import TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
+from components.aws.workload import AWS_CLI_IMAGE, Ec2Placement, EksPlacement
 from components.base import ArgsError
 from components.render.neo4j import parse_neo4j_conf
 from review.mocks import RecordedResource
@@ -22,11 +24,12 @@ STS = "kubernetes:apps/v1:StatefulSet"
 
 
 def _args(placement: str, cluster: EksCluster | None, **kw: Any) -> GraphArgs:
+    where = EksPlacement(cluster) if placement == "eks" else Ec2Placement(  # type: ignore[arg-type]
+        vpc_id="vpc-1", subnet_ids=SUBNETS, availability_zones=AZS, app_security_group_id="sg-app",
+        ebs_kms_key_arn=KEY + "ebs")
     base: dict[str, Any] = {
         "backup_bucket_name": "dp-graph-backups", "backup_kms_key_arn": KEY + "backup",
-        "secrets_kms_key_arn": KEY + "secrets", "license_agreement": "yes", "placement": placement,
-        "cluster": cluster, "vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS,
-        "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs", "protect": True,
+        "secrets_kms_key_arn": KEY + "secrets", "license_agreement": "yes", "placement": where, "protect": True,
     }
     return GraphArgs(**{**base, **kw})
 
@@ -420,10 +423,19 @@ def test_community_single_server() -> None:
     ({"primaries": 2}, "primaries"),
     ({"license_agreement": "no"}, "license_agreement"),
     ({"backup_schedule": "@daily"}, "backup_schedule"),
-    ({}, "cluster"),
+    ({}, "placement.cluster"),
 ])
 def test_validation(kw: dict[str, Any], field: str) -> None:
     args = _args("eks", None, **kw)
     assert validate_graph_args(args)[0][0] == field
     with pytest.raises(ArgsError, match=field):
+        record(lambda: Graph("graph", args))
+
+
+def test_a_placement_that_is_not_a_placement_type_is_refused() -> None:
+    """The old string form (``placement="eks"``) names the field and the two types instead of failing later."""
+    args = dataclasses.replace(_args("eks", None), placement="eks")  # type: ignore[arg-type]
+    assert validate_graph_args(args) == [
+        ("placement", "eks", "EksPlacement(cluster=...) or Ec2Placement(vpc_id=..., ...)")]
+    with pytest.raises(ArgsError, match=r"GraphArgs\.placement: 'eks'"):
         record(lambda: Graph("graph", args))

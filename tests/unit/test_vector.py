@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import AWS_CLI_IMAGE
 from components.aws.vector import TYPE_TOKEN, Vector, VectorArgs, validate_vector_args
+from components.aws.workload import AWS_CLI_IMAGE, Ec2Placement, EksPlacement
 from components.base import ArgsError
 from review.mocks import RecordedResource
 from review.program import ProgramRun, record
@@ -22,12 +22,14 @@ KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 STS = "kubernetes:apps/v1:StatefulSet"
 
 
-def _args(cluster: EksCluster | None, **kw: Any) -> VectorArgs:
+def _args(cluster: EksCluster | None, placement: str = "eks", ec2: dict[str, Any] | None = None,
+          **kw: Any) -> VectorArgs:
+    where = EksPlacement(cluster) if placement == "eks" else Ec2Placement(**{  # type: ignore[arg-type]
+        "vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS, "app_security_group_id": "sg-app",
+        "ebs_kms_key_arn": KEY + "ebs", **(ec2 or {})})
     base: dict[str, Any] = {
         "backup_bucket_name": "dp-vector-backups", "backup_kms_key_arn": KEY + "backup",
-        "secrets_kms_key_arn": KEY + "secrets", "cluster": cluster, "vpc_id": "vpc-1", "subnet_ids": SUBNETS,
-        "availability_zones": AZS, "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs",
-        "protect": True,
+        "secrets_kms_key_arn": KEY + "secrets", "placement": where, "protect": True,
     }
     return VectorArgs(**{**base, **kw})
 
@@ -283,8 +285,9 @@ def test_placement_switch(eks: ProgramRun, ec2: ProgramRun) -> None:
 @pytest.mark.parametrize(("kw", "field"), [
     ({"replication_factor": 4}, "replication_factor"),
     ({"write_consistency_factor": 3}, "write_consistency_factor"),
-    ({"placement": "ec2", "vpc_id": None}, "vpc_id"),
-    ({}, "cluster"),
+    ({"placement": "ec2", "ec2": {"vpc_id": None}}, "placement.vpc_id"),
+    ({"placement": "ec2", "ec2": {"availability_zones": AZS[:2]}}, "placement.availability_zones"),
+    ({}, "placement.cluster"),
 ])
 def test_validation(kw: dict[str, Any], field: str) -> None:
     args = _args(None, **kw)
