@@ -202,7 +202,7 @@ def compose_aws(s: Settings, topo: Topology) -> Realization:
             ClusterMonitoring("monitoring", ClusterMonitoringArgs(
                 cluster=cluster, graph_members=eks_graph,
                 vector_peers=len(eks_vector.members) if eks_vector is not None else 0,
-                vector_api_key=eks_vector.api_key if eks_vector is not None else None,
+                vector_read_only_api_key=eks_vector.read_only_api_key if eks_vector is not None else None,
                 evaluation_interval_seconds=s.alerts.evaluation_interval_seconds,
                 slack_webhook_url=pulumi.Output.secret(s.alerts.slack_webhook_url.get_secret_value())
                 if s.alerts.slack_webhook_url is not None else None,

@@ -126,6 +126,11 @@ def build_topology(s: Settings) -> Topology:
                 "set it to 'yes' (or 'eval' outside production) for the Enterprise cluster of "
                 f"{s.graph.primaries} primaries + {s.graph.secondaries} secondaries."
             )
+            notes.append(
+                "graph: Neo4j Community has no role-based access control, so no reader/editor/admin logins "
+                "(readonly_user, app_user, admin_user) are created and every client logs in as 'neo4j' with "
+                "full rights; accept the licence (Enterprise) for least-privilege logins."
+            )
     if s.vector.enabled:
         stores.append(_vector(s, zones))
     return Topology(stores=tuple(stores), notes=tuple(notes))

@@ -145,8 +145,9 @@ GAPS = {
     "gap:statefulset-network-policy": "NetworkPolicy selecting StatefulSet pods (Checkov's graph check covers "
                                       "bare Pods only).",
     "gap:issue-17-least-privilege": "Application logins without superuser/owner rights: the PostgreSQL roles "
-                                    "bootstrap (attributes, rds_superuser, OWNER TO/AUTHORIZATION) and Valkey "
-                                    "users without admin/dangerous commands.",
+                                    "bootstrap (attributes, rds_superuser, OWNER TO/AUTHORIZATION), Valkey "
+                                    "users without admin/dangerous commands, and Neo4j logins other than "
+                                    "admin_user never granted the admin role.",
     "gap:issue-17-rotation": "Every Secrets Manager secret rotates or carries a reasoned rotation-exempt tag.",
     "gap:k8s-storage-class-encryption": "PVCs and volumeClaimTemplates bound to an encrypted StorageClass.",
 }

@@ -42,6 +42,14 @@ Secrets Manager at boot (never in user data) and installs the backup timer on on
 find each other by name through a private Route 53 zone (``primary-1.<zone>`` ...), because private
 IPs are unknown when the configuration is rendered.
 
+**Logins (Enterprise; issue 17)** — ``readonly_user`` (built-in role ``reader``), ``app_user``
+(``editor``) and ``admin_user`` (``admin``, the operators'), their passwords one JSON secret in Secrets
+Manager (:func:`~components.aws.workload.generated_json_secret`), created at first start by
+:func:`~components.render.neo4j.render_neo4j_users_script` running the Cypher of
+:func:`~components.render.neo4j.render_neo4j_users_cypher` as ``neo4j``: on EKS a Job ``graph-users``
+after the members' StatefulSets (the NetworkPolicy admits it on Bolt only), on EC2 the first primary's
+cloud-init (:data:`NEO4J_USERS_EC2_SCRIPT`). Community has no roles: no logins, no secret for them.
+
 The placement types, the Kubernetes and EC2 helpers and the secret helper are the workload kit of
 :mod:`components.aws.workload`, shared with :mod:`components.aws.vector`.
 """
@@ -49,7 +57,7 @@ The placement types, the Kubernetes and EC2 helpers and the secret helper are th
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -71,6 +79,7 @@ from components.aws.workload import (
     container_security_context,
     cron_job,
     disruption_budget,
+    generated_json_secret,
     generated_secret,
     network_policy,
     pod_security_context,
@@ -92,7 +101,15 @@ from components.render.backup_scripts import (
     render_s3_upload_step,
     render_systemd_units,
 )
-from components.render.neo4j import PORTS, BoltTls, render_conf_merge_script, render_neo4j_conf
+from components.render.neo4j import (
+    NEO4J_USERS,
+    PORTS,
+    BoltTls,
+    render_conf_merge_script,
+    render_neo4j_conf,
+    render_neo4j_users_cypher,
+    render_neo4j_users_script,
+)
 
 TYPE_TOKEN = "data-platform:aws:Graph"
 CLUSTER_PORTS: tuple[int, ...] = (PORTS["discovery-v1"], PORTS["cluster"], PORTS["raft"], PORTS["routing"],
@@ -105,6 +122,12 @@ NEO4J_WRITABLE: dict[str, str] = {"conf-dir": f"{NEO4J_HOME}/conf", "run": "/run
 #: Where the ``graph-auth`` Secret is mounted; ``NEO4J_AUTH_PATH`` names the file in it.
 NEO4J_AUTH_DIR = "/var/run/secrets/neo4j"
 NEO4J_AUTH_PATH = f"{NEO4J_AUTH_DIR}/NEO4J_AUTH"
+#: Where the users Job mounts the ``graph-users`` Secret (one file per login) and ConfigMap (Cypher, runner).
+NEO4J_USERS_DIR = "/var/run/secrets/neo4j-users"
+NEO4J_USERS_CONFIG_DIR = "/etc/neo4j-users"
+#: Why the secret of the RBAC logins' passwords has no rotation schedule (AWS tag value characters only).
+NEO4J_USERS_ROTATION_REASON = ("no schedule: the logins are created once at first start from it - a new password "
+                               "is set with ALTER USER as admin_user and then stored here - manual rotation")
 #: Defaults of the placement fields left unset (:class:`~components.aws.workload.EksPlacement` /
 #: :class:`~components.aws.workload.Ec2Placement`).
 DEFAULT_NAMESPACE = "graph"
@@ -226,10 +249,22 @@ class Graph(pulumi.ComponentResource):
                                             args.protect, path=f"{name}/neo4j-password",
                                             description="Neo4j 'neo4j' user password")
         self.password_secret_arn = secret.arn
+        #: Enterprise only (Community has no roles): readonly_user (reader), app_user (editor) and admin_user
+        #: (admin), created at first start from one JSON secret of their passwords.
+        self.users: dict[str, str] = dict(NEO4J_USERS) if self.enterprise else {}
+        self.users_secret_arn: pulumi.Output[str] | None = None
+        users_secret: aws.secretsmanager.Secret | None = None
+        user_passwords: dict[str, pulumi.Output[str]] = {}
+        if self.enterprise:
+            users_secret, user_passwords = generated_json_secret(
+                self, f"{name}-users", list(self.users), args.secrets_kms_key_arn, dict(args.tags), args.protect,
+                path=f"{name}/neo4j-users", description="Neo4j logins readonly_user, app_user, admin_user: "
+                "password by login (JSON)", rotation_exempt=NEO4J_USERS_ROTATION_REASON)
+            self.users_secret_arn = users_secret.arn
         if isinstance(args.placement, EksPlacement):
-            self._on_eks(name, args, args.placement, password)
+            self._on_eks(name, args, args.placement, password, user_passwords)
         else:
-            self._on_ec2(name, args, args.placement, secret)
+            self._on_ec2(name, args, args.placement, secret, users_secret)
         self.register_outputs({
             "bolt_endpoint": self.bolt_endpoint,
             "members": self.members,
@@ -237,11 +272,14 @@ class Graph(pulumi.ComponentResource):
             "security_group_id": self.security_group_id,
             "backup_role_arn": self.backup_role_arn,
             "password_secret_arn": self.password_secret_arn,
+            "users": self.users,
+            "users_secret_arn": self.users_secret_arn,
         })
 
     # ---- EKS --------------------------------------------------------------------------------
 
-    def _on_eks(self, name: str, a: GraphArgs, p: EksPlacement, password: pulumi.Output[str]) -> None:
+    def _on_eks(self, name: str, a: GraphArgs, p: EksPlacement, password: pulumi.Output[str],
+                user_passwords: Mapping[str, pulumi.Output[str]]) -> None:
         cluster, ns = p.cluster, p.namespace or DEFAULT_NAMESPACE
         self.namespace = ns
         labels = {"app.kubernetes.io/name": "graph", "app.kubernetes.io/part-of": "data-platform"}
@@ -267,6 +305,7 @@ class Graph(pulumi.ComponentResource):
                      [("bolt", PORTS["bolt"]), ("http", PORTS["http"])], after_ns)
         image = a.image or (f"neo4j:{a.version}-enterprise" if self.enterprise else f"neo4j:{a.version}")
         hosts = [fqdn[m.name] for m in self.member_list]
+        members: list[pulumi.Resource] = []
         for m in self.member_list:
             conf = render_neo4j_conf(
                 member_role=m.role, member_index=m.index, advertised_host=fqdn[m.name], discovery_hosts=hosts,
@@ -303,7 +342,7 @@ class Graph(pulumi.ComponentResource):
                 readiness_probe=_tcp_probe(PORTS["bolt"], failure_threshold=20),
                 liveness_probe=_tcp_probe(PORTS["bolt"], failure_threshold=40),
             )
-            k8s.apps.v1.StatefulSet(
+            members.append(k8s.apps.v1.StatefulSet(
                 f"{name}-{m.name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=f"graph-{m.name}", namespace=ns, labels=mlabels),
                 spec=k8s.apps.v1.StatefulSetSpecArgs(
@@ -336,7 +375,7 @@ class Graph(pulumi.ComponentResource):
                     volume_claim_templates=[pvc_template("data", cluster, a.volume_gb)],
                 ),
                 opts=child_opts(self, stateful=True, protect=a.protect, depends_on=[namespace, cm, auth],
-                                provider=cluster.provider))
+                                provider=cluster.provider)))
         primaries_sel = {**labels, "graph.data-platform/role": "primary"}
         disruption_budget(self, f"{name}-primaries", "graph-primaries", ns, primaries_sel, after_ns,
              min_available=a.primaries // 2 + 1)
@@ -344,11 +383,16 @@ class Graph(pulumi.ComponentResource):
             disruption_budget(self, f"{name}-secondaries", "graph-secondaries", ns,
                  {**labels, "graph.data-platform/role": "secondary"}, after_ns, max_unavailable=1)
         backup_labels = {"app.kubernetes.io/name": "graph-backup", "app.kubernetes.io/component": "backup"}
+        users_labels = {"app.kubernetes.io/name": "graph-users", "app.kubernetes.io/component": "bootstrap"}
         network_policy(
             self, f"{name}-netpol", "graph", ns, labels, after_ns,
             app_namespace=p.app_namespace, client_ports=CLIENT_PORTS,
             peer_ports=(*CLUSTER_PORTS, *CLIENT_PORTS), backup_labels=backup_labels, backup_ports=(PORTS["backup"],),
-            metrics_namespace=p.metrics_namespace, metrics_ports=(PORTS["metrics"],))
+            metrics_namespace=p.metrics_namespace, metrics_ports=(PORTS["metrics"],),
+            jobs=[(users_labels, (PORTS["bolt"],))] if self.enterprise else ())
+        if self.enterprise:
+            self._users_job(name, ns, users_labels, image, user_passwords, after_ns, cluster.provider,
+                            depends_on=[namespace, auth, *members])
         # Backup: from secondaries first (keeps backup load off the Raft members), then primaries.
         order = [m for m in self.member_list if m.role == "secondary"] + \
                 [m for m in self.member_list if m.role == "primary"]
@@ -399,9 +443,73 @@ class Graph(pulumi.ComponentResource):
         )
         self.bolt_endpoint = pulumi.Output.from_input(f"neo4j://graph-bolt.{ns}.svc.cluster.local:{PORTS['bolt']}")
 
+    def _users_job(self, name: str, ns: str, labels: Mapping[str, str], image: str,
+                   user_passwords: Mapping[str, pulumi.Output[str]], after_ns: Callable[[], pulumi.ResourceOptions],
+                   provider: pulumi.ProviderResource, *, depends_on: Sequence[pulumi.Resource]) -> None:
+        """The RBAC logins, created at first start: a Job runs :func:`render_neo4j_users_script` (cypher-shell of
+        the Neo4j image) once the members are up, as ``neo4j`` against ``graph-bolt``, with the passwords
+        mounted from the ``graph-users`` Secret (one file per login) and the Cypher from a ConfigMap."""
+        secret = k8s.core.v1.Secret(
+            f"{name}-users",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="graph-users", namespace=ns, labels=dict(labels)),
+            type="Opaque",
+            string_data={user: as_secret(pw) for user, pw in user_passwords.items()},
+            opts=after_ns())
+        cm = k8s.core.v1.ConfigMap(
+            f"{name}-users",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="graph-users", namespace=ns, labels=dict(labels)),
+            data={"users.cypher": render_neo4j_users_cypher(self.users),
+                  "dp-neo4j-users": render_neo4j_users_script()},
+            opts=after_ns())
+        env = {"NEO4J_URI": f"neo4j://graph-bolt.{ns}.svc.cluster.local:{PORTS['bolt']}",
+               "NEO4J_AUTH_FILE": NEO4J_AUTH_PATH, "NEO4J_USERS_DIR": NEO4J_USERS_DIR,
+               "NEO4J_USERS_CYPHER": f"{NEO4J_USERS_CONFIG_DIR}/users.cypher", "NEO4J_WAIT_SECONDS": "1500",
+               "HOME": "/tmp"}
+        k8s.batch.v1.Job(
+            f"{name}-users",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="graph-users", namespace=ns, labels=dict(labels)),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=3,
+                active_deadline_seconds=1800,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="OnFailure",
+                        containers=[k8s.core.v1.ContainerArgs(
+                            name="users", image=image,
+                            command=["bash", f"{NEO4J_USERS_CONFIG_DIR}/dp-neo4j-users"],
+                            env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()],
+                            security_context=container_security_context(read_only_root=True),
+                            resources=k8s.core.v1.ResourceRequirementsArgs(
+                                requests={"cpu": "100m", "memory": "512Mi"}, limits={"memory": "512Mi"}),
+                            volume_mounts=[
+                                k8s.core.v1.VolumeMountArgs(name="auth", mount_path=NEO4J_AUTH_DIR, read_only=True),
+                                k8s.core.v1.VolumeMountArgs(name="users", mount_path=NEO4J_USERS_DIR, read_only=True),
+                                k8s.core.v1.VolumeMountArgs(name="config", mount_path=NEO4J_USERS_CONFIG_DIR,
+                                                            read_only=True),
+                                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                            ])],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(name="auth", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                secret_name="graph-auth", default_mode=0o440)),
+                            k8s.core.v1.VolumeArgs(name="users", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                secret_name="graph-users", default_mode=0o440)),
+                            k8s.core.v1.VolumeArgs(name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                                name="graph-users", default_mode=0o555)),
+                            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                                size_limit="256Mi")),
+                        ],
+                        security_context=pod_security_context(7474, 7474, 7474),
+                        automount_service_account_token=False,
+                    ))),
+            # The Job waits for the members (Pulumi awaits their readiness first) and then for the cluster.
+            opts=child_opts(self, provider=provider, depends_on=[*depends_on, secret, cm],
+                            custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))
+
     # ---- EC2 --------------------------------------------------------------------------------
 
-    def _on_ec2(self, name: str, a: GraphArgs, p: Ec2Placement, secret: aws.secretsmanager.Secret) -> None:
+    def _on_ec2(self, name: str, a: GraphArgs, p: Ec2Placement, secret: aws.secretsmanager.Secret,
+                users_secret: aws.secretsmanager.Secret | None) -> None:
         tags = dict(a.tags)
         zone_name = p.zone_name or DEFAULT_ZONE_NAME
         hosts = {m.name: f"{m.name}.{zone_name}" for m in self.member_list}
@@ -412,7 +520,8 @@ class Graph(pulumi.ComponentResource):
         fleet.self_ingress(CLUSTER_PORTS + CLIENT_PORTS + (PORTS["metrics"],))
         if p.app_security_group_id is not None:
             fleet.ingress_from(p.app_security_group_id, CLIENT_PORTS, "application")
-        role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn, secret.arn,
+        role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn,
+                                   [secret.arn, *([users_secret.arn] if users_secret is not None else [])],
                                    a.secrets_kms_key_arn)
         self.backup_role_arn = role.arn
         order = [m for m in self.member_list if m.role == "secondary"] + \
@@ -429,8 +538,10 @@ class Graph(pulumi.ComponentResource):
             itype = primary_type if m.role == "primary" else (a.secondary_instance_type or primary_type)
             # Community has no online backup: no timer (dev only; settings forbid Community elsewhere).
             backup_from = from_addresses if m.name == backup_member and self.enterprise else None
-            user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn).apply(
-                functools.partial(_neo4j_user_data, a, conf, backup_from, self.enterprise))
+            # The first primary creates the RBAC logins once the cluster answers (Enterprise only).
+            users_arn = users_secret.arn if users_secret is not None and i == 0 else None
+            user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn, users_arn).apply(
+                functools.partial(_neo4j_user_data, a, conf, backup_from, self.enterprise, self.users))
             fleet.member(m.name, i, itype, p.subnet_ids, p.availability_zones, p.ami_id, a.volume_gb,
                          p.ebs_kms_key_arn, user_data)
         first = self.member_list[0].name
@@ -446,12 +557,31 @@ class Graph(pulumi.ComponentResource):
     _fleet: Ec2Fleet | None = None
 
 
-def _neo4j_user_data(a: GraphArgs, conf: str, backup_from: str | None, enterprise: bool, v: list[Any]) -> str:
-    return _neo4j_cloud_init(a, conf, v[0], v[1], v[2], backup_from, enterprise)
+def _neo4j_user_data(a: GraphArgs, conf: str, backup_from: str | None, enterprise: bool, users: Mapping[str, str],
+                     v: list[Any]) -> str:
+    return _neo4j_cloud_init(a, conf, v[0], v[1], v[2], backup_from, enterprise, users_secret_arn=v[3], users=users)
+
+
+#: EC2: fetch the ``neo4j`` password (``$1``) and the logins' JSON secret (``$2``) into a root-only directory
+#: under /run (tmpfs), run ``dp-neo4j-users`` against the local server, and delete them whatever happens.
+NEO4J_USERS_EC2_SCRIPT = """#!/bin/bash
+# Create the Neo4j logins from Secrets Manager at first boot (rendered by data-platform)
+set -euo pipefail
+dir="$(mktemp -d /run/dp-neo4j-users.XXXXXX)"
+trap 'rm -rf "$dir"' EXIT
+mkdir -m 700 "$dir/users"
+aws secretsmanager get-secret-value --secret-id "$1" --query SecretString --output text > "$dir/auth"
+aws secretsmanager get-secret-value --secret-id "$2" --query SecretString --output text \\
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); [open(sys.argv[1]+"/"+k,"w").write(d[k]) for k in d]' \\
+    "$dir/users"
+NEO4J_URI=neo4j://localhost:7687 NEO4J_AUTH_FILE="$dir/auth" NEO4J_USERS_DIR="$dir/users" \\
+  NEO4J_USERS_CYPHER=/etc/data-platform/users.cypher /usr/local/sbin/dp-neo4j-users
+"""
 
 
 def _neo4j_cloud_init(a: GraphArgs, conf: str, bucket: str, kms_key: str, secret_arn: str,
-                      backup_from: str | None, enterprise: bool) -> str:
+                      backup_from: str | None, enterprise: bool, *, users_secret_arn: str | None = None,
+                      users: Mapping[str, str] | None = None) -> str:
     package = f"neo4j-enterprise-{a.version}" if enterprise else f"neo4j-{a.version}"
     files: list[dict[str, Any]] = [
         {"path": "/etc/yum.repos.d/neo4j.repo", "permissions": "0644", "content": (
@@ -474,6 +604,15 @@ def _neo4j_cloud_init(a: GraphArgs, conf: str, bucket: str, kms_key: str, secret
         f'--secret-id {secret_arn} --query SecretString --output text)"',
         ["systemctl", "enable", "--now", "neo4j"],
     ]
+    if users_secret_arn is not None and users:
+        files += [
+            {"path": "/etc/data-platform/users.cypher", "permissions": "0644",
+             "content": render_neo4j_users_cypher(users)},
+            {"path": "/usr/local/sbin/dp-neo4j-users", "permissions": "0755", "content": render_neo4j_users_script()},
+            {"path": "/usr/local/sbin/dp-neo4j-users-ec2", "permissions": "0700", "content": NEO4J_USERS_EC2_SCRIPT},
+        ]
+        # Passwords are read from Secrets Manager (instance role) when the script runs, never from user data.
+        run.append(["/usr/local/sbin/dp-neo4j-users-ec2", secret_arn, users_secret_arn])
     if backup_from is not None:
         units = render_systemd_units(
             "neo4j-backup", description="Neo4j online backup to S3", exec_start="/usr/local/bin/neo4j-backup",

@@ -11,9 +11,10 @@ admit on their metrics ports):
   alerting target), ``rules.yml`` (:func:`~components.render.prometheus.render_rules` for the
   scraped stores) and ``alertmanager.yml``
   (:func:`~components.render.alertmanager.render_alertmanager_config`);
-* Secrets for what must not be in those files: Qdrant's API key (mounted at
-  ``/etc/prometheus/secrets/qdrant-api-key``, sent as ``Authorization: Bearer`` through
-  ``credentials_file``) and the Slack webhook URL (mounted for Alertmanager's ``api_url_file``).
+* Secrets for what must not be in those files: Qdrant's **read-only** API key (mounted at
+  ``/etc/prometheus/secrets/qdrant-read-only-api-key``, sent as ``Authorization: Bearer`` through
+  ``credentials_file``; the scrape never holds the admin key) and the Slack webhook URL (mounted for
+  Alertmanager's ``api_url_file``).
   Both stay Pulumi secrets end to end; the rendered text only names the files;
 * Prometheus as a one-replica StatefulSet with a PVC on the encrypted StorageClass (retention by
   time and by size, below the volume), Alertmanager as a one-replica StatefulSet (clustering off,
@@ -92,7 +93,7 @@ NEO4J_METRICS_PORT = 2004
 QDRANT_HTTP_PORT = 6333
 NOBODY = 65534
 CONFIG_DIR = "/etc/prometheus/config"
-QDRANT_KEY_FILE = "/etc/prometheus/secrets/qdrant-api-key"
+QDRANT_KEY_FILE = "/etc/prometheus/secrets/qdrant-read-only-api-key"
 AM_CONFIG_DIR = "/etc/alertmanager/config"
 SLACK_URL_FILE = "/etc/alertmanager/secrets/slack-webhook-url"
 _RETENTION = ("d", "h", "w", "y")
@@ -113,9 +114,10 @@ class ClusterMonitoringArgs:
     """Qdrant peers to scrape on :6333 ``/metrics``. Default: 0 (none)."""
     vector_namespace: str = "vector"
     """Namespace of the Qdrant StatefulSet. Default: vector."""
-    vector_api_key: pulumi.Input[str] | None = None
-    """Qdrant's API key (a secret), sent as a bearer token from a mounted Secret file. Required when
-    ``vector_peers`` > 0: ``/metrics`` is behind the key. Default: none."""
+    vector_read_only_api_key: pulumi.Input[str] | None = None
+    """Qdrant's read-only API key (``Vector.read_only_api_key``, a secret), sent as a bearer token from a
+    mounted Secret file. Required when ``vector_peers`` > 0: ``/metrics`` is behind a key, and the
+    read-only one suffices (least privilege: never the admin key). Default: none."""
     namespace: str = "monitoring"
     """Namespace of Prometheus and Alertmanager; the stores' NetworkPolicies admit it. Default: monitoring."""
     evaluation_interval_seconds: int = 30
@@ -160,8 +162,9 @@ def validate_monitoring_args(a: ClusterMonitoringArgs) -> list[tuple[str, Any, s
         errs.append(("graph_members", list(a.graph_members), "at least one Neo4j member or Qdrant peer to scrape"))
     if a.vector_peers < 0:
         errs.append(("vector_peers", a.vector_peers, "0..50"))
-    if a.vector_peers > 0 and a.vector_api_key is None:
-        errs.append(("vector_api_key", None, "Qdrant's API key when vector_peers > 0 (/metrics needs it)"))
+    if a.vector_peers > 0 and a.vector_read_only_api_key is None:
+        errs.append(("vector_read_only_api_key", None,
+                     "Qdrant's read-only API key when vector_peers > 0 (/metrics needs a key)"))
     if not 5 <= a.evaluation_interval_seconds <= 600:
         errs.append(("evaluation_interval_seconds", a.evaluation_interval_seconds, "5..600"))
     if not 1 <= a.retention_days <= 90:
@@ -296,13 +299,13 @@ class ClusterMonitoring(pulumi.ComponentResource):
             name="prometheus-config"))]
         prom_mounts = [k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
                        k8s.core.v1.VolumeMountArgs(name="data", mount_path="/prometheus")]
-        if a.vector_api_key is not None:
+        if a.vector_read_only_api_key is not None:
             prom_deps.append(k8s.core.v1.Secret(
                 f"{name}-qdrant-api-key",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="prometheus-qdrant-api-key", namespace=ns,
                                                     labels=prom_labels),
                 type="Opaque",
-                string_data={"qdrant-api-key": _secret(a.vector_api_key)},
+                string_data={QDRANT_KEY_FILE.rsplit("/", 1)[1]: _secret(a.vector_read_only_api_key)},
                 opts=after_ns()))
             prom_volumes.append(k8s.core.v1.VolumeArgs(name="qdrant-api-key", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name="prometheus-qdrant-api-key", default_mode=0o440)))

@@ -13,11 +13,14 @@ PDB allows one peer down at a time, which keeps every shard with replication fac
 Pods spread over zones and nodes of the ``vector`` node group, run as uid 1000 with a read-only
 root filesystem (as the official chart), every capability dropped, no service-account token. The
 NetworkPolicy admits clients from the application namespace on 6333/6334 only; P2P 6335 only between
-peers (it accepts writes and must never be reachable from outside). The API key is a RandomPassword
-in Secrets Manager, handed to the pods as a Kubernetes Secret mounted as a file, never as an
-environment variable: the peers read ``service.api_key`` from a second config file
-(:data:`API_KEY_CONFIG`, ``--config-path``, which Qdrant merges over ``config/production.yaml``), the
-snapshot job reads the bare key from :data:`API_KEY_FILE`. It is never in the ConfigMap. A CronJob
+peers (it accepts writes and must never be reachable from outside). Two API keys (issue 17), each a
+RandomPassword in its own Secrets Manager secret: the admin key (``service.api_key``: the snapshot job,
+operators) and the read-only key (``service.read_only_api_key``: read-only clients and the Prometheus
+scrape, :attr:`Vector.read_only_api_key`). They reach the pods as a Kubernetes Secret mounted as files,
+never as environment variables: the peers read both from a second config file
+(:data:`API_KEY_CONFIG`, :func:`~components.render.qdrant.render_api_keys_config`, ``--config-path``,
+which Qdrant merges over ``config/production.yaml``), the snapshot job reads the bare admin key from
+:data:`API_KEY_FILE`. Neither is ever in the ConfigMap. A CronJob
 (every ``snapshot_interval_hours``) snapshots every collection on every peer and uploads to the
 vector backup bucket through an IRSA role scoped to that bucket and key. Snapshots are written to
 the peer's data volume (:data:`SNAPSHOTS_PATH`) and the job downloads them
@@ -25,7 +28,7 @@ into a claim of its own: none of it lands on a node's root volume.
 
 **ec2** — one instance per peer (round-robin subnets, IMDSv2 hop 1, no public IP, SSM, encrypted
 gp3 data volume that outlives the instance), Qdrant run by systemd from the official image with
-Docker (Qdrant publishes no RPM; the image is the same artifact as on EKS), the API key fetched at
+Docker (Qdrant publishes no RPM; the image is the same artifact as on EKS), both API keys fetched at
 boot from Secrets Manager into a root-only environment file, and a systemd timer per peer
 (``OnCalendar=*-*-* 00/6:00:00``) that snapshots that peer's shards to S3.
 """
@@ -33,7 +36,6 @@ boot from Secrets Manager into a root-only environment file, and a systemd timer
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +76,14 @@ from components.render.backup_scripts import (
     render_qdrant_snapshot_script,
     render_systemd_units,
 )
-from components.render.qdrant import API_KEY_ENV, PORTS, peer_args, render_qdrant_config
+from components.render.qdrant import (
+    API_KEY_ENV,
+    PORTS,
+    READ_ONLY_API_KEY_ENV,
+    peer_args,
+    render_api_keys_config,
+    render_qdrant_config,
+)
 
 TYPE_TOKEN = "data-platform:aws:Vector"
 CLIENT_PORTS: tuple[int, ...] = (PORTS["http"], PORTS["grpc"])
@@ -89,7 +98,8 @@ DEFAULT_INSTANCE_TYPE = "r7g.large"
 DEFAULT_ZONE_NAME = "vector.data-platform.internal"
 
 
-#: The peers' second config file (``service.api_key`` only), from the ``vector-api-key`` Secret.
+#: The peers' second config file (``service.api_key`` and ``service.read_only_api_key``), from the
+#: ``vector-api-key`` Secret.
 API_KEY_CONFIG = "/qdrant/secrets/api-key.yaml"
 #: The bare API key in the snapshot job (``QDRANT_API_KEY_FILE``), from the same Secret.
 API_KEY_FILE = "/var/run/secrets/qdrant/api-key"
@@ -104,7 +114,7 @@ class VectorArgs:
     backup_kms_key_arn: pulumi.Input[str]
     """KMS key of the backup bucket; uploads are SSE-KMS with it."""
     secrets_kms_key_arn: pulumi.Input[str]
-    """KMS key of the Secrets Manager secret holding the API key."""
+    """KMS key of the Secrets Manager secrets holding the admin and the read-only API key."""
     placement: Placement
     """Where the peers run: :class:`~components.aws.workload.EksPlacement` (one StatefulSet; namespace
     default ``vector``) or :class:`~components.aws.workload.Ec2Placement` (one instance per peer; instance
@@ -178,7 +188,11 @@ class Vector(pulumi.ComponentResource):
     backup_role_arn: pulumi.Output[str]
     api_key_secret_arn: pulumi.Output[str]
     api_key: pulumi.Output[str]
-    """Qdrant's API key, a Pulumi secret (what in-cluster clients such as Prometheus send as bearer token)."""
+    """Qdrant's admin API key, a Pulumi secret."""
+    read_only_api_key_secret_arn: pulumi.Output[str]
+    read_only_api_key: pulumi.Output[str]
+    """Qdrant's read-only API key, a Pulumi secret (what read-only clients such as Prometheus send as bearer
+    token)."""
 
     def __init__(self, name: str, args: VectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         errs = validate_vector_args(args)
@@ -202,10 +216,15 @@ class Vector(pulumi.ComponentResource):
                                            length=48)
         self.api_key_secret_arn = secret.arn
         self.api_key = pulumi.Output.secret(api_key)
+        ro_secret, read_only_key = generated_secret(
+            self, f"{name}-read-only-api-key", args.secrets_kms_key_arn, dict(args.tags), args.protect,
+            path=f"{name}/qdrant-read-only-api-key", description="Qdrant read-only API key", length=48)
+        self.read_only_api_key_secret_arn = ro_secret.arn
+        self.read_only_api_key = pulumi.Output.secret(read_only_key)
         if isinstance(args.placement, EksPlacement):
-            self._on_eks(name, args, args.placement, api_key)
+            self._on_eks(name, args, args.placement, api_key, read_only_key)
         else:
-            self._on_ec2(name, args, args.placement, secret)
+            self._on_ec2(name, args, args.placement, secret, ro_secret)
         self.register_outputs({
             "endpoint": self.endpoint,
             "grpc_endpoint": self.grpc_endpoint,
@@ -214,9 +233,11 @@ class Vector(pulumi.ComponentResource):
             "security_group_id": self.security_group_id,
             "backup_role_arn": self.backup_role_arn,
             "api_key_secret_arn": self.api_key_secret_arn,
+            "read_only_api_key_secret_arn": self.read_only_api_key_secret_arn,
         })
 
-    def _on_eks(self, name: str, a: VectorArgs, p: EksPlacement, api_key: pulumi.Output[str]) -> None:
+    def _on_eks(self, name: str, a: VectorArgs, p: EksPlacement, api_key: pulumi.Output[str],
+                read_only_key: pulumi.Output[str]) -> None:
         cluster, ns = p.cluster, p.namespace or DEFAULT_NAMESPACE
         self.namespace = ns
         labels = {"app.kubernetes.io/name": "vector", "app.kubernetes.io/part-of": "data-platform"}
@@ -230,7 +251,8 @@ class Vector(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-api-key", namespace=ns, labels=labels),
             type="Opaque",
             string_data={"api-key": as_secret(api_key),
-                         API_KEY_CONFIG.rsplit("/", 1)[1]: as_secret(api_key.apply(api_key_config))},
+                         API_KEY_CONFIG.rsplit("/", 1)[1]: as_secret(pulumi.Output.all(api_key, read_only_key).apply(
+                             lambda k: render_api_keys_config(k[0], k[1])))},
             opts=after_ns())
         cm = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -348,7 +370,8 @@ class Vector(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['http']}")
         self.grpc_endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['grpc']}")
 
-    def _on_ec2(self, name: str, a: VectorArgs, p: Ec2Placement, secret: aws.secretsmanager.Secret) -> None:
+    def _on_ec2(self, name: str, a: VectorArgs, p: Ec2Placement, secret: aws.secretsmanager.Secret,
+                ro_secret: aws.secretsmanager.Secret) -> None:
         zone_name = p.zone_name or DEFAULT_ZONE_NAME
         hosts = [f"peer-{i}.{zone_name}" for i in range(1, a.peers + 1)]
         fleet = Ec2Fleet(self, name, vpc_id=p.vpc_id, zone_name=zone_name, tags=dict(a.tags), protect=a.protect,
@@ -358,13 +381,13 @@ class Vector(pulumi.ComponentResource):
         fleet.self_ingress((PORTS["p2p"], *CLIENT_PORTS))
         if p.app_security_group_id is not None:
             fleet.ingress_from(p.app_security_group_id, CLIENT_PORTS, "application")
-        role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn, secret.arn,
-                                   a.secrets_kms_key_arn)
+        role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn,
+                                   [secret.arn, ro_secret.arn], a.secrets_kms_key_arn)
         self.backup_role_arn = role.arn
         bootstrap = f"http://{hosts[0]}:{PORTS['p2p']}"
         for i, host in enumerate(hosts):
             argv = peer_args(i, f"http://{host}:{PORTS['p2p']}", bootstrap)
-            user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn).apply(
+            user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn, ro_secret.arn).apply(
                 functools.partial(_qdrant_user_data, a, self.config, argv, f"peer-{i + 1}"))
             fleet.member(f"peer-{i + 1}", i, p.instance_type or DEFAULT_INSTANCE_TYPE, p.subnet_ids,
                          p.availability_zones, p.ami_id, a.volume_gb, p.ebs_kms_key_arn, user_data)
@@ -379,11 +402,6 @@ class Vector(pulumi.ComponentResource):
         self._fleet.ingress_from(security_group_id, CLIENT_PORTS, description)
 
 
-def api_key_config(key: str) -> str:
-    """The peers' second config file: only ``service.api_key`` (JSON is YAML, and quotes any key)."""
-    return f"service:\n  api_key: {json.dumps(key)}\n"
-
-
 def _start_script(peer0_url: str) -> str:
     """Entrypoint on EKS: the pod's ordinal decides between starting the cluster and joining it."""
     return "\n".join([
@@ -391,7 +409,7 @@ def _start_script(peer0_url: str) -> str:
         "set -euo pipefail",
         'ordinal="${HOSTNAME##*-}"',
         'self="http://${HOSTNAME}.${QDRANT_HEADLESS_SUFFIX}:6335"',
-        f'key=(--config-path "{API_KEY_CONFIG}")  # service.api_key, merged over config/production.yaml',
+        f'key=(--config-path "{API_KEY_CONFIG}")  # both API keys, merged over config/production.yaml',
         'if [ "$ordinal" = "0" ]; then',
         '  exec ./entrypoint.sh "${key[@]}" --uri "$self"',
         "fi",
@@ -401,7 +419,7 @@ def _start_script(peer0_url: str) -> str:
 
 
 def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v: list[Any]) -> str:
-    bucket, kms_key, secret_arn = v
+    bucket, kms_key, secret_arn, ro_secret_arn = v
     image = a.image or f"qdrant/qdrant:v{a.version}"
     units = render_systemd_units(
         "qdrant-snapshot", description="Qdrant snapshots to S3", exec_start="/usr/local/bin/qdrant-snapshot",
@@ -413,7 +431,7 @@ def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v:
         "EnvironmentFile=/etc/qdrant/api-key.env",
         "ExecStartPre=-/usr/bin/docker rm -f qdrant",
         "ExecStart=/usr/bin/docker run --rm --name qdrant --network host --user 1000:1000 "
-        f"-e {API_KEY_ENV} -e QDRANT_INIT_FILE_PATH=/qdrant/storage/.qdrant-initialized "
+        f"-e {API_KEY_ENV} -e {READ_ONLY_API_KEY_ENV} -e QDRANT_INIT_FILE_PATH=/qdrant/storage/.qdrant-initialized "
         "-v /var/lib/qdrant/storage:/qdrant/storage "  # snapshots too (SNAPSHOTS_PATH)
         f"-v /etc/qdrant/production.yaml:/qdrant/config/production.yaml:ro {image} ./entrypoint.sh {' '.join(argv)}",
         "ExecStop=/usr/bin/docker stop -t 60 qdrant",
@@ -438,9 +456,11 @@ def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v:
         ["chown", "-R", "1000:1000", "/var/lib/qdrant"],
         ["dnf", "install", "-y", "docker"],
         ["systemctl", "enable", "--now", "docker"],
-        # The API key is read at boot from Secrets Manager (instance role), never from user data.
+        # Both API keys are read at boot from Secrets Manager (instance role), never from user data.
         "umask 077 && printf '%s=%s\\n' " + API_KEY_ENV + " \"$(aws secretsmanager get-secret-value "
-        f"--secret-id {secret_arn} --query SecretString --output text)\" > /etc/qdrant/api-key.env",
+        f"--secret-id {secret_arn} --query SecretString --output text)\" " + READ_ONLY_API_KEY_ENV
+        + " \"$(aws secretsmanager get-secret-value "
+        f"--secret-id {ro_secret_arn} --query SecretString --output text)\" > /etc/qdrant/api-key.env",
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "--now", "qdrant", "qdrant-snapshot.timer"],
     ]

@@ -203,6 +203,26 @@ def generated_secret(parent: pulumi.Resource, name: str, kms_key_arn: pulumi.Inp
     return secret, value
 
 
+def generated_json_secret(parent: pulumi.Resource, name: str, keys: Sequence[str], kms_key_arn: pulumi.Input[str],
+                          tags: dict[str, str], protect: bool, *, path: str, description: str, rotation_exempt: str,
+                          length: int = 32) -> tuple[aws.secretsmanager.Secret, dict[str, pulumi.Output[str]]]:
+    """Several random values packed in one Secrets Manager secret (KMS) as a JSON object ``{key: value}``: one
+    secret per store rather than one per login (each secret is billed per month). ``rotation_exempt`` is the
+    reason the secret has no rotation schedule (policy ``secret-rotation-or-exemption``; AWS tag value
+    characters only). Returns the secret and each value as a Pulumi secret, by key."""
+    values = {key: as_secret(random.RandomPassword(
+        f"{name}-{key}", length=length, special=False,
+        opts=child_opts(parent, stateful=True, protect=protect)).result) for key in keys}
+    secret = aws.secretsmanager.Secret(name, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}/{path}-",
+                                       description=description, kms_key_id=kms_key_arn,
+                                       recovery_window_in_days=30, tags={**tags, "rotation-exempt": rotation_exempt},
+                                       opts=child_opts(parent, stateful=True, protect=protect))
+    document = pulumi.Output.all(**values).apply(lambda v: json.dumps({k: v[k] for k in keys}))
+    aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=as_secret(document),
+                                     opts=child_opts(parent, stateful=True, protect=protect))
+    return secret, values
+
+
 def as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     """Mark a value secret (the mock runtime ignores provider-side secret outputs, so be explicit)."""
     return pulumi.Output.secret(value)  # type: ignore[arg-type]
@@ -278,9 +298,11 @@ def _ports(ports: Sequence[int]) -> list[k8s.networking.v1.NetworkPolicyPortArgs
 def network_policy(parent: pulumi.Resource, rname: str, name: str, ns: str, labels: Mapping[str, str],
                     opts: OptsFactory, *, app_namespace: str, client_ports: Sequence[int],
                     peer_ports: Sequence[int], backup_labels: Mapping[str, str], backup_ports: Sequence[int],
-                    metrics_namespace: str | None, metrics_ports: Sequence[int]) -> k8s.networking.v1.NetworkPolicy:
+                    metrics_namespace: str | None, metrics_ports: Sequence[int],
+                    jobs: Sequence[tuple[Mapping[str, str], Sequence[int]]] = ()) -> k8s.networking.v1.NetworkPolicy:
     """Ingress to the store's pods: clients from the app namespace, peers from each other, the backup
-    job on its ports, Prometheus from the monitoring namespace. Everything else is denied."""
+    job on its ports, other jobs of the store (``jobs``: pod labels and ports) on theirs, Prometheus from the
+    monitoring namespace. Everything else is denied."""
     ns_sel = "kubernetes.io/metadata.name"
     rules = [
         k8s.networking.v1.NetworkPolicyIngressRuleArgs(
@@ -295,6 +317,10 @@ def network_policy(parent: pulumi.Resource, rname: str, name: str, ns: str, labe
             from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
                 match_labels=dict(backup_labels)))],
             ports=_ports(backup_ports)),
+        *(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels=dict(job_labels)))],
+            ports=_ports(job_ports)) for job_labels, job_ports in jobs),
     ]
     if metrics_namespace:
         rules.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
@@ -410,7 +436,9 @@ class Ec2Fleet:
                 tags=self.tags, opts=child_opts(self.parent))
 
     def instance_role(self, bucket: pulumi.Input[str], prefix: str, backup_kms: pulumi.Input[str],
-                      secret_arn: pulumi.Input[str], secrets_kms: pulumi.Input[str]) -> aws.iam.Role:
+                      secret_arns: Sequence[pulumi.Input[str]], secrets_kms: pulumi.Input[str]) -> aws.iam.Role:
+        """The members' role: SSM, the backup bucket prefix and its key, and read access to ``secret_arns``
+        (the store's own Secrets Manager secrets) through Secrets Manager only."""
         role = aws.iam.Role(
             f"{self.name}-instance-role",
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -419,8 +447,8 @@ class Ec2Fleet:
         aws.iam.RolePolicyAttachment(f"{self.name}-ssm", role=role.name,
                                      policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
                                      opts=child_opts(self.parent))
-        policy = pulumi.Output.all(bucket, backup_kms, secret_arn, secrets_kms).apply(
-            lambda v: _instance_policy(v[0], prefix, v[1], v[2], v[3]))
+        policy = pulumi.Output.all(bucket, backup_kms, secrets_kms, *secret_arns).apply(
+            lambda v: _instance_policy(v[0], prefix, v[1], v[3:], v[2]))
         aws.iam.RolePolicy(f"{self.name}-backup", role=role.name, policy=policy, opts=child_opts(self.parent))
         self.profile = aws.iam.InstanceProfile(f"{self.name}-profile", role=role.name, tags=self.tags,
                                                opts=child_opts(self.parent))
@@ -481,11 +509,11 @@ class Ec2Fleet:
         return self._amis[parameter]
 
 
-def _instance_policy(bucket: str, prefix: str, backup_kms: str, secret_arn: str, secrets_kms: str) -> str:
+def _instance_policy(bucket: str, prefix: str, backup_kms: str, secret_arns: Sequence[str], secrets_kms: str) -> str:
     doc = json.loads(backup_bucket_policy(bucket, prefix, backup_kms))
     doc["Statement"] += [
         {"Sid": "ReadOwnSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-         "Resource": secret_arn},
+         "Resource": secret_arns[0] if len(secret_arns) == 1 else list(secret_arns)},
         {"Sid": "DecryptOwnSecret", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": secrets_kms,
          "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}}},
     ]

@@ -210,13 +210,18 @@ def test_eks_network_policy(eks: ProgramRun) -> None:
             assert "namespaceSelector" not in rule["from"][0]
 
 
+def _named(run: ProgramRun, type_: str, name: str) -> RecordedResource:
+    (r,) = [r for r in run.by_type(type_) if r.name == name]
+    return r
+
+
 def test_eks_password_secret_end_to_end(eks: ProgramRun) -> None:
-    (sec,) = eks.by_type("kubernetes:core/v1:Secret")
+    sec = _named(eks, "kubernetes:core/v1:Secret", "graph-auth")
     assert sec.inputs["stringData"] == "[secret]"
     assert sec.raw_inputs["stringData"]["NEO4J_AUTH"].startswith("neo4j/")
-    (ver,) = eks.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    ver = _named(eks, "aws:secretsmanager/secretVersion:SecretVersion", "graph-password")
     assert ver.inputs["secretString"] == "[secret]"
-    (sm,) = eks.by_type("aws:secretsmanager/secret:Secret")
+    sm = _named(eks, "aws:secretsmanager/secret:Secret", "graph-password")
     assert sm.inputs["kmsKeyId"] == KEY + "secrets"
     assert sec.raw_inputs["stringData"]["NEO4J_AUTH"] == "neo4j/" + ver.raw_inputs["secretString"]
 
@@ -226,7 +231,7 @@ def test_password_secret_name_is_a_prefix(placement: str) -> None:
     """A fixed ``name`` stays taken for the 30-day recovery window after a destroy, so a re-create fails;
     ``name_prefix`` keeps the readable path and lets AWS append a unique suffix. The window is kept."""
     run = _run(placement)
-    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    sm = _named(run, "aws:secretsmanager/secret:Secret", "graph-password")
     assert sm.inputs["namePrefix"] == "data-platform-production/graph/neo4j-password-"
     assert "name" not in sm.inputs
     assert sm.inputs["recoveryWindowInDays"] == 30
@@ -310,7 +315,7 @@ def test_ec2_instances(ec2: ProgramRun) -> None:
         assert root["encrypted"] is True and root["kmsKeyId"] == KEY + "ebs" and root["volumeType"] == "gp3"
         assert i.inputs["monitoring"] is True and i.inputs["ebsOptimized"] is True
         assert i.inputs["userData"].startswith("#cloud-config\n")
-    (ver,) = ec2.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    ver = _named(ec2, "aws:secretsmanager/secretVersion:SecretVersion", "graph-password")
     password = ver.raw_inputs["secretString"]
     assert len(password) == 32
     for i in insts:  # the password is fetched at boot, never written into user data
