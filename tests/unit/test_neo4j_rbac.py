@@ -235,7 +235,7 @@ def test_community_has_no_logins(placement: str) -> None:
 
 def test_the_review_notes_that_community_has_no_rbac() -> None:
     def notes(licence: str) -> tuple[str, ...]:
-        return build_topology(load_settings("dev", {"aws:region": "us-east-1",
+        return build_topology(load_settings("dev", {"aws:region": "us-east-1", "data-platform:environment": "dev",
                                                     "data-platform:graph": {"licenseAgreement": licence}})).notes
 
     assert any("no role-based access control" in n and "'neo4j' with full rights" in n for n in notes("no"))
