@@ -355,20 +355,13 @@ class ClusterMonitoring(pulumi.ComponentResource):
         am_svc = _service(f"{name}-alertmanager", "alertmanager", ns, am_labels, ALERTMANAGER_PORT, after_ns)
 
         # ---- Alertmanager --------------------------------------------------------------------
-        am_container = k8s.core.v1.ContainerArgs(
-            name="alertmanager", image=IMAGES["alertmanager"],
+        am_container = _web_container(
+            "alertmanager", ALERTMANAGER_PORT, "50m", a.alertmanager_memory, am_mounts,
+            probes=(("/-/ready", 5), ("/-/healthy", 10)),
             args=[f"--config.file={AM_CONFIG_DIR}/alertmanager.yml", "--storage.path=/alertmanager",
                   f"--web.listen-address=:{ALERTMANAGER_PORT}",
                   "--cluster.listen-address=",  # one replica: no gossip peers, no port 9094
-                  f"--web.external-url=http://alertmanager.{ns}.svc.cluster.local:{ALERTMANAGER_PORT}"],
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=ALERTMANAGER_PORT)],
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": a.alertmanager_memory}, limits={"memory": a.alertmanager_memory}),
-            security_context=container_security_context(read_only_root=True),
-            volume_mounts=am_mounts,
-            readiness_probe=_http_probe("/-/ready", ALERTMANAGER_PORT, 5),
-            liveness_probe=_http_probe("/-/healthy", ALERTMANAGER_PORT, 10),
-        )
+                  f"--web.external-url=http://alertmanager.{ns}.svc.cluster.local:{ALERTMANAGER_PORT}"])
         k8s.apps.v1.StatefulSet(
             f"{name}-alertmanager",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="alertmanager", namespace=ns, labels=am_labels),
@@ -396,22 +389,14 @@ class ClusterMonitoring(pulumi.ComponentResource):
 
         # ---- Prometheus ----------------------------------------------------------------------
         size_gb = max(1, a.volume_gb * 8 // 10)
-        prom_container = k8s.core.v1.ContainerArgs(
-            name="prometheus", image=IMAGES["prometheus"],
+        prom_container = _web_container(
+            "prometheus", PROMETHEUS_PORT, a.prometheus_cpu, a.prometheus_memory, prom_mounts,
+            probes=(("/-/ready", 5), ("/-/healthy", 10)), liveness_failure_threshold=12,
             args=[f"--config.file={CONFIG_DIR}/prometheus.yml", "--storage.tsdb.path=/prometheus",
                   f"--storage.tsdb.retention.time={a.retention_days}d",
                   f"--storage.tsdb.retention.size={size_gb}GB",
                   f"--web.listen-address=:{PROMETHEUS_PORT}",
-                  f"--web.external-url=http://prometheus.{ns}.svc.cluster.local:{PROMETHEUS_PORT}"],
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PROMETHEUS_PORT)],
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": a.prometheus_cpu, "memory": a.prometheus_memory},
-                limits={"memory": a.prometheus_memory}),
-            security_context=container_security_context(read_only_root=True),
-            volume_mounts=prom_mounts,
-            readiness_probe=_http_probe("/-/ready", PROMETHEUS_PORT, 5),
-            liveness_probe=_http_probe("/-/healthy", PROMETHEUS_PORT, 10, failure_threshold=12),
-        )
+                  f"--web.external-url=http://prometheus.{ns}.svc.cluster.local:{PROMETHEUS_PORT}"])
         k8s.apps.v1.StatefulSet(
             f"{name}-prometheus",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="prometheus", namespace=ns, labels=prom_labels),
@@ -553,16 +538,8 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
         k8s.core.v1.EnvVarArgs(name="GF_SECURITY_ADMIN_PASSWORD__FILE",
                                value=f"{GRAFANA_SECRETS_DIR}/admin-password"),
     ]
-    container = k8s.core.v1.ContainerArgs(
-        name="grafana", image=IMAGES["grafana"], env=env,
-        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=GRAFANA_PORT)],
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "50m", "memory": a.grafana_memory}, limits={"memory": a.grafana_memory}),
-        security_context=container_security_context(read_only_root=True),
-        volume_mounts=mounts,
-        readiness_probe=_http_probe("/api/health", GRAFANA_PORT, 10),
-        liveness_probe=_http_probe("/api/health", GRAFANA_PORT, 20),
-    )
+    container = _web_container("grafana", GRAFANA_PORT, "50m", a.grafana_memory, mounts,
+                               probes=(("/api/health", 10), ("/api/health", 20)), env=env)
     checksum = _sha(json.dumps(files, sort_keys=True))
     k8s.apps.v1.Deployment(
         f"{name}-grafana",
@@ -630,6 +607,27 @@ def _ports(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
 def _ns_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
         match_labels={"kubernetes.io/metadata.name": namespace}))
+
+
+def _web_container(name: str, port: int, cpu: str, memory: str,
+                   mounts: Sequence[k8s.core.v1.VolumeMountArgs], *, probes: tuple[tuple[str, int], tuple[str, int]],
+                   args: Sequence[str] | None = None, env: Sequence[k8s.core.v1.EnvVarArgs] | None = None,
+                   liveness_failure_threshold: int = 6) -> k8s.core.v1.ContainerArgs:
+    """One monitoring web server: the pinned image, one ``http`` port, memory request = limit (no
+    overcommit, so the node never OOM-kills it for a neighbour), a read-only root, and readiness and
+    liveness HTTP probes (``probes``: (path, period) each)."""
+    (ready_path, ready_period), (live_path, live_period) = probes
+    return k8s.core.v1.ContainerArgs(
+        name=name, image=IMAGES[name], args=list(args) if args is not None else None,
+        env=list(env) if env is not None else None,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port)],
+        resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": cpu, "memory": memory},
+                                                       limits={"memory": memory}),
+        security_context=container_security_context(read_only_root=True),
+        volume_mounts=list(mounts),
+        readiness_probe=_http_probe(ready_path, port, ready_period),
+        liveness_probe=_http_probe(live_path, port, live_period, failure_threshold=liveness_failure_threshold),
+    )
 
 
 def _http_probe(path: str, port: int, period: int, failure_threshold: int = 6) -> k8s.core.v1.ProbeArgs:
