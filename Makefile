@@ -14,7 +14,7 @@ STACK ?= production
 help:
 	@echo "make review            offline review of STACK (default production): tree, policies, cost"
 	@echo "make test              lint + every test tier (unit, policies, integration, ops, review)"
-	@echo "make bench             benchmark the production review (end to end, by phase, scaling)"
+	@echo "make bench             benchmark the production review (floor, end to end, by phase, scaling to ~3,000)"
 	@echo "make drill             failover/promote/lag/pooling figures on real local servers"
 	@echo "make preview|up STACK=dev   the real Pulumi CLI (needs pulumi + AWS credentials)"
 
@@ -59,8 +59,9 @@ ops: setup system-deps
 test: setup system-deps lint
 	$(PY) -m pytest tests
 
+# BASELINE=DIR: another checkout (git worktree add DIR <commit>) whose reviews run in the same rounds.
 bench: setup
-	$(PY) -m review.bench
+	$(PY) -m review.bench $(if $(BASELINE),--baseline $(BASELINE))
 
 drill: setup system-deps
 	$(PY) -m tests.integration.drill

@@ -1,9 +1,17 @@
 """``python -m review``: see :mod:`review.cli`."""
 
+import gc
 import os
 import sys
 
-from review.cli import main
+# One report, then os._exit: no cyclic garbage collection in this process. Importing the provider SDKs
+# and running the program allocate millions of objects, and every collection walks all the live ones
+# again (a third of the CPU time of a production review); nearly all garbage is freed by reference
+# counting, and peak memory grows by a few percent (review.program pauses the collector during the run
+# of the program in any process).
+gc.disable()
+
+from review.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     code = main()

@@ -340,8 +340,9 @@ class PolicyAnalyzer:
             ))
         return out
 
-    def _analyze_request(self, resource: Mapping[str, Any],
-                         providers: Mapping[str, Mapping[str, Any]]) -> analyzer_pb2.AnalyzeRequest:
+    def analyze_request(self, resource: Mapping[str, Any],
+                        providers: Mapping[str, Mapping[str, Any]]) -> analyzer_pb2.AnalyzeRequest:
+        """The Analyze request of one resource (``providers``: provider resources by URN); no call is made."""
         provider = _provider(resource, providers)
         return analyzer_pb2.AnalyzeRequest(
             type=str(resource["type"]),
@@ -355,7 +356,7 @@ class PolicyAnalyzer:
     def analyze(self, resource: Mapping[str, Any],
                 providers: Mapping[str, Mapping[str, Any]] | None = None) -> list[Violation]:
         """Analyze one resource (resource policies only)."""
-        response = self._call("Analyze", self._analyze_request(resource, providers or {}))
+        response = self._call("Analyze", self.analyze_request(resource, providers or {}))
         return self._violations(response, str(resource["urn"]))
 
     def analyze_stack(self, resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
@@ -385,18 +386,24 @@ class PolicyAnalyzer:
         """Analyze every custom resource (all calls in flight at once as gRPC futures), then
         AnalyzeStack; returns the violations sorted."""
         providers = _providers_by_urn(resources)
-        customs = [r for r in resources if r.get("custom", True) and r.get("type") != "pulumi:pulumi:Stack"]
-        requests = [self._analyze_request(r, providers) for r in customs]
-        stub = self.stub
-        futures = [stub.Analyze.future(req) for req in requests]
+        sent = [self.send(self.analyze_request(r, providers)) for r in resources if analyzed(r)]
+        out = self.results(sent)
+        out.extend(self.analyze_stack(resources))
+        return sorted(out)
+
+    def send(self, request: analyzer_pb2.AnalyzeRequest) -> tuple[analyzer_pb2.AnalyzeRequest, grpc.Future]:
+        """Start one Analyze call (a gRPC future; many can be in flight); :meth:`results` collects them."""
+        return request, self.stub.Analyze.future(request)
+
+    def results(self, sent: Iterable[tuple[analyzer_pb2.AnalyzeRequest, grpc.Future]]) -> list[Violation]:
+        """The violations of Analyze calls started with :meth:`send`, waiting for each."""
         out: list[Violation] = []
         try:
-            for req, fut in zip(requests, futures, strict=True):
+            for req, fut in sent:
                 out.extend(self._violations(fut.result(), req.urn))
         except grpc.RpcError as e:
             raise AnalyzerError(f"Analyze failed: {e}\npack stderr:\n{self.stderr()}") from e
-        out.extend(self.analyze_stack(resources))
-        return sorted(out)
+        return out
 
     @property
     def levels(self) -> Mapping[str, str]:
@@ -405,8 +412,17 @@ class PolicyAnalyzer:
         return dict(self._levels)
 
 
+def analyzed(resource: Mapping[str, Any]) -> bool:
+    """Whether Analyze sees the resource: custom resources (providers included), not the stack."""
+    return bool(resource.get("custom", True)) and resource.get("type") != "pulumi:pulumi:Stack"
+
+
+def is_provider(resource: Mapping[str, Any]) -> bool:
+    return str(resource.get("type", "")).startswith("pulumi:providers:")
+
+
 def _providers_by_urn(resources: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {str(r["urn"]): r for r in resources if str(r.get("type", "")).startswith("pulumi:providers:")}
+    return {str(r["urn"]): r for r in resources if is_provider(r)}
 
 
 __all__ = ["AnalyzerError", "AnalyzerInfo", "PolicyAnalyzer", "PolicyInfo", "Violation"]

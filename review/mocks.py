@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,8 +118,11 @@ def _provider_urn(ref: str) -> str | None:
 class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration request and real-style URNs."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks,
+                 on_record: Callable[[RecordedResource], None] | None = None) -> None:
         super().__init__(mocks)
+        self.on_record = on_record
+        """Called with each resource as soon as it is recorded (in the runtime's worker thread)."""
         self.recorded: dict[str, RecordedResource] = {}
         self.stack_urn: str | None = None
         self.stack_outputs: dict[str, Any] = {}
@@ -168,6 +172,8 @@ class RecordingMonitor(MockMonitor):
         )
         with self._lock:
             self.recorded[response.urn] = rec
+        if self.on_record is not None:
+            self.on_record(rec)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import runpy
@@ -142,6 +143,25 @@ def _as_config_string(value: Any) -> str:
 
 
 @contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the run, then restore its previous state.
+
+    A run allocates millions of short-lived objects (the SDK's futures, outputs and tasks for every
+    property of every resource): each allocation burst triggers a collection that walks every live
+    object, the provider SDKs' large module graphs included. That was ~40 % of the program phase's
+    CPU time (production, 414 resources: 1.7 s → 0.9 s warm) and grows with the stack. Nearly all of
+    the garbage is freed by reference counting anyway (peak memory +7 % at 2,900 resources); what
+    is left is collected by the first collection after the run."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
 def _program_cwd(main: Path) -> Iterator[None]:
     """cwd = main and sys.path[0] = main for the run, as the CLI's language host sets them."""
     old_cwd, old_path = os.getcwd(), list(sys.path)
@@ -175,9 +195,12 @@ def record(
     secret_keys: list[str] | None = None,
     region: str = "us-east-1",
     preview: bool = True,
+    on_resource: Callable[[RecordedResource], None] | None = None,
 ) -> ProgramRun:
     """Run ``fn`` as a Pulumi program under the recording mock monitor and return what it registered.
 
+    ``on_resource`` is called with each resource as soon as it is registered, from the runtime's worker
+    threads (the review streams them to the policy pack while the program runs); it must not raise.
     Raises whatever ``fn`` raises, except ``pulumi.RunError`` which is returned as ``error``.
     """
     cfg = dict(config or {})
@@ -195,11 +218,12 @@ def record(
     asyncio.set_event_loop(loop)
     set_all_config(cfg, secret_keys or [])
     mocks = CloudMocks(region)
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, on_resource)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     rt_settings.set_root_resource(None)  # type: ignore[arg-type]
     try:
-        loop.run_until_complete(run_in_stack(fn))
+        with _no_cyclic_gc():
+            loop.run_until_complete(run_in_stack(fn))
     except pulumi.RunError as err:
         error = str(err)
     finally:
@@ -215,8 +239,10 @@ def record(
     return ProgramRun(project, stack, resources, monitor.stack_outputs, seconds, error)
 
 
-def run_program(project_dir: Path, stack: str, *, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
-    """Run the project's program for ``stack``; ``overrides`` replace config keys (tests, scaling bench)."""
+def run_program(project_dir: Path, stack: str, *, overrides: Mapping[str, Any] | None = None,
+                on_resource: Callable[[RecordedResource], None] | None = None) -> ProgramRun:
+    """Run the project's program for ``stack``; ``overrides`` replace config keys (tests, scaling bench);
+    ``on_resource`` as in :func:`record`."""
     sc = load_stack_config(project_dir, stack)
     for key, value in (overrides or {}).items():
         sc.config[key] = _as_config_string(value)
@@ -227,6 +253,6 @@ def run_program(project_dir: Path, stack: str, *, overrides: Mapping[str, Any] |
 
     with _program_cwd(sc.main):
         run = record(program, project=sc.project, stack=stack, config=sc.config, secret_keys=sc.secret_keys,
-                     region=sc.region)
+                     region=sc.region, on_resource=on_resource)
     run.config = sc
     return run

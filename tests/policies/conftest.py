@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,14 +22,11 @@ sys.modules["policy_fixtures"] = _module
 _spec.loader.exec_module(_module)
 
 COMMON = _module.COMMON
-STARTUP: dict[str, float] = _module.STARTUP
 
 
 @pytest.fixture(scope="session")
 def analyzer() -> Iterator[PolicyAnalyzer]:
-    t0 = time.perf_counter()
     with PolicyAnalyzer() as pa:
-        STARTUP["seconds"] = time.perf_counter() - t0
         yield pa
 
 

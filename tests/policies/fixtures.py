@@ -25,8 +25,6 @@ TAGS = {"team": "data", "environment": "production", "cost-center": "cc-4711"}
 COMMON = {"region": REGION}
 """Pack-wide settings the review passes (``PolicyAnalyzer.configure(..., common=COMMON)``) to every
 policy that declares them."""
-STARTUP: dict[str, float] = {}
-"""Filled by the session fixture: seconds to start the analyzer."""
 
 Resource = dict[str, Any]
 

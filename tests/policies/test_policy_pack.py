@@ -1,9 +1,7 @@
 """The pack as the CLI sees it: GetAnalyzerInfo, Configure (levels, properties), ConfigureStack,
-startup and analysis time."""
+start and stop, repeated analysis."""
 
 from __future__ import annotations
-
-import time
 
 import policy_fixtures as fx
 import pytest
@@ -122,15 +120,20 @@ def test_unknown_values_during_preview_are_not_violations(pa: PolicyAnalyzer) ->
     assert [v for v in pa.analyze_all(rs)] == []
 
 
-def test_startup_is_fast() -> None:
-    t0 = time.perf_counter()
-    with PolicyAnalyzer() as fresh:
-        started = time.perf_counter() - t0
-        assert fresh.port
-        info = fresh.info()
-    print(f"\nanalyzer startup {started:.3f}s (session start {fx.STARTUP.get('seconds', 0):.3f}s), "
-          f"{len(info.policies)} policies")
-    assert started < 2.0
+def test_a_fresh_pack_serves_on_its_port_and_is_gone_after_close() -> None:
+    """How fast it starts is measured by ``make bench`` (review.bench), not asserted here."""
+    fresh = PolicyAnalyzer()
+    fresh.start()
+    try:
+        assert fresh.port is not None and fresh.port > 0
+        assert {p.name for p in fresh.info().policies} == {p.meta.name for p in REGISTRY}
+        process = fresh._proc
+        assert process is not None and process.poll() is None
+    finally:
+        fresh.close()
+    assert process.poll() is not None
+    with pytest.raises(AnalyzerError, match="not running"):
+        fresh.analyze_stack([])
 
 
 def three_hundred() -> list[dict]:
@@ -143,17 +146,19 @@ def three_hundred() -> list[dict]:
     return rs[:300]
 
 
-def test_analysis_of_300_resources_is_fast(pa: PolicyAnalyzer) -> None:
+def test_analysis_of_300_resources_keeps_the_verdicts_of_the_stack_and_repeats(pa: PolicyAnalyzer) -> None:
+    """Adding renamed copies changes no verdict on the original resources, the resource policies judge a
+    copy as its original, and a repeated analysis gives the same answer (how long it takes is measured
+    by ``make bench``, not asserted here)."""
     rs = three_hundred()
-    assert len(rs) == 300
-    pa.analyze_all(rs)  # warm up
-    best = float("inf")
-    for _ in range(5):
-        t0 = time.perf_counter()
-        pa.analyze_all(rs)
-        best = min(best, time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    pa.analyze_stack(rs)
-    stack_only = time.perf_counter() - t0
-    print(f"\nanalyze_all({len(rs)} resources): {best:.3f}s (AnalyzeStack alone {stack_only:.3f}s)")
-    assert best < 1.5  # loose: the machine is shared; test_policy_fastpath compares relative speed
+    originals = list(P) + fx.local_like()
+    assert len(rs) == 300 and len({r["urn"] for r in rs}) == 300
+    alone = pa.analyze_all(originals)
+    first = pa.analyze_all(rs)
+    assert first == pa.analyze_all(rs)
+    original_urns = {r["urn"] for r in originals}
+    assert [v for v in first if v.urn in original_urns] == [v for v in alone if v.urn]
+    by_urn = {r["urn"]: r for r in originals}
+    for copy in rs[len(originals):]:
+        original = by_urn[copy["urn"].rsplit("-", 1)[0]]
+        assert [v.policy for v in pa.analyze(copy)] == [v.policy for v in pa.analyze(original)], copy["urn"]
