@@ -6,6 +6,7 @@ and prints the port. The project root goes on ``sys.path`` in place of the pack 
 ``policies.*`` and ``cost.*`` import as packages and no pack module shadows a stdlib name.
 """
 
+import gc
 import sys
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from policies._fastpath import install  # noqa: E402
 from policies.pack import PACK_NAME, build  # noqa: E402
 
 POLICIES = build()
+# The SDKs and the cost model are a large, long-lived object graph: move it out of the cyclic garbage
+# collector's generations, which otherwise walk it again on every collection while the pack analyzes
+# (AnalyzeStack of ~2,900 resources: 22 s with it, 9 s without; make bench). New garbage is still collected.
+gc.freeze()
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.ADVISORY,

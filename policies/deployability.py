@@ -551,15 +551,16 @@ def _key_of_topic(s: Stack, topic: Resource) -> Resource | None:
 )
 def sns_encrypted_topic_publisher_key_access(s: Stack) -> Iterator[tuple[str, str | None]]:
     topics = s.of_type(SNS_TOPIC)
-    publishers: dict[tuple[str, str], list[Resource]] = {}
+    # {(topic, service): {publisher urn: publisher}}: insertion-ordered and O(1) per publisher (a list
+    # membership test made this quadratic in the number of alarms).
+    publishers: dict[tuple[str, str], dict[str, Resource]] = {}
     for type_, props, service in _PUBLISHERS:
         for r in s.of_type(type_):
             for prop in props:
                 for t in _topic_refs(s, r, prop, topics):
-                    publishers.setdefault((t.urn, service), [])
-                    if r not in publishers[(t.urn, service)]:
-                        publishers[(t.urn, service)].append(r)
-    for (topic_urn, service), pubs in sorted(publishers.items()):
+                    publishers.setdefault((t.urn, service), {}).setdefault(r.urn, r)
+    for (topic_urn, service), by_urn in sorted(publishers.items()):
+        pubs = list(by_urn.values())
         topic = s.by_urn[topic_urn]
         kms = topic.get("kmsMasterKeyId")
         if not (isinstance(kms, str) and kms):
