@@ -62,6 +62,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.alarms import RdsTarget
 from components.aws.db_roles import ROTATION_EXEMPT_TAG, PostgresRoles, PostgresRolesArgs
 from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
 
@@ -293,6 +294,17 @@ class Postgres(pulumi.ComponentResource):
     kms_key_arn: pulumi.Input[str]
     dr_kms_key_arn: pulumi.Input[str] | None
     backup_retention_days: int
+    realized: dict[str, str]
+    """``{topology member id: resource name}`` of every instance this component created: the primary
+    (``postgres/primary``), its Multi-AZ standby when the primary was created with ``multi_az``
+    (``postgres/standby``), each read replica (``postgres/replica-1``...) and the DR replica
+    (``postgres/dr-replica``)."""
+    alarm_primary: RdsTarget
+    """The primary as an alarm target (``pg-primary``)."""
+    alarm_replicas: tuple[RdsTarget, ...]
+    """Each read replica created, as an alarm target (``pg-replica-1``...)."""
+    alarm_dr_replica: RdsTarget | None
+    """The DR replica as an alarm target (``pg-dr``), or None."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_postgres_args(args)
@@ -385,6 +397,9 @@ class Postgres(pulumi.ComponentResource):
             tags=tags("primary"), **common,
             opts=opts_(stateful=True, depends_on=[*log_groups(primary_id, a.logs_kms_key_arn, None), *role_deps]))
 
+        self.realized = {"postgres/primary": f"{name}-primary"}
+        if a.multi_az:  # the primary's multi_az input: RDS keeps the synchronous standby in another AZ
+            self.realized["postgres/standby"] = f"{name}-primary (Multi-AZ standby)"
         replicas: list[aws.rds.Instance] = []
         for i in range(1, a.read_replicas + 1):
             rid = f"{p}-pg-replica-{i}"
@@ -398,6 +413,7 @@ class Postgres(pulumi.ComponentResource):
                 backup_retention_period=0, skip_final_snapshot=True,
                 tags=tags("replica"), **common,
                 opts=opts_(stateful=True, depends_on=[*log_groups(rid, a.logs_kms_key_arn, None), *role_deps])))
+            self.realized[f"postgres/replica-{i}"] = f"{name}-replica-{i}"
 
         self.dr_region = a.dr_region if a.dr_replica else None
         self.dr_kms_key_arn = a.dr_kms_key_arn if a.dr_replica else None
@@ -432,6 +448,7 @@ class Postgres(pulumi.ComponentResource):
                 tags=tags("dr-replica"), **common,
                 opts=opts_(stateful=True, depends_on=[
                     *log_groups(dr_id, a.dr_logs_kms_key_arn or "", region), *role_deps]))
+            self.realized["postgres/dr-replica"] = f"{name}-dr-replica"
             aws.rds.InstanceAutomatedBackupsReplication(
                 f"{name}-backups-replication", region=region, source_db_instance_arn=primary.arn,
                 kms_key_id=a.dr_kms_key_arn, retention_period=a.backup_retention_days,
@@ -468,6 +485,10 @@ class Postgres(pulumi.ComponentResource):
         self.secret_arn = secret.arn
         self.kms_key_arn = a.kms_key_arn
         self.backup_retention_days = a.backup_retention_days
+        self.alarm_primary = RdsTarget("pg-primary", primary.identifier, a.storage_gb)
+        self.alarm_replicas = tuple(RdsTarget(f"pg-replica-{i}", r.identifier, a.storage_gb)
+                                    for i, r in enumerate(replicas, start=1))
+        self.alarm_dr_replica = RdsTarget("pg-dr", dr.identifier, a.storage_gb) if dr else None
         self.register_outputs({
             "endpoint": self.endpoint, "address": self.address, "port": self.port,
             "primaryIdentifier": self.primary_identifier, "primaryArn": self.primary_arn,

@@ -48,6 +48,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.alarms import RedisTargets, cluster_mode_member_ids
 from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
 from components.render.redis import CLUSTER_CLIENT_COMMANDS
 
@@ -191,8 +192,17 @@ def validate_redis_args(args: RedisArgs) -> None:
 def member_cluster_ids(replication_group_id: str, shards: int, replicas_per_shard: int) -> list[str]:
     """Cache cluster ids of a cluster-mode replication group (``<id>-<shard:04>-<node:03>``), as
     ElastiCache names them; known before deployment (alarms use them)."""
-    return [f"{replication_group_id}-{s:04d}-{n:03d}" for s in range(1, shards + 1)
-            for n in range(1, replicas_per_shard + 2)]
+    return list(cluster_mode_member_ids(replication_group_id, shards, replicas_per_shard))
+
+
+def realized_members(replication_group_id: str, shards: int, replicas_per_shard: int) -> dict[str, str]:
+    """``{topology member id: cache cluster id}`` of a cluster-mode replication group of ``shards`` node
+    groups of one primary and ``replicas_per_shard`` replicas: node 001 of a node group starts as its
+    primary (``redis/shard-2/primary``), the others as its replicas (``redis/shard-2/replica-1``)."""
+    ids = cluster_mode_member_ids(replication_group_id, shards, replicas_per_shard)
+    members = [f"redis/shard-{s}/primary" if n == 0 else f"redis/shard-{s}/replica-{n}"
+               for s in range(1, shards + 1) for n in range(replicas_per_shard + 1)]
+    return dict(zip(members, ids, strict=True))
 
 
 class Redis(pulumi.ComponentResource):
@@ -211,6 +221,12 @@ class Redis(pulumi.ComponentResource):
     member_clusters: pulumi.Output[Sequence[str]]
     member_cluster_ids: list[str]
     snapshot_retention_days: int
+    realized: dict[str, str]
+    """``{topology member id: cache cluster id}`` of every node the replication group was created with
+    (``num_node_groups`` x (1 + ``replicas_per_node_group``)), e.g. ``redis/shard-1/replica-1``."""
+    alarm_targets: RedisTargets
+    """The replication group and the node counts it was created with: what :class:`~components.aws.alarms.Alarms`
+    alarms on, one alarm per node."""
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_redis_args(args)
@@ -275,11 +291,14 @@ class Redis(pulumi.ComponentResource):
             f"{name}-{lt}", name=f"/aws/elasticache/{rg_id}/{lt}", kms_key_id=a.logs_kms_key_arn,
             retention_in_days=a.log_retention_days, tags=tags, opts=opts_()) for lt in LOG_TYPES}
 
+        # What the replication group is created with: its members and its alarms are counted from these.
+        num_node_groups, replicas_per_node_group = a.shards, a.replicas_per_shard
         rg = aws.elasticache.ReplicationGroup(
             f"{name}-cluster", replication_group_id=rg_id,
-            description=f"{p} {a.engine} {a.engine_version}, {a.shards} shards x {1 + a.replicas_per_shard} nodes",
+            description=f"{p} {a.engine} {a.engine_version}, {num_node_groups} shards x "
+                        f"{1 + replicas_per_node_group} nodes",
             engine=a.engine, engine_version=a.engine_version, node_type=a.node_type, port=a.port,
-            cluster_mode="enabled", num_node_groups=a.shards, replicas_per_node_group=a.replicas_per_shard,
+            cluster_mode="enabled", num_node_groups=num_node_groups, replicas_per_node_group=replicas_per_node_group,
             automatic_failover_enabled=True, multi_az_enabled=a.multi_az,
             transit_encryption_enabled=True, transit_encryption_mode="required",
             at_rest_encryption_enabled=a.at_rest_encryption,
@@ -320,7 +339,9 @@ class Redis(pulumi.ComponentResource):
         self.readonly_user_secret_arn = ro_secret.arn
         self.kms_key_arn = a.kms_key_arn if a.at_rest_encryption else None
         self.member_clusters = rg.member_clusters
-        self.member_cluster_ids = member_cluster_ids(rg_id, a.shards, a.replicas_per_shard)
+        self.member_cluster_ids = member_cluster_ids(rg_id, num_node_groups, replicas_per_node_group)
+        self.realized = realized_members(rg_id, num_node_groups, replicas_per_node_group)
+        self.alarm_targets = RedisTargets(rg_id, num_node_groups, replicas_per_node_group)
         self.snapshot_retention_days = a.snapshot_retention_days
         self.register_outputs({
             "configurationEndpoint": self.configuration_endpoint, "port": self.port,
