@@ -38,6 +38,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.base import DAY_WINDOW_RE, WINDOW_RE
+from components.limits import (
+    RDS_BACKUP_RETENTION_DAYS,
+    REDIS_REPLICAS_PER_SHARD,
+    REDIS_SHARDS,
+    MaxmemoryPolicy,
+    backup_tiers_in_order,
+)
 from cost import classes
 from cost.usage import ASSUMPTIONS
 
@@ -243,7 +250,7 @@ class PostgresSettings(_Section):
     """In-region read replicas. Default: 1 (0..5)."""
     dr_replica: bool = True
     """Cross-region read replica in drRegion. Default: true; production may not turn it off."""
-    backup_retention_days: int = Field(35, ge=1, le=35)
+    backup_retention_days: int = Field(35, ge=RDS_BACKUP_RETENTION_DAYS[0], le=RDS_BACKUP_RETENTION_DAYS[1])
     """Automated backup (PITR) retention in days. Default: 35 (1..35, the RDS maximum)."""
     backup_window: Window = "03:00-04:00"
     """Daily backup window, UTC. Default: 03:00-04:00."""
@@ -264,7 +271,8 @@ class PostgresSettings(_Section):
     port: int = Field(5432, ge=1150, le=65535)
     """Listener port. Default: 5432."""
     max_connections: int = Field(500, ge=50, le=5000)
-    """Server max_connections (the alarm fires at 80 %: the seeds' 400). Default: 500."""
+    """Server max_connections; the PostgresConnectionsHigh alarm of every instance fires above 80 % of it
+    (400 of the default: the seeds' threshold). Default: 500."""
     replica_lag_alarm_seconds: int = Field(300, ge=30, le=3600)
     """ReplicaLag alarm threshold; an idle source shows up to 300 s of lag on RDS. Default: 300."""
     pooling: PoolingSettings = PoolingSettings()
@@ -285,9 +293,9 @@ class RedisSettings(_Section):
     """Engine version. Default: 8.0. Valkey: 7.2, 8.0, 8.1; Redis OSS on ElastiCache stops at 7.1."""
     node_type: str = Field("cache.r6g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     """Node type. Default: cache.r6g.large (13 GiB; 3 shards = 39 GiB of data)."""
-    shards: int = Field(3, ge=1, le=500)
+    shards: int = Field(3, ge=REDIS_SHARDS[0], le=REDIS_SHARDS[1])
     """Node groups (shards). Default: 3 (1..500)."""
-    replicas_per_shard: int = Field(1, ge=0, le=5)
+    replicas_per_shard: int = Field(1, ge=REDIS_REPLICAS_PER_SHARD[0], le=REDIS_REPLICAS_PER_SHARD[1])
     """Replicas per shard. Default: 1 (0..5); 3 x (1 + 1) = the seeds' 6 nodes."""
     multi_az: bool = True
     """Place replicas in other AZs and fail over automatically. Default: true."""
@@ -303,7 +311,7 @@ class RedisSettings(_Section):
     """Maintenance window, UTC. Default: sun:06:30-sun:07:30."""
     port: int = Field(6379, ge=1024, le=65535)
     """Port. Default: 6379."""
-    maxmemory_policy: Literal["allkeys-lru", "allkeys-lfu", "volatile-lru", "noeviction"] = "allkeys-lru"
+    maxmemory_policy: MaxmemoryPolicy = "allkeys-lru"
     """Eviction policy. Default: allkeys-lru (the seeds')."""
 
 
@@ -709,7 +717,7 @@ def _cross_field(s: Settings) -> None:
     if v.write_consistency_factor > v.replication_factor:
         fail("vector.writeConsistencyFactor", v.write_consistency_factor,
              f"<= vector.replicationFactor ({v.replication_factor})")
-    if not b.daily_days < b.weekly_days < b.monthly_days:
+    if not backup_tiers_in_order(b.daily_days, b.weekly_days, b.monthly_days):
         fail("backups.weeklyDays", b.weekly_days,
              f"between backups.dailyDays ({b.daily_days}) and backups.monthlyDays ({b.monthly_days})")
     if r.multi_az and r.replicas_per_shard == 0:

@@ -182,28 +182,38 @@ class PostgresStore(Store):
     """PostgreSQL: a primary, the Multi-AZ standby, read replicas and the DR replica (members)."""
 
     instance_class: str
+    """The primary's class (and its Multi-AZ standby's)."""
     replica_instance_class: str | None
     """In-region replicas' class (None: ``instance_class``)."""
     dr_instance_class: str | None
     """DR replica's class (None: ``instance_class``)."""
     storage_gb: int
+    """Allocated gp3 storage, GiB (the free-storage alarm is a share of it)."""
     max_storage_gb: int
+    """Storage autoscaling ceiling, GiB."""
     iops: int | None
+    """Provisioned gp3 IOPS, or None for the baseline."""
     backup_window: str
+    """Daily backup window, UTC (retention is ``backup.retention_days``)."""
     maintenance_window: str
+    """Weekly maintenance window, UTC."""
     deletion_protection: bool
     storage_encrypted: bool
     monitoring_interval_seconds: int
+    """Enhanced monitoring interval (0: off)."""
     performance_insights_retention_days: int
     database_name: str
+    """The initial database (PgBouncer serves it locally)."""
     master_username: str
     port: int
+    """Listener port of every member."""
     max_connections: int
     """Server ``max_connections``; the connections alarm fires at 80 % of it."""
     pooling: Pooling
     replica_lag_alarm_seconds: int
+    """Threshold of the replicas' ReplicaLag alarm."""
     dr: DrSite | None
-    """The DR site of ``postgres/dr-replica``; None without one."""
+    """The AWS DR site of ``postgres/dr-replica``; None without one, and on Docker (a local container)."""
 
     @property
     def multi_az(self) -> bool:
@@ -223,13 +233,17 @@ class RedisStore(Store):
     """Valkey/Redis OSS in cluster mode: shards of one primary and its replicas (members)."""
 
     node_type: str
+    """ElastiCache node type of every member."""
     multi_az: bool
+    """Replicas in other AZs, automatic failover to them."""
     transit_encryption: bool
     at_rest_encryption: bool
     snapshot_window: str
+    """Daily snapshot window, UTC (retention is ``backup.retention_days``)."""
     maintenance_window: str
     port: int
     maxmemory_policy: str
+    """Eviction policy (one of :data:`components.limits.MAXMEMORY_POLICIES`)."""
     cluster_node_timeout_ms: int
     """``cluster-node-timeout`` where the stack runs the cluster itself (local; ElastiCache keeps its own)."""
     appendonly: bool
@@ -257,6 +271,7 @@ class GraphStore(Store):
     license_agreement: Literal["no", "yes", "eval"]
     """``no`` (Community), ``yes`` or ``eval`` (Enterprise)."""
     volume_gb: int
+    """Data volume per member, GiB."""
 
     @property
     def enterprise(self) -> bool:
@@ -278,9 +293,13 @@ class VectorStore(Store):
     replication_factor: int
     write_consistency_factor: int
     distance: str
+    """Vector distance of new collections."""
     hnsw: dict[str, int]
+    """HNSW index parameters of new collections."""
     volume_gb: int
+    """Storage per peer, GiB."""
     snapshot_interval_hours: int
+    """Hours between snapshots (the backup plan's schedule)."""
 
     @property
     def peers(self) -> int:
@@ -317,8 +336,11 @@ class Stack:
 
 @dataclass(frozen=True)
 class NetworkIntent:
+    """The primary region's VPC (its AZs are :attr:`Stack.azs`; the DR network is :class:`DrSite`)."""
+
     cidr: str
     nat_gateways: Literal["none", "single", "perAz"]
+    """NAT gateways for the private subnets' egress: none, one, or one per AZ."""
     flow_log_retention_days: int
 
 
@@ -339,7 +361,10 @@ class BackupsIntent:
 
 @dataclass(frozen=True)
 class AlertsIntent:
+    """Where alerts go and how often Prometheus evaluates its rules."""
+
     email: str | None
+    """Subscribed to the alarm topics (AWS)."""
     slack_webhook_url: SecretStr | None
     """Kept a ``SecretStr``: the compositions hand it to Pulumi as a secret."""
     evaluation_interval_seconds: int
@@ -347,7 +372,10 @@ class AlertsIntent:
 
 @dataclass(frozen=True)
 class DeployIntent:
+    """Where deploys run (the in-VPC runner) and who may use the Kubernetes API."""
+
     runner: bool
+    """A CodeBuild-hosted runner in the VPC (only with a store on EKS)."""
     repository: str | None
     github_connection_arn: str | None
     deploy_role_arn: str | None
@@ -370,8 +398,12 @@ class EksIntent:
 
 @dataclass(frozen=True)
 class LocalIntent:
+    """The local Docker stack: published ports and its private network."""
+
     port_offset: int
+    """Added to every published port."""
     subnet: str
+    """Subnet of the stack's Docker network."""
 
 
 @dataclass(frozen=True)

@@ -426,4 +426,4 @@ def test_validation(kw: dict[str, Any], field: str) -> None:
     args = _args("eks", None, **kw)
     assert validate_graph_args(args)[0][0] == field
     with pytest.raises(ArgsError, match=field):
-        record(lambda: Graph("graph", args))
+        Graph("graph", args)
