@@ -46,7 +46,7 @@ from components.limits import (
     backup_tiers_in_order,
 )
 from cost import classes
-from cost.usage import ASSUMPTIONS
+from cost.usage import ASSUMPTIONS, USAGE_MINIMUM
 
 PROJECT = "data-platform"
 
@@ -442,9 +442,10 @@ class BudgetSettings(_Section):
 
 def _usage_settings() -> type[_Section]:
     """The ``usage`` section, built from ``cost.usage.ASSUMPTIONS`` (the one home of each assumption:
-    key, default, unit and meaning)."""
+    key, default, unit and meaning) and its bound ``cost.usage.USAGE_MINIMUM``."""
     fields: dict[str, Any] = {
-        a.attr: (float, Field(int(a.default) if a.default.is_integer() else a.default, ge=0, alias=a.key,
+        a.attr: (float, Field(int(a.default) if a.default.is_integer() else a.default, ge=USAGE_MINIMUM,
+                              alias=a.key,
                               description=f"{a.doc} Unit: {a.unit}. Default: {a.default:g}."))
         for a in ASSUMPTIONS
     }
