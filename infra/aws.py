@@ -199,9 +199,9 @@ def compose_aws(topo: Topology) -> Realization:
 
     # What the components built, not what the topology asked for: the same-topology test compares the two.
     real.members.update(pg.realized)
-    real.links.update((lk.source, lk.target, lk.mode) for lk in pgs.links)
+    real.links.update(pg.realized_links)
     real.members.update(redis.realized)
-    real.links.update((lk.source, lk.target, lk.mode) for lk in rs.links)
+    real.links.update(redis.realized_links)
     _export(topo, pg, redis, backups, keys, dr_keys, alarms, cluster)
     return real
 

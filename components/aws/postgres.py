@@ -301,6 +301,9 @@ class Postgres(pulumi.ComponentResource):
     (``postgres/primary``), its Multi-AZ standby when the primary was created with ``multi_az``
     (``postgres/standby``), each read replica (``postgres/replica-1``...) and the DR replica
     (``postgres/dr-replica``)."""
+    realized_links: set[tuple[str, str, str]]
+    """``(source, target, mode)`` of the replication this component set up: the Multi-AZ standby (sync),
+    each read replica and the DR replica (async, ``replicate_source_db`` = the primary)."""
     alarm_primary: RdsTarget
     """The primary as an alarm target (``pg-primary``)."""
     alarm_replicas: tuple[RdsTarget, ...]
@@ -400,8 +403,10 @@ class Postgres(pulumi.ComponentResource):
             opts=opts_(stateful=True, depends_on=[*log_groups(primary_id, a.logs_kms_key_arn, None), *role_deps]))
 
         self.realized = {"postgres/primary": f"{name}-primary"}
+        self.realized_links = set()
         if a.multi_az:  # the primary's multi_az input: RDS keeps the synchronous standby in another AZ
             self.realized["postgres/standby"] = f"{name}-primary (Multi-AZ standby)"
+            self.realized_links.add(("postgres/primary", "postgres/standby", "sync"))
         replicas: list[aws.rds.Instance] = []
         for i in range(1, a.read_replicas + 1):
             rid = f"{p}-pg-replica-{i}"
@@ -416,6 +421,7 @@ class Postgres(pulumi.ComponentResource):
                 tags=tags("replica"), **common,
                 opts=opts_(stateful=True, depends_on=[*log_groups(rid, a.logs_kms_key_arn, None), *role_deps])))
             self.realized[f"postgres/replica-{i}"] = f"{name}-replica-{i}"
+            self.realized_links.add(("postgres/primary", f"postgres/replica-{i}", "async"))
 
         self.dr_region = a.dr_region if a.dr_replica else None
         self.dr_kms_key_arn = a.dr_kms_key_arn if a.dr_replica else None
@@ -451,6 +457,7 @@ class Postgres(pulumi.ComponentResource):
                 opts=opts_(stateful=True, depends_on=[
                     *log_groups(dr_id, a.dr_logs_kms_key_arn or "", region), *role_deps]))
             self.realized["postgres/dr-replica"] = f"{name}-dr-replica"
+            self.realized_links.add(("postgres/primary", "postgres/dr-replica", "async"))
             aws.rds.InstanceAutomatedBackupsReplication(
                 f"{name}-backups-replication", region=region, source_db_instance_arn=primary.arn,
                 kms_key_id=a.dr_kms_key_arn, retention_period=a.backup_retention_days,

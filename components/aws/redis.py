@@ -201,6 +201,12 @@ def member_cluster_ids(replication_group_id: str, shards: int, replicas_per_shar
     return list(cluster_mode_member_ids(replication_group_id, shards, replicas_per_shard))
 
 
+def realized_links(shards: int, replicas_per_shard: int) -> set[tuple[str, str, str]]:
+    """``(source, target, mode)``: each replica of a node group replicates (async) from its primary."""
+    return {(f"redis/shard-{s}/primary", f"redis/shard-{s}/replica-{r}", "async")
+            for s in range(1, shards + 1) for r in range(1, replicas_per_shard + 1)}
+
+
 def realized_members(replication_group_id: str, shards: int, replicas_per_shard: int) -> dict[str, str]:
     """``{topology member id: cache cluster id}`` of a cluster-mode replication group of ``shards`` node
     groups of one primary and ``replicas_per_shard`` replicas: node 001 of a node group starts as its
@@ -230,6 +236,8 @@ class Redis(pulumi.ComponentResource):
     realized: dict[str, str]
     """``{topology member id: cache cluster id}`` of every node the replication group was created with
     (``num_node_groups`` x (1 + ``replicas_per_node_group``)), e.g. ``redis/shard-1/replica-1``."""
+    realized_links: set[tuple[str, str, str]]
+    """``(source, target, mode)`` of the replication inside each node group (replica from its primary)."""
     alarm_targets: RedisTargets
     """The replication group and the node counts it was created with: what :class:`~components.aws.alarms.Alarms`
     alarms on, one alarm per node."""
@@ -347,6 +355,7 @@ class Redis(pulumi.ComponentResource):
         self.member_clusters = rg.member_clusters
         self.member_cluster_ids = member_cluster_ids(rg_id, num_node_groups, replicas_per_node_group)
         self.realized = realized_members(rg_id, num_node_groups, replicas_per_node_group)
+        self.realized_links = realized_links(num_node_groups, replicas_per_node_group)
         self.alarm_targets = RedisTargets(rg_id, num_node_groups, replicas_per_node_group)
         self.snapshot_retention_days = a.snapshot_retention_days
         self.register_outputs({
