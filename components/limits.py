@@ -25,6 +25,8 @@ REDIS_SHARDS: Final = (1, 500)
 """ElastiCache cluster-mode node groups (``num_node_groups``)."""
 REDIS_REPLICAS_PER_SHARD: Final = (0, 5)
 """Replicas per node group (``replicas_per_node_group``)."""
+REDIS_MULTI_AZ_REPLICAS_PER_SHARD: Final = (1, REDIS_REPLICAS_PER_SHARD[1])
+"""Replicas per node group with Multi-AZ: automatic failover needs a replica to fail over to."""
 REDIS_MAX_NODES: Final = 500
 """Nodes of one cluster-mode replication group, shards x (1 + replicas)."""
 

@@ -40,10 +40,13 @@ from pydantic.alias_generators import to_camel
 from components.base import DAY_WINDOW_RE, WINDOW_RE
 from components.limits import (
     RDS_BACKUP_RETENTION_DAYS,
+    REDIS_MULTI_AZ_REPLICAS_PER_SHARD,
     REDIS_REPLICAS_PER_SHARD,
     REDIS_SHARDS,
     MaxmemoryPolicy,
     backup_tiers_in_order,
+    in_range,
+    range_text,
 )
 from cost import classes
 from cost.usage import ASSUMPTIONS, USAGE_MINIMUM
@@ -721,8 +724,9 @@ def _cross_field(s: Settings) -> None:
     if not backup_tiers_in_order(b.daily_days, b.weekly_days, b.monthly_days):
         fail("backups.weeklyDays", b.weekly_days,
              f"between backups.dailyDays ({b.daily_days}) and backups.monthlyDays ({b.monthly_days})")
-    if r.multi_az and r.replicas_per_shard == 0:
-        fail("redis.replicasPerShard", 0, "1..5 when redis.multiAz is true")
+    if r.multi_az and not in_range(r.replicas_per_shard, REDIS_MULTI_AZ_REPLICAS_PER_SHARD):
+        fail("redis.replicasPerShard", r.replicas_per_shard,
+             f"{range_text(REDIS_MULTI_AZ_REPLICAS_PER_SHARD)} when redis.multiAz is true")
     if r.engine == "redis" and r.engine_version not in ("7.0", "7.1"):
         fail("redis.engineVersion", r.engine_version, "7.0 or 7.1 for engine redis")
     if r.engine == "valkey" and r.engine_version not in ("7.2", "8.0", "8.1"):

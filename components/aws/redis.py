@@ -53,6 +53,7 @@ from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsErro
 from components.limits import (
     MAXMEMORY_POLICIES,
     REDIS_MAX_NODES,
+    REDIS_MULTI_AZ_REPLICAS_PER_SHARD,
     REDIS_REPLICAS_PER_SHARD,
     REDIS_SHARDS,
     in_range,
@@ -169,8 +170,9 @@ def validate_redis_args(args: RedisArgs) -> None:
         problems.add("shards", args.shards, range_text(REDIS_SHARDS))
     if not in_range(args.replicas_per_shard, REDIS_REPLICAS_PER_SHARD):
         problems.add("replicas_per_shard", args.replicas_per_shard, range_text(REDIS_REPLICAS_PER_SHARD))
-    if args.multi_az and args.replicas_per_shard < 1:
-        problems.add("replicas_per_shard", args.replicas_per_shard, "1..5 when multi_az is True")
+    elif args.multi_az and not in_range(args.replicas_per_shard, REDIS_MULTI_AZ_REPLICAS_PER_SHARD):
+        problems.add("replicas_per_shard", args.replicas_per_shard,
+                     f"{range_text(REDIS_MULTI_AZ_REPLICAS_PER_SHARD)} when multi_az is True")
     nodes = args.shards * (1 + args.replicas_per_shard)
     if nodes > REDIS_MAX_NODES:
         problems.add("shards", args.shards,
