@@ -205,8 +205,6 @@ class PostgresStore(Store):
     database_name: str
     """The initial database (PgBouncer serves it locally)."""
     master_username: str
-    port: int
-    """Listener port of every member."""
     max_connections: int
     """Server ``max_connections``; the connections alarm fires at 80 % of it."""
     pooling: Pooling
@@ -214,6 +212,11 @@ class PostgresStore(Store):
     """Threshold of the replicas' ReplicaLag alarm."""
     dr: DrSite | None
     """The AWS DR site of ``postgres/dr-replica``; None without one, and on Docker (a local container)."""
+
+    @property
+    def port(self) -> int:
+        """Listener port of every member (``ports["postgres"]``)."""
+        return self.ports["postgres"]
 
     @property
     def multi_az(self) -> bool:
@@ -241,7 +244,6 @@ class RedisStore(Store):
     snapshot_window: str
     """Daily snapshot window, UTC (retention is ``backup.retention_days``)."""
     maintenance_window: str
-    port: int
     maxmemory_policy: str
     """Eviction policy (one of :data:`components.limits.MAXMEMORY_POLICIES`)."""
     cluster_node_timeout_ms: int
@@ -250,6 +252,11 @@ class RedisStore(Store):
     """AOF persistence (``appendfsync everysec``) where the stack runs the servers."""
     acl_users: tuple[str, ...]
     """The usable RBAC/ACL users every target creates."""
+
+    @property
+    def port(self) -> int:
+        """Client port of every node (``ports["redis"]``; the cluster bus is ``ports["cluster-bus"]``)."""
+        return self.ports["redis"]
 
     @property
     def shards(self) -> int:
@@ -533,7 +540,7 @@ def _postgres(s: Settings, zones: int, dr_region: str | None) -> PostgresStore:
         deletion_protection=p.deletion_protection, storage_encrypted=p.storage_encrypted,
         monitoring_interval_seconds=p.monitoring_interval_seconds,
         performance_insights_retention_days=p.performance_insights_retention_days,
-        database_name=p.database_name, master_username=p.master_username, port=p.port,
+        database_name=p.database_name, master_username=p.master_username,
         max_connections=p.max_connections,
         pooling=Pooling(pool_mode=p.pooling.pool_mode, default_pool_size=p.pooling.default_pool_size,
                         max_client_connections=p.pooling.max_client_connections),
@@ -565,7 +572,7 @@ def _redis(s: Settings, zones: int) -> RedisStore:
         where=Managed() if s.target == "aws" else Docker(),
         node_type=r.node_type, multi_az=r.multi_az, transit_encryption=r.transit_encryption,
         at_rest_encryption=r.at_rest_encryption, snapshot_window=r.snapshot_window,
-        maintenance_window=r.maintenance_window, port=r.port, maxmemory_policy=r.maxmemory_policy,
+        maintenance_window=r.maintenance_window, maxmemory_policy=r.maxmemory_policy,
         cluster_node_timeout_ms=REDIS_CLUSTER_NODE_TIMEOUT_MS, appendonly=True,
         acl_users=("app_user", "readonly_user"),
     )
