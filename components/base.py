@@ -89,6 +89,11 @@ def merge_tags(base: Mapping[str, str], **extra: str) -> dict[str, str]:
     return {**base, **{k.replace("_", "-"): v for k, v in extra.items()}}
 
 
+def slug(text: str) -> str:
+    """``text`` as a lower-case dash-separated name (:data:`NAME_RE`): ``My_Stack.eu`` → ``my-stack-eu``."""
+    return SLUG_RE.sub("-", text.lower()).strip("-")
+
+
 def fit_name(name: str, limit: int, *, hash_length: int = 6) -> str:
     """``name`` if it has at most ``limit`` characters; otherwise its first characters, a '-' and a short
     hash of the whole name, exactly ``limit`` long. Never ends in '-' nor holds '--' (AWS rejects both in

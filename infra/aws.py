@@ -18,19 +18,26 @@ from components.aws.graph import CLIENT_PORTS as GRAPH_CLIENT_PORTS
 from components.aws.graph import Graph, GraphArgs, neo4j_sizing
 from components.aws.kms import Keys, KeysArgs
 from components.aws.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+from components.aws.network import NAME_MAX as NETWORK_NAME_MAX
 from components.aws.network import Network, NetworkArgs
+from components.aws.postgres import NAME_MAX as POSTGRES_NAME_MAX
 from components.aws.postgres import Postgres, PostgresArgs
 from components.aws.redis import NAME_MAX as REDIS_NAME_MAX
 from components.aws.redis import Redis, RedisArgs
 from components.aws.vector import CLIENT_PORTS as VECTOR_CLIENT_PORTS
 from components.aws.vector import Vector, VectorArgs
-from components.base import fit_name
+from components.aws.workload import Ec2Placement, EksPlacement
+from components.base import fit_name, slug
 from infra.topology import Ec2, Eks, Realization, Store, Topology
 
 #: Interface endpoints of the primary network: what the issue requires (KMS, Secrets Manager,
 #: CloudWatch Logs, monitoring) plus STS for IRSA. SSM and ECR go through the NAT gateways: each
 #: interface endpoint costs an ENI-hour per AZ, which the price table cannot even price.
 INTERFACE_ENDPOINTS = ("kms", "secretsmanager", "logs", "monitoring", "sts")
+#: The longest stack-wide name (``data-platform-<stack>``) that every component takes whole; a longer
+#: one (a long stack name) is cut with a short hash (:func:`components.base.fit_name`). The DR network
+#: appends ``-dr``. Redis and the backup buckets fit it further to their own limits.
+NAME_MAX = min(NETWORK_NAME_MAX - len("-dr"), POSTGRES_NAME_MAX)
 PRIMARY_KEYS = ("rds", "elasticache", "s3", "logs", "secrets", "sns", "ebs")
 DR_KEYS = ("rds", "s3", "logs", "sns")
 
@@ -38,7 +45,7 @@ DR_KEYS = ("rds", "s3", "logs", "sns")
 def compose_aws(topo: Topology) -> Realization:
     real = Realization(target="aws")
     st = topo.stack
-    name, tags, protect = st.name, st.tags, st.protect
+    name, tags, protect = fit_name(slug(st.name), NAME_MAX), st.tags, st.protect
     dr = st.dr_region
     pgs, rs = topo.postgres, topo.redis
 
@@ -133,7 +140,7 @@ def compose_aws(topo: Topology) -> Realization:
         tags=tags)) if uses_eks and d.runner else None
     if runner is not None:  # the roles bootstrap runs where the deploy runs: inside the VPC (issue 17)
         pg.apply_roles_from(runner.security_group_id)
-    cluster = _eks(topo, net, keys, runner) if topo.eks is not None else None
+    cluster = _eks(topo, name, net, keys, runner) if topo.eks is not None else None
     if cluster is not None:
         # Applications running in the cluster reach the managed stores through the node security group.
         pg.allow_from(cluster.node_security_group_id, "eks pods")
@@ -147,13 +154,13 @@ def compose_aws(topo: Topology) -> Realization:
         graph = Graph("graph", GraphArgs(
             backup_bucket_name=backups.buckets["graph"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
-            placement=gw.kind, license_agreement=graph_store.license_agreement,
-            primaries=graph_store.primaries,
+            placement=EksPlacement(cluster, app_namespace=topo.app_namespace)
+            if isinstance(gw, Eks) and cluster is not None else Ec2Placement(
+                vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
+                availability_zones=st.azs, app_security_group_id=app_sg_id, instance_type=gw.instance_type),
+            license_agreement=graph_store.license_agreement, primaries=graph_store.primaries,
             secondaries=graph_store.secondaries, version=graph_store.version, volume_gb=graph_store.volume_gb,
-            backup_schedule=graph_store.backup.schedule, cluster=cluster if gw.kind == "eks" else None,
-            app_namespace=topo.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
-            subnet_ids=net.compute_subnet_ids, availability_zones=st.azs, app_security_group_id=app_sg_id,
-            instance_type=gw.instance_type, secondary_instance_type=gw.secondary_instance_type,
+            backup_schedule=graph_store.backup.schedule, secondary_instance_type=gw.secondary_instance_type,
             cpu=sizing[0], memory=sizing[1], heap_size=sizing[2], pagecache_size=sizing[3],
             secondary_sizing=neo4j_sizing(str(gw.secondary_instance_type)) if gw.smaller_secondaries else None,
             protect=protect, tags=tags))
@@ -166,13 +173,14 @@ def compose_aws(topo: Topology) -> Realization:
         vector = Vector("vector", VectorArgs(
             backup_bucket_name=backups.buckets["vector"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
-            placement=vw.kind, peers=vector_store.peers, replication_factor=vector_store.replication_factor,
+            placement=EksPlacement(cluster, app_namespace=topo.app_namespace)
+            if isinstance(vw, Eks) and cluster is not None else Ec2Placement(
+                vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
+                availability_zones=st.azs, app_security_group_id=app_sg_id, instance_type=vw.instance_type),
+            peers=vector_store.peers, replication_factor=vector_store.replication_factor,
             write_consistency_factor=vector_store.write_consistency_factor, version=vector_store.version,
             volume_gb=vector_store.volume_gb, snapshot_interval_hours=vector_store.snapshot_interval_hours,
-            cluster=cluster if vw.kind == "eks" else None,
-            app_namespace=topo.app_namespace, vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"),
-            subnet_ids=net.compute_subnet_ids, availability_zones=st.azs, app_security_group_id=app_sg_id,
-            instance_type=vw.instance_type, protect=protect, tags=tags))
+            protect=protect, tags=tags))
         real.members.update(vector.realized)
         if vector.security_group_id is not None:
             app_clients.reach("vector", vector.security_group_id, VECTOR_CLIENT_PORTS)
@@ -190,7 +198,7 @@ def compose_aws(topo: Topology) -> Realization:
             ClusterMonitoring("monitoring", ClusterMonitoringArgs(
                 cluster=cluster, graph_members=eks_graph,
                 vector_peers=len(eks_vector.members) if eks_vector is not None else 0,
-                vector_api_key=eks_vector.api_key if eks_vector is not None else None,
+                vector_read_only_api_key=eks_vector.read_only_api_key if eks_vector is not None else None,
                 evaluation_interval_seconds=al.evaluation_interval_seconds,
                 slack_webhook_url=pulumi.Output.secret(al.slack_webhook_url.get_secret_value())
                 if al.slack_webhook_url is not None else None,
@@ -214,7 +222,7 @@ def _compute(store: Store) -> Eks | Ec2:
     return where
 
 
-def _eks(topo: Topology, net: Network, keys: Keys, runner: DeployRunner | None) -> EksCluster:
+def _eks(topo: Topology, name: str, net: Network, keys: Keys, runner: DeployRunner | None) -> EksCluster:
     groups: list[WorkloadNodeGroup] = []
     graph_store, vector_store = topo.graph, topo.vector
     if graph_store is not None and isinstance(graph_store.where, Eks):
@@ -231,7 +239,7 @@ def _eks(topo: Topology, net: Network, keys: Keys, runner: DeployRunner | None) 
     e, d, st = topo.eks, topo.deploy, topo.stack
     assert e is not None
     return EksCluster("eks", EksClusterArgs(
-        cluster_name=st.name, region=st.region, subnet_ids=net.compute_subnet_ids, availability_zones=net.az_names,
+        cluster_name=name, region=st.region, subnet_ids=net.compute_subnet_ids, availability_zones=net.az_names,
         secrets_kms_key_arn=keys.arn("eks"),
         ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"), version=e.version,
         endpoint_public_access=e.endpoint_public_access, public_access_cidrs=e.public_access_cidrs,

@@ -417,11 +417,13 @@ class ObjectLockSettings(_Section):
 
 class BackupSettings(_Section):
     daily_days: int = Field(7, ge=1, le=3650)
-    """Days a backup stays in S3 Standard (the daily tier). Default: 7."""
+    """Days a backup stays in S3 Standard before Glacier Instant Retrieval; it moves on to Deep Archive at
+    dailyDays + 90 when it then stays the 180-day minimum before expiry. Default: 7."""
     weekly_days: int = Field(30, ge=1, le=3650)
-    """Days until it moves to Glacier Deep Archive (the weekly tier, > dailyDays). Default: 30."""
+    """Days an overwritten or deleted backup (a noncurrent version) is kept before it expires, between
+    dailyDays and monthlyDays. Default: 30."""
     monthly_days: int = Field(365, ge=1, le=3650)
-    """Days until it expires (the monthly tier, > weeklyDays). Default: 365."""
+    """Days until a backup expires (it then stays weeklyDays more as a noncurrent version). Default: 365."""
     cross_region: bool = True
     """Replicate backup buckets to drRegion. Default: true; production may not turn it off."""
     object_lock: ObjectLockSettings = ObjectLockSettings()
@@ -477,8 +479,10 @@ class Settings(_Section):
     stack_file: str
     """Stack file name, for messages."""
     environment: Environment
-    """dev | staging | production | local. Default: production for stacks named prod*, local for the
-    docker target, dev otherwise."""
+    """dev | staging | production | local: the rules the stack is held to. State it in every stack file.
+    Default: production (the strictest) on AWS whatever the stack's name, local for the docker target."""
+    environment_stated: bool = True
+    """Whether the stack file states ``environment`` (the topology notes say when it does not)."""
     target: Literal["aws", "docker"] = "aws"
     """aws or docker. Default: aws."""
     region: Region = "us-east-1"
@@ -559,14 +563,11 @@ _SECTIONS = {
 }
 
 
-def default_environment(stack: str, target: str) -> str:
-    if target == "docker":
-        return "local"
-    if stack.startswith("prod"):
-        return "production"
-    if stack in ("staging", "stage"):
-        return "staging"
-    return "dev"
+def default_environment(target: str) -> str:
+    """The environment of a stack file that does not state ``data-platform:environment``: the strictest
+    (production) on AWS, whatever the stack is called; local for the docker target. Production rules
+    follow the environment a stack file states, never its name."""
+    return "local" if target == "docker" else "production"
 
 
 def load_settings(stack: str, config: Mapping[str, Any], stack_file: str | None = None) -> Settings:
@@ -595,7 +596,8 @@ def load_settings(stack: str, config: Mapping[str, Any], stack_file: str | None 
         raw[key] = value
     raw["stack"], raw["stackFile"] = stack, stack_file
     target = raw.get("target", "aws")
-    raw.setdefault("environment", default_environment(stack, target if isinstance(target, str) else "aws"))
+    raw["environmentStated"] = "environment" in raw
+    raw.setdefault("environment", default_environment(target if isinstance(target, str) else "aws"))
     if raw.get("target") == "docker" and "drRegion" not in raw:
         raw["drRegion"] = None
     try:

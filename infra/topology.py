@@ -469,11 +469,19 @@ def build_topology(s: Settings) -> Topology:
     graph = _graph(s, zones) if s.graph.enabled else None
     vector = _vector(s, zones) if s.vector.enabled else None
     notes: list[str] = []
+    if not s.environment_stated:
+        notes.append(f"environment: {s.stack_file} does not state data-platform:environment, so the stack is held "
+                     f"to {s.environment} rules (the strictest); state it (dev, staging, production or local).")
     if graph is not None and not graph.enterprise:
         notes.append(
             "graph: Neo4j runs as a single Community server because graph.licenseAgreement is 'no'; "
             "set it to 'yes' (or 'eval' outside production) for the Enterprise cluster of "
             f"{s.graph.primaries} primaries + {s.graph.secondaries} secondaries."
+        )
+        notes.append(
+            "graph: Neo4j Community has no role-based access control, so no reader/editor/admin logins "
+            "(readonly_user, app_user, admin_user) are created and every client logs in as 'neo4j' with "
+            "full rights; accept the licence (Enterprise) for least-privilege logins."
         )
     dr_region = s.dr_region if aws and (s.postgres.dr_replica or s.backups.cross_region) else None
     b = s.backups

@@ -1,6 +1,6 @@
 """The stack outputs the operations commands work from.
 
-The contract is the one ``infra/__main__.py`` exports (notes/CONTRACTS.md, "Stack outputs")::
+The contract is the one ``infra/__main__.py`` exports (README "Stack outputs")::
 
     postgres: {primaryIdentifier, primaryArn, region, replicaIdentifiers, drReplicaIdentifier|null,
                drReplicaArn|null, drRegion|null, kmsKeyArn, drKmsKeyArn|null, backupRetentionDays, port}

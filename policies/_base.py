@@ -228,30 +228,38 @@ class Context:
             if isinstance(region, str) and region and region not in _UNKNOWN_SENTINELS:
                 return region
         if not hasattr(self, "_config_region"):
-            self._config_region = _stack_config("aws:region")
+            self._config_region = stack_config_value("aws:region")
         return self._config_region
 
     def environment(self, tags: Any = None, urn: str = "") -> str | None:
         """``environment`` policy config → the resource's ``environment`` tag → the stack tag
-        ``environment`` → the stack name in the URN."""
+        ``environment`` → the stack file's ``data-platform:environment`` → None (unknown). Never the
+        stack name: a copy of the production stack file under another name is still production."""
         configured = self.config.get("environment")
         if isinstance(configured, str) and configured:
             return configured
         tag = as_dict(tags).get("environment")
         if isinstance(tag, str) and tag:
             return tag
-        tag = self.stack_tags.get("environment")
-        if tag:
-            return tag
-        return stack_of(urn) or None
+        return self.stack_tags.get("environment") or stack_config_value(ENVIRONMENT_KEY)
 
     def is_production(self, tags: Any = None, urn: str = "") -> bool:
-        env = self.environment(tags, urn)
-        prod = [str(e).lower() for e in as_list(self.get("productionEnvironments", ["production", "prod"]))]
-        return env is not None and env.lower() in prod
+        """Production rules apply in a production environment and where the environment is unknown
+        (the strictest, as the program does for a stack file that states none)."""
+        return is_production_environment(self.environment(tags, urn), self.get("productionEnvironments"))
 
 
-def _stack_config(key: str) -> str | None:
+ENVIRONMENT_KEY = "data-platform:environment"
+"""The stack-file key that states a stack's environment."""
+
+
+def is_production_environment(env: str | None, production: Any = None) -> bool:
+    """``env`` is one of ``production`` (default: production, prod), or unknown (None): the strictest."""
+    names = [str(e).lower() for e in as_list(production or ["production", "prod"])]
+    return env is None or env.lower() in names
+
+
+def stack_config_value(key: str) -> str | None:
     try:
         from pulumi.runtime.config import get_config
     except ImportError:  # pragma: no cover
@@ -392,7 +400,8 @@ class PolicyMeta:
     production_level: Level | None = None
     """Level in production environments when it differs from ``level`` (an advisory rule that is
     mandatory in production): :mod:`policies.pack` raises the level when the pack is configured for a
-    production environment (``environment`` config, the stack tag ``environment``, else the stack name)."""
+    production environment (``environment`` config, the stack tag ``environment``, the stack file's
+    ``data-platform:environment``; unknown counts as production)."""
 
     @property
     def effective_production_level(self) -> Level:
@@ -414,7 +423,8 @@ REGISTRY: list[RegisteredPolicy] = []
 ENVIRONMENT_CONFIG: dict[str, dict[str, Any]] = {
     "environment": {"type": ["string", "null"], "default": None,
                     "description": "Stack environment; default: the resource's 'environment' tag, the "
-                                   "stack tag 'environment', else the stack name."},
+                                   "stack tag 'environment', the stack file's data-platform:environment, "
+                                   "else unknown (production rules)."},
     "productionEnvironments": {"type": "array", "items": {"type": "string"},
                                "default": ["production", "prod"],
                                "description": "Environment names treated as production."},

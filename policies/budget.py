@@ -41,7 +41,7 @@ def _contract_value(value: Any) -> Any:
 
 
 def to_contract(r: Resource) -> dict[str, Any]:
-    """The recorded-resource shape (notes/CONTRACTS.md) the cost model reads."""
+    """The recorded-resource shape (review/schema.json) the cost model reads."""
     return {
         "urn": r.urn,
         "type": r.type,

@@ -24,4 +24,5 @@ MODULES = (
 def load() -> list[RegisteredPolicy]:
     for module in MODULES:
         importlib.import_module(f"policies.{module}")
-    return list(REGISTRY)
+    # In MODULES order whichever module was imported first (a test may import one before load()).
+    return sorted(REGISTRY, key=lambda p: MODULES.index(p.check.__module__.rsplit(".", 1)[-1]))

@@ -145,8 +145,9 @@ GAPS = {
     "gap:statefulset-network-policy": "NetworkPolicy selecting StatefulSet pods (Checkov's graph check covers "
                                       "bare Pods only).",
     "gap:issue-17-least-privilege": "Application logins without superuser/owner rights: the PostgreSQL roles "
-                                    "bootstrap (attributes, rds_superuser, OWNER TO/AUTHORIZATION) and Valkey "
-                                    "users without admin/dangerous commands.",
+                                    "bootstrap (attributes, rds_superuser, OWNER TO/AUTHORIZATION), Valkey "
+                                    "users without admin/dangerous commands, and Neo4j logins other than "
+                                    "admin_user never granted the admin role.",
     "gap:issue-17-rotation": "Every Secrets Manager secret rotates or carries a reasoned rotation-exempt tag.",
     "gap:k8s-storage-class-encryption": "PVCs and volumeClaimTemplates bound to an encrypted StorageClass.",
 }
@@ -209,6 +210,9 @@ UPSTREAM: dict[str, tuple[str, str]] = {
     "upstream:docs:rds-elasticache-identifier-rules": (
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",
         "identifiers: a letter first, no trailing or double hyphen, length limits (ReplicationGroupId: 40)"),
+    "upstream:docs:aws-name-length-limits": (
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+        "S3 bucket names 3..63 (bucket_prefix 37: the provider appends 26), IAM role names 64, EKS node groups 63"),
     "upstream:hashicorp/terraform-provider-aws#4467": (
         "https://github.com/hashicorp/terraform-provider-aws/issues/4467",
         "a destroyed secret keeps its name for the recovery window: the recreate fails"),

@@ -30,6 +30,7 @@ from policies._base import (
     ADVISORY,
     EC2_INSTANCE,
     EKS_CLUSTER,
+    IAM_POLICY,
     IAM_ROLE,
     K8S_DEPLOYMENT,
     K8S_POD,
@@ -37,11 +38,13 @@ from policies._base import (
     KMS_KEY,
     KMS_KEY_POLICY,
     LAUNCH_TEMPLATE,
+    LOG_GROUP,
     MANDATORY,
     METRIC_ALARM,
     RDS_INSTANCE,
     REDIS_GROUP,
     REGION_CONFIG,
+    S3_BUCKET_TYPES,
     S3_REPLICATION,
     SECRET,
     SECURITY_GROUP,
@@ -956,6 +959,47 @@ def aws_identifier_format(r: Resource) -> Iterator[str]:
         yield (f"{prop} {value!r} on {r.label} {'; '.join(problems)}: AWS rejects it and the create fails (the mocks "
                f"accept any string). Set {prop} to a name that meets the rules (strip trailing '-' after "
                "truncating).")
+
+
+#: ``{type: {property: longest value AWS or the provider accepts}}``: the provider rejects a longer name at
+#: plan (``bucket_prefix`` and IAM ``name_prefix`` leave room for the 26 characters it appends) or AWS at
+#: create. Names derived from a long stack name are the usual way to pass a limit.
+_NAME_LIMITS: dict[str, dict[str, int]] = {
+    **{t: {"bucket": 63, "bucketPrefix": 37} for t in S3_BUCKET_TYPES},
+    IAM_ROLE: {"name": 64, "namePrefix": 38},
+    IAM_POLICY: {"name": 128, "namePrefix": 102},
+    EKS_CLUSTER: {"name": 100},
+    "aws:eks/nodeGroup:NodeGroup": {"nodeGroupName": 63},
+    "aws:elasticache/subnetGroup:SubnetGroup": {"name": 255},
+    "aws:elasticache/parameterGroup:ParameterGroup": {"name": 255},
+    "aws:rds/subnetGroup:SubnetGroup": {"name": 255},
+    RDS_EVENT_SUBSCRIPTION: {"name": 255},
+    SECURITY_GROUP: {"name": 255, "namePrefix": 100},
+    LOG_GROUP: {"name": 512},
+    METRIC_ALARM: {"name": 255},
+    "aws:kms/alias:Alias": {"name": 256},
+    SNS_TOPIC: {"name": 256},
+    SECRET: {"name": 512, "namePrefix": 512},
+    "aws:codebuild/project:Project": {"name": 150},
+    LAUNCH_TEMPLATE: {"name": 128, "namePrefix": 102},
+}
+
+
+@resource_policy(
+    name="aws-name-length", concern=CONCERN, level=MANDATORY, types=tuple(_NAME_LIMITS),
+    requirements=("upstream:docs:aws-name-length-limits",),
+    description="Names the program derives (often from the stack name) stay within each AWS service's length "
+                "limit: S3 bucket prefixes 37, IAM role names 64, EKS node groups 63, alarm names 255, and so on "
+                "(the mocks accept any length).",
+    remediation="Derive the name with components.base.fit_name (a cut with a short hash) for the limit of the "
+                "resource type.",
+)
+def aws_name_length(r: Resource) -> Iterator[str]:
+    for prop, limit in _NAME_LIMITS[r.type].items():
+        value = r.get(prop)
+        if isinstance(value, str) and len(value) > limit:
+            yield (f"{prop} {value!r} on {r.label} is {len(value)} characters (limit {limit}): `pulumi up` fails "
+                   f"there and the mocks accept it. Use components.base.fit_name to cut it to {limit}.")
 
 
 @resource_policy(

@@ -20,13 +20,15 @@ from pulumi_policy.policy import Policy
 
 from policies._base import (
     ENVIRONMENT_CONFIG,
+    ENVIRONMENT_KEY,
     Context,
     PolicyMeta,
     RegisteredPolicy,
     Resource,
     Stack,
-    as_list,
+    is_production_environment,
     plain_cached,
+    stack_config_value,
 )
 from policies.catalog import load
 
@@ -165,28 +167,31 @@ _PRODUCTION_LEVELS: dict[str, EnforcementLevel] = {}
 """Policy name → its level in production (only policies whose production level differs)."""
 
 
-def _environment(servicer: Any, name: str) -> tuple[str | None, list[str]]:
+def _environment(servicer: Any, name: str) -> tuple[str | None, Any]:
     """The environment the pack is configured for, as :meth:`Context.environment` sees it without a
-    resource: the policy's ``environment`` config → the stack tag ``environment`` → the stack name."""
+    resource: the policy's ``environment`` config → the stack tag ``environment`` → the stack file's
+    ``data-platform:environment`` (sent with ConfigureStack) → None (unknown)."""
     config = getattr(servicer, "_PolicyAnalyzerServicer__policy_pack_config", {}).get(name) or {}
-    prod = [str(e).lower() for e in as_list(config.get("productionEnvironments") or ["production", "prod"])]
     env = config.get("environment")
     if not isinstance(env, str) or not env:
         env = dict(getattr(servicer, "_PolicyAnalyzerServicer__stack_tags", {})).get("environment")
     if not isinstance(env, str) or not env:
-        env = getattr(servicer, "_data_platform_stack", None)
-    return (env if isinstance(env, str) and env else None), prod
+        env = dict(getattr(servicer, "_data_platform_stack_config", {})).get(ENVIRONMENT_KEY)
+    if not isinstance(env, str) or not env:
+        env = stack_config_value(ENVIRONMENT_KEY)
+    return (env if isinstance(env, str) and env else None), config.get("productionEnvironments")
 
 
 def production_level_of(servicer: Any, policy: Any, level: EnforcementLevel) -> EnforcementLevel:
-    """``level`` raised to the policy's production level when the pack is configured for production.
-    Only an advisory level rises (configured so, or by default): a policy configured ``disabled`` stays
-    disabled, so switching a rule off stays an explicit, visible line of pack config."""
+    """``level`` raised to the policy's production level when the pack is configured for production or
+    the environment is unknown (the strictest). Only an advisory level rises (configured so, or by
+    default): a policy configured ``disabled`` stays disabled, so switching a rule off stays an explicit,
+    visible line of pack config."""
     raised = _PRODUCTION_LEVELS.get(policy.name)
     if raised is None or level != EnforcementLevel.ADVISORY:
         return level
-    env, prod = _environment(servicer, policy.name)
-    return raised if env is not None and env.lower() in prod else level
+    env, production = _environment(servicer, policy.name)
+    return raised if is_production_environment(env, production) else level
 
 
 def install_production_levels(policies: list[RegisteredPolicy]) -> None:
@@ -194,7 +199,7 @@ def install_production_levels(policies: list[RegisteredPolicy]) -> None:
 
     ``pulumi_policy`` 1.21 has one enforcement level per policy (pack default or Configure). The
     servicer's ``_get_enforcement_level`` is wrapped to raise it, and ``ConfigureStack`` to remember the
-    stack name (the last fallback for the environment). Nothing changes when the SDK lacks those names.
+    stack file's config (the environment it states). Nothing changes when the SDK lacks those names.
     """
     _PRODUCTION_LEVELS.clear()
     _PRODUCTION_LEVELS.update({p.meta.name: _LEVEL[p.meta.production_level] for p in policies
@@ -213,7 +218,7 @@ def install_production_levels(policies: list[RegisteredPolicy]) -> None:
         return production_level_of(self, policy, original_level(self, policy))
 
     def configure_stack(self: Any, request: Any, context: Any) -> Any:
-        self._data_platform_stack = request.stack
+        self._data_platform_stack_config = dict(request.config)
         return original_configure_stack(self, request, context)
 
     get_enforcement_level._data_platform = True  # type: ignore[attr-defined]

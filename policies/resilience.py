@@ -443,9 +443,9 @@ def intent(ctx: Any, section: str, key: str) -> Any:
     if isinstance(configured, dict):
         value = as_dict(configured.get(section)).get(key)
     else:
-        from policies._base import _stack_config
+        from policies._base import stack_config_value
 
-        raw = _stack_config(f"data-platform:{section}")
+        raw = stack_config_value(f"data-platform:{section}")
         try:
             value = as_dict(json.loads(raw)).get(key) if raw else None
         except ValueError:

@@ -8,6 +8,9 @@ Manager secret rotates or states why not (issue 17).
   ``rds_superuser``, or ownership (``OWNER TO``/``AUTHORIZATION`` naming a login) fails. On
   ElastiCache, a user other than ``default`` whose access string allows ``@admin``/``@dangerous``
   commands (``+@all`` without ``-@dangerous``) fails: the application's logins are not admins.
+  Neo4j: the RBAC bootstrap Cypher (``*.cypher`` keys of a Kubernetes ConfigMap, ``*.cypher`` files in
+  an EC2 instance's cloud-init ``write_files``; components/render/neo4j.py) grants the built-in ``admin``
+  role to no login but the operators' ``admin_user``: ``readonly_user`` and ``app_user`` are never admin.
 * ``secret-rotation-or-exemption``: every ``aws:secretsmanager/secret:Secret`` is the ``secretId`` of
   an ``aws:secretsmanager/secretRotation:SecretRotation``, or carries the tag ``rotation-exempt``
   whose value is a reason (at least :data:`MIN_REASON_CHARS` characters and not a bare yes/true).
@@ -18,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+
+import yaml
 
 from policies._base import (
     MANDATORY,
@@ -34,6 +39,8 @@ CONCERN = "secrets"
 COMMAND = "command:local:Command"
 DOCKER_CONTAINER = "docker:index/container:Container"
 ELASTICACHE_USER = "aws:elasticache/user:User"
+K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+EC2_INSTANCE = "aws:ec2/instance:Instance"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 EXEMPT_TAG = "rotation-exempt"
@@ -91,6 +98,44 @@ def _sql_texts(r: Resource) -> list[tuple[str, str]]:
     return out
 
 
+_GRANT_ROLE = re.compile(r"\bGRANT\s+ROLES?\s+(.+?)\s+TO\s+([^;]+?)\s*(?:;|$)", re.IGNORECASE | re.DOTALL)
+_NEO4J_ADMIN_ROLES = frozenset({"admin"})
+#: The operators' Neo4j login, the only one that may hold ``admin`` (components.render.neo4j.NEO4J_OPERATOR_LOGINS;
+#: the pack stays free of component imports).
+NEO4J_OPERATOR_LOGINS = frozenset({"admin_user"})
+
+
+def cypher_findings(cypher: str) -> list[str]:
+    """What in a Neo4j bootstrap gives a login other than the operators' (:data:`NEO4J_OPERATOR_LOGINS`) the
+    ``admin`` role (one message per login)."""
+    text = re.sub(r"//[^\n]*", "", cypher)
+    out = []
+    for m in _GRANT_ROLE.finditer(text):
+        roles = {r.strip().strip("`").lower() for r in m.group(1).split(",")}
+        users = [u.strip().strip("`") for u in m.group(2).split(",")]
+        for user in users:
+            if roles & _NEO4J_ADMIN_ROLES and user not in NEO4J_OPERATOR_LOGINS:
+                out.append(f"login {user} is granted the Neo4j role admin ({' '.join(m.group(0).split())})")
+    return out
+
+
+def _cypher_texts(r: Resource) -> list[tuple[str, str]]:
+    """(where, Cypher text) a ConfigMap or an EC2 instance's cloud-init carries in clear."""
+    if r.type == K8S_CONFIGMAP:
+        data = as_dict(r.get("data"))
+        return [(f"data.{k}", v) for k, v in data.items() if k.endswith(".cypher") and isinstance(v, str)]
+    user_data = r.get("userData")
+    if not isinstance(user_data, str) or not user_data.startswith("#cloud-config"):
+        return []
+    try:
+        doc = yaml.safe_load(user_data)
+    except yaml.YAMLError:
+        return []
+    files = as_list(doc.get("write_files")) if isinstance(doc, dict) else []
+    return [(f"userData {f['path']}", f["content"]) for f in map(as_dict, files)
+            if str(f.get("path", "")).endswith(".cypher") and isinstance(f.get("content"), str)]
+
+
 def _access_is_admin(access: str) -> bool:
     tokens = access.split()
     if "+@admin" in tokens or "+@dangerous" in tokens:
@@ -100,13 +145,15 @@ def _access_is_admin(access: str) -> bool:
 
 @resource_policy(
     name="db-login-least-privilege", concern=CONCERN, level=MANDATORY,
-    types=(COMMAND, DOCKER_CONTAINER, ELASTICACHE_USER),
+    types=(COMMAND, DOCKER_CONTAINER, ELASTICACHE_USER, K8S_CONFIGMAP, EC2_INSTANCE),
     requirements=("gap:issue-17-least-privilege", "CIS PostgreSQL 4.x"),
     description="No application login has superuser or owner rights: PostgreSQL logins get no SUPERUSER/CREATEROLE/"
                 "CREATEDB/REPLICATION/BYPASSRLS, no rds_superuser and own nothing; Valkey users other than "
-                "'default' get no admin or dangerous commands.",
+                "'default' get no admin or dangerous commands; Neo4j logins other than admin_user are never granted "
+                "the admin role.",
     remediation="Give the login membership of a NOLOGIN group role (components/render/postgres_roles.py) and let the "
-                "group (migration_role) own the schema; for Valkey, '-@dangerous' in the access string.",
+                "group (migration_role) own the schema; for Valkey, '-@dangerous' in the access string; for Neo4j, "
+                "grant reader or editor (components/render/neo4j.py NEO4J_USERS).",
     severity="high",
 )
 def db_login_least_privilege(r: Resource) -> Iterator[str]:
@@ -115,6 +162,11 @@ def db_login_least_privilege(r: Resource) -> Iterator[str]:
         if isinstance(name, str) and name != "default" and isinstance(access, str) and _access_is_admin(access):
             yield (f"ElastiCache user {name} on {r.label} may run admin/dangerous commands ({access!r}). "
                    "Add -@dangerous or list the command categories it needs.")
+        return
+    if r.type in (K8S_CONFIGMAP, EC2_INSTANCE):
+        for where, cypher in _cypher_texts(r):
+            for finding in cypher_findings(cypher):
+                yield f"{where} of {r.label}: {finding}. Grant reader or editor; only admin_user is admin."
         return
     for where, sql in _sql_texts(r):
         for finding in sql_findings(sql):

@@ -11,7 +11,7 @@ prints the port on stdout. :class:`PolicyAnalyzer` does the same and talks to it
         pa.configure_stack(stack="production", project="data-platform", tags={})
         violations = pa.analyze_all(resources)        # Analyze per resource + AnalyzeStack
 
-Resources are dicts in the review's recorded-resource shape (notes/CONTRACTS.md): ``urn``,
+Resources are dicts in the review's recorded-resource shape (review/schema.json): ``urn``,
 ``type``, ``name``, ``custom``, ``parent``, ``inputs``, ``protect``, ``provider``,
 ``dependencies`` (optionally ``propertyDependencies``: property → [urn]).
 """

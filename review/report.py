@@ -44,15 +44,11 @@ def _config_value(config: Mapping[str, str], key: str) -> Any:
         return raw
 
 
-def default_environment(stack: str, target: str = "aws") -> str:
-    """The settings' rule when ``data-platform:environment`` is not set (infra/settings.py)."""
-    if target == "docker":
-        return "local"
-    if stack.startswith("prod"):
-        return "production"
-    if stack in ("staging", "stage"):
-        return "staging"
-    return "dev"
+def default_environment(target: str = "aws") -> str:
+    """The environment when neither the stack file nor the program's export states one: the program's
+    rule (``infra.settings.default_environment``; the review does not import the program): the strictest
+    on AWS, local for the docker target."""
+    return "local" if target == "docker" else "production"
 
 
 EXEMPTIONS_KEY = "data-platform-policies:exemptions"
@@ -152,7 +148,7 @@ class StackSettings:
         env = _config_value(cfg, f"{PROJECT_NS}:environment")
         if not isinstance(env, str) or not env:
             exported = (outputs or {}).get("environment")
-            env = exported if isinstance(exported, str) and exported else default_environment(sc.stack, target)
+            env = exported if isinstance(exported, str) and exported else default_environment(str(target))
         budget_cfg = _config_value(cfg, f"{PROJECT_NS}:budget")
         budget = budget_cfg.get("monthlyUsd") if isinstance(budget_cfg, Mapping) else None
         usage_cfg = _config_value(cfg, f"{PROJECT_NS}:usage")

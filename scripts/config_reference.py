@@ -42,7 +42,7 @@ END = "<!-- config-reference:end -->"
 README = ROOT / "README.md"
 
 #: Fields of ``Settings`` that are not config keys: filled in by ``load_settings`` from the stack.
-INTERNAL = frozenset({"stack", "stack_file"})
+INTERNAL = frozenset({"stack", "stack_file", "environment_stated"})
 #: Fields read from another namespace than the project's.
 OTHER_NAMESPACE = {"region": "aws:region"}
 #: Defaults that are computed rather than declared.

@@ -53,7 +53,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import ArgsError, Problems, child_opts, merge_tags
+from components.base import ArgsError, Problems, child_opts, fit_name, merge_tags
 from components.limits import backup_tiers_in_order
 
 TYPE_TOKEN = "data-platform:aws:Backups"
@@ -78,7 +78,9 @@ class BackupsArgs:
     stores: Sequence[str] = DEFAULT_STORES
     """One bucket per store (lowercase letters, digits, '-'). Default: postgres, redis, graph, vector."""
     name: str = "data-platform"
-    """Bucket names start ``<name>-<store>-`` (at most 37 characters). Default: data-platform."""
+    """Bucket names start ``<name>-<store>-`` and ``<name>-access-logs-``; a name too long for S3's
+    37-character ``bucket_prefix`` is cut to fit with a short hash (:func:`bucket_base`), the same
+    cut for every bucket of the component. Default: data-platform."""
     region: str | None = None
     """Region of the primary buckets. Default: None (the provider's region)."""
     replica_region: str | None = None
@@ -124,10 +126,9 @@ def validate_backups_args(args: BackupsArgs) -> None:
         problems.add("stores", args.stores, "distinct names of lowercase letters, digits and '-'")
     if not _NAME.match(args.name):
         problems.add("name", args.name, "lowercase letters, digits and '-'")
-    longest = max(stores, key=len, default="")
-    if len(f"{args.name}-{longest}-") > MAX_PREFIX:
-        problems.add("name", args.name,
-                     f"'<name>-<store>-' at most {MAX_PREFIX} characters; '{args.name}-{longest}-' is longer")
+    if MAX_PREFIX - len(max((*stores, ACCESS_LOGS), key=len)) - 2 < 8:
+        problems.add("stores", args.stores, f"store names that leave '<name>-<store>-' within {MAX_PREFIX} "
+                                            "characters with at least 8 of the name")
     for fname in ("region", "replica_region"):
         value = getattr(args, fname)
         if value is not None and not _REGION.match(value):
@@ -155,6 +156,17 @@ def validate_backups_args(args: BackupsArgs) -> None:
         problems.add("force_destroy", args.force_destroy,
                      "only together with ephemeral=True: force_destroy deletes every backup version")
     problems.raise_any()
+
+
+ACCESS_LOGS = "access-logs"
+"""The store-like part of the access-log buckets' prefix (``<name>-access-logs-``)."""
+
+
+def bucket_base(name: str, stores: Sequence[str]) -> str:
+    """``name`` cut (with a short hash, :func:`components.base.fit_name`) so that ``<base>-<part>-``
+    stays within S3's ``bucket_prefix`` limit for every store and the access-log buckets."""
+    longest = max((*stores, ACCESS_LOGS), key=len)
+    return fit_name(name, MAX_PREFIX - len(longest) - 2)
 
 
 def lifecycle_rules(daily_days: int, weekly_days: int,
@@ -271,7 +283,8 @@ class Backups(pulumi.ComponentResource):
         """The region's access-log bucket and a BucketLogging of every backup bucket of that region into it."""
         rname = f"{name}-access-logs" + ("" if region == args.region else "-dr")
         log = aws.s3.Bucket(
-            rname, bucket_prefix=f"{args.name}-access-logs-", force_destroy=args.force_destroy and args.ephemeral,
+            rname, bucket_prefix=f"{bucket_base(args.name, args.stores)}-{ACCESS_LOGS}-",
+            force_destroy=args.force_destroy and args.ephemeral,
             region=region, tags=merge_tags(args.tags, component="backups", role="access-logs"),
             opts=child_opts(self, stateful=True, protect=args.protect))
         o = child_opts(self)
@@ -311,7 +324,8 @@ class Backups(pulumi.ComponentResource):
         role = "replica" if replica else "primary"
         locked = args.object_lock_mode is not None
         bucket = aws.s3.Bucket(
-            rname, bucket_prefix=f"{args.name}-{store}-", force_destroy=args.force_destroy and args.ephemeral,
+            rname, bucket_prefix=f"{bucket_base(args.name, args.stores)}-{store}-",
+            force_destroy=args.force_destroy and args.ephemeral,
             object_lock_enabled=locked or None, region=region,
             tags=merge_tags(args.tags, component="backups", store=store, role=role),
             opts=child_opts(self, stateful=True, protect=args.protect))

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -564,71 +564,3 @@ def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> 
             "interactiveMode": "Never",
         }}}],
     })
-
-
-# ---- pod-spec helpers shared by the stores on EKS ------------------------------------------
-
-
-def pod_security_context(uid: int, gid: int, fs_group: int) -> k8s.core.v1.PodSecurityContextArgs:
-    """Non-root pod with the runtime's default seccomp profile."""
-    return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True, run_as_user=uid, run_as_group=gid, fs_group=fs_group,
-        fs_group_change_policy="OnRootMismatch",
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
-def container_security_context(read_only_root: bool) -> k8s.core.v1.SecurityContextArgs:
-    """No privilege escalation, every capability dropped."""
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        privileged=False,
-        read_only_root_filesystem=read_only_root,
-        run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-    )
-
-
-def workload_namespace(owner: pulumi.Resource, name: str, namespace: str, workload: str, cluster: EksCluster,
-                       *, protect: bool) -> tuple[k8s.core.v1.Namespace, Callable[[], pulumi.ResourceOptions]]:
-    """The namespace of a stateful workload (protected in production) and a factory of child options
-    that put an object in it: parented to ``owner``, through the cluster's provider, after the namespace."""
-    ns = k8s.core.v1.Namespace(
-        f"{name}-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels={"workload": workload}),
-        opts=child_opts(owner, stateful=True, protect=protect, provider=cluster.provider))
-
-    def after_ns() -> pulumi.ResourceOptions:
-        return child_opts(owner, provider=cluster.provider, depends_on=[ns])
-
-    return ns, after_ns
-
-
-def workload_scheduling(workload: str) -> dict[str, Any]:
-    """``node_selector`` + ``tolerations`` for a tainted workload node group."""
-    return {
-        "node_selector": {"workload": workload},
-        "tolerations": [k8s.core.v1.TolerationArgs(key="workload", operator="Equal", value=workload,
-                                                   effect="NoSchedule")],
-    }
-
-
-def zone_spread(labels: Mapping[str, str]) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
-    """Even spread over zones (hard) and over nodes (hard: one member per node)."""
-    return [
-        k8s.core.v1.TopologySpreadConstraintArgs(
-            max_skew=1, topology_key=key, when_unsatisfiable="DoNotSchedule",
-            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)))
-        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-    ]
-
-
-def backup_bucket_policy(bucket_name: str, prefix: str, kms_key_arn: str) -> str:
-    """IAM policy JSON scoped to one backup bucket (and prefix) and its KMS key only."""
-    arn = f"arn:aws:s3:::{bucket_name}"
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "ListBucket", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": arn,
-         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}}},
-        {"Sid": "Objects", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
-         "Resource": f"{arn}/{prefix}/*"},
-        {"Sid": "Key", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": kms_key_arn},
-    ]})

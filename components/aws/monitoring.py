@@ -11,9 +11,10 @@ admit on their metrics ports):
   alerting target), ``rules.yml`` (:func:`~components.render.prometheus.render_rules` for the
   scraped stores) and ``alertmanager.yml``
   (:func:`~components.render.alertmanager.render_alertmanager_config`);
-* Secrets for what must not be in those files: Qdrant's API key (mounted at
-  ``/etc/prometheus/secrets/qdrant-api-key``, sent as ``Authorization: Bearer`` through
-  ``credentials_file``) and the Slack webhook URL (mounted for Alertmanager's ``api_url_file``).
+* Secrets for what must not be in those files: Qdrant's **read-only** API key (mounted at
+  ``/etc/prometheus/secrets/qdrant-read-only-api-key``, sent as ``Authorization: Bearer`` through
+  ``credentials_file``; the scrape never holds the admin key) and the Slack webhook URL (mounted for
+  Alertmanager's ``api_url_file``).
   Both stay Pulumi secrets end to end; the rendered text only names the files;
 * Prometheus as a one-replica StatefulSet with a PVC on the encrypted StorageClass (retention by
   time and by size, below the volume), Alertmanager as a one-replica StatefulSet (clustering off,
@@ -69,12 +70,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.alerts import Store as AlertStore
-from components.aws.eks import (
-    EksCluster,
-    container_security_context,
-    pod_security_context,
-    workload_namespace,
-)
+from components.aws.eks import EksCluster
+from components.aws.workload import container_security_context, pod_security_context, workload_namespace
 from components.base import ArgsError, child_opts
 from components.images import IMAGES
 from components.render.alertmanager import SlackReceiver, SnsReceiver, render_alertmanager_config
@@ -96,7 +93,7 @@ NEO4J_METRICS_PORT = 2004
 QDRANT_HTTP_PORT = 6333
 NOBODY = 65534
 CONFIG_DIR = "/etc/prometheus/config"
-QDRANT_KEY_FILE = "/etc/prometheus/secrets/qdrant-api-key"
+QDRANT_KEY_FILE = "/etc/prometheus/secrets/qdrant-read-only-api-key"
 AM_CONFIG_DIR = "/etc/alertmanager/config"
 SLACK_URL_FILE = "/etc/alertmanager/secrets/slack-webhook-url"
 _RETENTION = ("d", "h", "w", "y")
@@ -117,9 +114,10 @@ class ClusterMonitoringArgs:
     """Qdrant peers to scrape on :6333 ``/metrics``. Default: 0 (none)."""
     vector_namespace: str = "vector"
     """Namespace of the Qdrant StatefulSet. Default: vector."""
-    vector_api_key: pulumi.Input[str] | None = None
-    """Qdrant's API key (a secret), sent as a bearer token from a mounted Secret file. Required when
-    ``vector_peers`` > 0: ``/metrics`` is behind the key. Default: none."""
+    vector_read_only_api_key: pulumi.Input[str] | None = None
+    """Qdrant's read-only API key (``Vector.read_only_api_key``, a secret), sent as a bearer token from a
+    mounted Secret file. Required when ``vector_peers`` > 0: ``/metrics`` is behind a key, and the
+    read-only one suffices (least privilege: never the admin key). Default: none."""
     namespace: str = "monitoring"
     """Namespace of Prometheus and Alertmanager; the stores' NetworkPolicies admit it. Default: monitoring."""
     evaluation_interval_seconds: int = 30
@@ -164,8 +162,9 @@ def validate_monitoring_args(a: ClusterMonitoringArgs) -> list[tuple[str, Any, s
         errs.append(("graph_members", list(a.graph_members), "at least one Neo4j member or Qdrant peer to scrape"))
     if a.vector_peers < 0:
         errs.append(("vector_peers", a.vector_peers, "0..50"))
-    if a.vector_peers > 0 and a.vector_api_key is None:
-        errs.append(("vector_api_key", None, "Qdrant's API key when vector_peers > 0 (/metrics needs it)"))
+    if a.vector_peers > 0 and a.vector_read_only_api_key is None:
+        errs.append(("vector_read_only_api_key", None,
+                     "Qdrant's read-only API key when vector_peers > 0 (/metrics needs a key)"))
     if not 5 <= a.evaluation_interval_seconds <= 600:
         errs.append(("evaluation_interval_seconds", a.evaluation_interval_seconds, "5..600"))
     if not 1 <= a.retention_days <= 90:
@@ -300,13 +299,13 @@ class ClusterMonitoring(pulumi.ComponentResource):
             name="prometheus-config"))]
         prom_mounts = [k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
                        k8s.core.v1.VolumeMountArgs(name="data", mount_path="/prometheus")]
-        if a.vector_api_key is not None:
+        if a.vector_read_only_api_key is not None:
             prom_deps.append(k8s.core.v1.Secret(
                 f"{name}-qdrant-api-key",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="prometheus-qdrant-api-key", namespace=ns,
                                                     labels=prom_labels),
                 type="Opaque",
-                string_data={"qdrant-api-key": _secret(a.vector_api_key)},
+                string_data={QDRANT_KEY_FILE.rsplit("/", 1)[1]: _secret(a.vector_read_only_api_key)},
                 opts=after_ns()))
             prom_volumes.append(k8s.core.v1.VolumeArgs(name="qdrant-api-key", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name="prometheus-qdrant-api-key", default_mode=0o440)))
@@ -356,20 +355,13 @@ class ClusterMonitoring(pulumi.ComponentResource):
         am_svc = _service(f"{name}-alertmanager", "alertmanager", ns, am_labels, ALERTMANAGER_PORT, after_ns)
 
         # ---- Alertmanager --------------------------------------------------------------------
-        am_container = k8s.core.v1.ContainerArgs(
-            name="alertmanager", image=IMAGES["alertmanager"],
+        am_container = _web_container(
+            "alertmanager", ALERTMANAGER_PORT, "50m", a.alertmanager_memory, am_mounts,
+            probes=(("/-/ready", 5), ("/-/healthy", 10)),
             args=[f"--config.file={AM_CONFIG_DIR}/alertmanager.yml", "--storage.path=/alertmanager",
                   f"--web.listen-address=:{ALERTMANAGER_PORT}",
                   "--cluster.listen-address=",  # one replica: no gossip peers, no port 9094
-                  f"--web.external-url=http://alertmanager.{ns}.svc.cluster.local:{ALERTMANAGER_PORT}"],
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=ALERTMANAGER_PORT)],
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": a.alertmanager_memory}, limits={"memory": a.alertmanager_memory}),
-            security_context=container_security_context(read_only_root=True),
-            volume_mounts=am_mounts,
-            readiness_probe=_http_probe("/-/ready", ALERTMANAGER_PORT, 5),
-            liveness_probe=_http_probe("/-/healthy", ALERTMANAGER_PORT, 10),
-        )
+                  f"--web.external-url=http://alertmanager.{ns}.svc.cluster.local:{ALERTMANAGER_PORT}"])
         k8s.apps.v1.StatefulSet(
             f"{name}-alertmanager",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="alertmanager", namespace=ns, labels=am_labels),
@@ -397,22 +389,14 @@ class ClusterMonitoring(pulumi.ComponentResource):
 
         # ---- Prometheus ----------------------------------------------------------------------
         size_gb = max(1, a.volume_gb * 8 // 10)
-        prom_container = k8s.core.v1.ContainerArgs(
-            name="prometheus", image=IMAGES["prometheus"],
+        prom_container = _web_container(
+            "prometheus", PROMETHEUS_PORT, a.prometheus_cpu, a.prometheus_memory, prom_mounts,
+            probes=(("/-/ready", 5), ("/-/healthy", 10)), liveness_failure_threshold=12,
             args=[f"--config.file={CONFIG_DIR}/prometheus.yml", "--storage.tsdb.path=/prometheus",
                   f"--storage.tsdb.retention.time={a.retention_days}d",
                   f"--storage.tsdb.retention.size={size_gb}GB",
                   f"--web.listen-address=:{PROMETHEUS_PORT}",
-                  f"--web.external-url=http://prometheus.{ns}.svc.cluster.local:{PROMETHEUS_PORT}"],
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PROMETHEUS_PORT)],
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": a.prometheus_cpu, "memory": a.prometheus_memory},
-                limits={"memory": a.prometheus_memory}),
-            security_context=container_security_context(read_only_root=True),
-            volume_mounts=prom_mounts,
-            readiness_probe=_http_probe("/-/ready", PROMETHEUS_PORT, 5),
-            liveness_probe=_http_probe("/-/healthy", PROMETHEUS_PORT, 10, failure_threshold=12),
-        )
+                  f"--web.external-url=http://prometheus.{ns}.svc.cluster.local:{PROMETHEUS_PORT}"])
         k8s.apps.v1.StatefulSet(
             f"{name}-prometheus",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="prometheus", namespace=ns, labels=prom_labels),
@@ -554,16 +538,8 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
         k8s.core.v1.EnvVarArgs(name="GF_SECURITY_ADMIN_PASSWORD__FILE",
                                value=f"{GRAFANA_SECRETS_DIR}/admin-password"),
     ]
-    container = k8s.core.v1.ContainerArgs(
-        name="grafana", image=IMAGES["grafana"], env=env,
-        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=GRAFANA_PORT)],
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "50m", "memory": a.grafana_memory}, limits={"memory": a.grafana_memory}),
-        security_context=container_security_context(read_only_root=True),
-        volume_mounts=mounts,
-        readiness_probe=_http_probe("/api/health", GRAFANA_PORT, 10),
-        liveness_probe=_http_probe("/api/health", GRAFANA_PORT, 20),
-    )
+    container = _web_container("grafana", GRAFANA_PORT, "50m", a.grafana_memory, mounts,
+                               probes=(("/api/health", 10), ("/api/health", 20)), env=env)
     checksum = _sha(json.dumps(files, sort_keys=True))
     k8s.apps.v1.Deployment(
         f"{name}-grafana",
@@ -631,6 +607,27 @@ def _ports(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
 def _ns_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
         match_labels={"kubernetes.io/metadata.name": namespace}))
+
+
+def _web_container(name: str, port: int, cpu: str, memory: str,
+                   mounts: Sequence[k8s.core.v1.VolumeMountArgs], *, probes: tuple[tuple[str, int], tuple[str, int]],
+                   args: Sequence[str] | None = None, env: Sequence[k8s.core.v1.EnvVarArgs] | None = None,
+                   liveness_failure_threshold: int = 6) -> k8s.core.v1.ContainerArgs:
+    """One monitoring web server: the pinned image, one ``http`` port, memory request = limit (no
+    overcommit, so the node never OOM-kills it for a neighbour), a read-only root, and readiness and
+    liveness HTTP probes (``probes``: (path, period) each)."""
+    (ready_path, ready_period), (live_path, live_period) = probes
+    return k8s.core.v1.ContainerArgs(
+        name=name, image=IMAGES[name], args=list(args) if args is not None else None,
+        env=list(env) if env is not None else None,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port)],
+        resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": cpu, "memory": memory},
+                                                       limits={"memory": memory}),
+        security_context=container_security_context(read_only_root=True),
+        volume_mounts=list(mounts),
+        readiness_probe=_http_probe(ready_path, port, ready_period),
+        liveness_probe=_http_probe(live_path, port, live_period, failure_threshold=liveness_failure_threshold),
+    )
 
 
 def _http_probe(path: str, port: int, period: int, failure_threshold: int = 6) -> k8s.core.v1.ProbeArgs:

@@ -42,6 +42,9 @@ import pulumi_aws as aws
 from components.base import Problems, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Network"
+NAME_MAX = 40
+"""Longest ``NetworkArgs.name``: the derived names (flow-log role, log group, tags) stay within IAM's
+64-character role names. Use :func:`components.base.fit_name` to derive a name that fits."""
 NatMode = Literal["none", "single", "perAz"]
 NAT_MODES = ("none", "single", "perAz")
 TIERS = ("data", "compute", "public")
@@ -114,7 +117,7 @@ def subnet_layout(cidr: str, az_count: int, prefix_length: int) -> dict[str, lis
 def validate_network_args(args: NetworkArgs) -> None:
     """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
     problems = Problems("NetworkArgs")
-    if not (_NAME.match(args.name) and len(args.name) <= 40):
+    if not (_NAME.match(args.name) and len(args.name) <= NAME_MAX):
         problems.add("name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
     azs = list(args.az_names)
     if not 2 <= len(azs) <= 6 or len(set(azs)) != len(azs) or not all(_AZ.match(a) for a in azs):

@@ -68,6 +68,10 @@ from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsErro
 from components.limits import RDS_BACKUP_RETENTION_DAYS, in_range, range_text
 
 TYPE_TOKEN = "data-platform:aws:Postgres"
+NAME_MAX = 40
+"""Longest ``PostgresArgs.name``: ``<name>-pg-dr-final``-style identifiers and ``<name>-rds-monitoring``
+stay within RDS's 63 and IAM's 64 characters. Use :func:`components.base.fit_name` to derive a name
+that fits."""
 ENGINE_FAMILIES = {"16": "postgres16", "17": "postgres17"}
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 GP3_IOPS_MIN_STORAGE_GB = 400
@@ -195,7 +199,7 @@ def _allowed_pi_retention(days: int) -> bool:
 def validate_postgres_args(args: PostgresArgs) -> None:
     """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
     problems = Problems("PostgresArgs")
-    if not (NAME_RE.match(args.name) and len(args.name) <= 40):
+    if not (NAME_RE.match(args.name) and len(args.name) <= NAME_MAX):
         problems.add("name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
     if args.engine_version not in ENGINE_FAMILIES:
         problems.add("engine_version", args.engine_version, " or ".join(ENGINE_FAMILIES))

@@ -13,11 +13,14 @@ PDB allows one peer down at a time, which keeps every shard with replication fac
 Pods spread over zones and nodes of the ``vector`` node group, run as uid 1000 with a read-only
 root filesystem (as the official chart), every capability dropped, no service-account token. The
 NetworkPolicy admits clients from the application namespace on 6333/6334 only; P2P 6335 only between
-peers (it accepts writes and must never be reachable from outside). The API key is a RandomPassword
-in Secrets Manager, handed to the pods as a Kubernetes Secret mounted as a file, never as an
-environment variable: the peers read ``service.api_key`` from a second config file
-(:data:`API_KEY_CONFIG`, ``--config-path``, which Qdrant merges over ``config/production.yaml``), the
-snapshot job reads the bare key from :data:`API_KEY_FILE`. It is never in the ConfigMap. A CronJob
+peers (it accepts writes and must never be reachable from outside). Two API keys (issue 17), each a
+RandomPassword in its own Secrets Manager secret: the admin key (``service.api_key``: the snapshot job,
+operators) and the read-only key (``service.read_only_api_key``: read-only clients and the Prometheus
+scrape, :attr:`Vector.read_only_api_key`). They reach the pods as a Kubernetes Secret mounted as files,
+never as environment variables: the peers read both from a second config file
+(:data:`API_KEY_CONFIG`, :func:`~components.render.qdrant.render_api_keys_config`, ``--config-path``,
+which Qdrant merges over ``config/production.yaml``), the snapshot job reads the bare admin key from
+:data:`API_KEY_FILE`. Neither is ever in the ConfigMap. A CronJob
 (every ``snapshot_interval_hours``) snapshots every collection on every peer and uploads to the
 vector backup bucket through an IRSA role scoped to that bucket and key. Snapshots are written to
 the peer's data volume (:data:`SNAPSHOTS_PATH`) and the job downloads them
@@ -25,7 +28,7 @@ into a claim of its own: none of it lands on a node's root volume.
 
 **ec2** — one instance per peer (round-robin subnets, IMDSv2 hop 1, no public IP, SSM, encrypted
 gp3 data volume that outlives the instance), Qdrant run by systemd from the official image with
-Docker (Qdrant publishes no RPM; the image is the same artifact as on EKS), the API key fetched at
+Docker (Qdrant publishes no RPM; the image is the same artifact as on EKS), both API keys fetched at
 boot from Secrets Manager into a root-only environment file, and a systemd timer per peer
 (``OnCalendar=*-*-* 00/6:00:00``) that snapshots that peer's shards to S3.
 """
@@ -33,38 +36,38 @@ boot from Secrets Manager into a root-only environment file, and a systemd timer
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aws.eks import (
-    EksCluster,
-    container_security_context,
-    pod_security_context,
-    workload_namespace,
-    workload_scheduling,
-    zone_spread,
-)
-from components.aws.graph import (
+from components.aws.workload import (
     AWS_CLI_IMAGE,
     DATA_VOLUME_SCRIPT,
     Ec2Fleet,
-    _backup_irsa,
-    _cli_home,
-    _cron_job,
-    _network_policy,
-    _pdb,
-    _pvc_template,
-    _scratch_volume,
-    _secret,
-    _service,
-    _sha,
+    Ec2Placement,
+    EksPlacement,
+    Placement,
+    as_secret,
+    backup_irsa,
+    cli_home,
+    config_sha,
+    container_security_context,
+    cron_job,
+    disruption_budget,
     generated_secret,
+    network_policy,
+    pod_security_context,
+    pvc_template,
+    scratch_volume,
+    service,
+    validate_placement,
+    workload_namespace,
+    workload_scheduling,
+    zone_spread,
 )
 from components.base import ArgsError, child_opts
 from components.render.backup_scripts import (
@@ -73,7 +76,14 @@ from components.render.backup_scripts import (
     render_qdrant_snapshot_script,
     render_systemd_units,
 )
-from components.render.qdrant import API_KEY_ENV, PORTS, peer_args, render_qdrant_config
+from components.render.qdrant import (
+    API_KEY_ENV,
+    PORTS,
+    READ_ONLY_API_KEY_ENV,
+    peer_args,
+    render_api_keys_config,
+    render_qdrant_config,
+)
 
 TYPE_TOKEN = "data-platform:aws:Vector"
 CLIENT_PORTS: tuple[int, ...] = (PORTS["http"], PORTS["grpc"])
@@ -81,9 +91,15 @@ CLIENT_PORTS: tuple[int, ...] = (PORTS["http"], PORTS["grpc"])
 #: anyway (temp_path unset), so keeping the result there costs no more space and moves it by a rename; a
 #: separate emptyDir would put it on the node's root volume. Qdrant creates the directory itself.
 SNAPSHOTS_PATH = "/qdrant/storage/snapshots"
+#: Defaults of the placement fields left unset (:class:`~components.aws.workload.EksPlacement` /
+#: :class:`~components.aws.workload.Ec2Placement`).
+DEFAULT_NAMESPACE = "vector"
+DEFAULT_INSTANCE_TYPE = "r7g.large"
+DEFAULT_ZONE_NAME = "vector.data-platform.internal"
 
 
-#: The peers' second config file (``service.api_key`` only), from the ``vector-api-key`` Secret.
+#: The peers' second config file (``service.api_key`` and ``service.read_only_api_key``), from the
+#: ``vector-api-key`` Secret.
 API_KEY_CONFIG = "/qdrant/secrets/api-key.yaml"
 #: The bare API key in the snapshot job (``QDRANT_API_KEY_FILE``), from the same Secret.
 API_KEY_FILE = "/var/run/secrets/qdrant/api-key"
@@ -98,9 +114,11 @@ class VectorArgs:
     backup_kms_key_arn: pulumi.Input[str]
     """KMS key of the backup bucket; uploads are SSE-KMS with it."""
     secrets_kms_key_arn: pulumi.Input[str]
-    """KMS key of the Secrets Manager secret holding the API key."""
-    placement: Literal["eks", "ec2"] = "eks"
-    """``eks`` (StatefulSet on ``cluster``) or ``ec2`` (one instance per peer). Default: eks."""
+    """KMS key of the Secrets Manager secrets holding the admin and the read-only API key."""
+    placement: Placement
+    """Where the peers run: :class:`~components.aws.workload.EksPlacement` (one StatefulSet; namespace
+    default ``vector``) or :class:`~components.aws.workload.Ec2Placement` (one instance per peer; instance
+    type default r7g.large, zone default ``vector.data-platform.internal``). Required."""
     peers: int = 3
     """Qdrant peers. Default: 3 (1..50)."""
     replication_factor: int = 2
@@ -125,35 +143,8 @@ class VectorArgs:
     """Snapshot interval, hours (divides 24 for an even schedule). Default: 6 → ``0 */6 * * *``."""
     backup_prefix: str = "qdrant"
     """Key prefix in the backup bucket. Default: qdrant."""
-    # ---- eks ----
-    cluster: EksCluster | None = None
-    """The EKS cluster (placement eks). Default: none (required for eks)."""
-    namespace: str = "vector"
-    """Namespace of the peers (placement eks). Default: vector."""
-    app_namespace: str = "app"
-    """Namespace allowed to reach 6333/6334 (placement eks). Default: app."""
-    metrics_namespace: str | None = "monitoring"
-    """Namespace allowed to scrape ``/metrics`` on 6333 (placement eks); None: nobody. Default: monitoring."""
     image: str | None = None
-    """Container image. Default: ``qdrant/qdrant:v<version>``."""
-    # ---- ec2 ----
-    vpc_id: pulumi.Input[str] | None = None
-    """VPC of the instances and of the private zone (placement ec2). Default: none."""
-    ebs_kms_key_arn: pulumi.Input[str] | None = None
-    """KMS key of root and data volumes (placement ec2). Default: none (required for ec2)."""
-    subnet_ids: Sequence[pulumi.Input[str]] = ()
-    """Private compute subnets; peers go round-robin (placement ec2). Default: none."""
-    availability_zones: Sequence[str] = ()
-    """AZ of each subnet, same order (placement ec2). Default: none."""
-    app_security_group_id: pulumi.Input[str] | None = None
-    """Security group allowed to 6333/6334 (placement ec2). Default: none (use allow_from)."""
-    instance_type: str = "r7g.large"
-    """Instance type (placement ec2). Default: r7g.large."""
-    ami_id: pulumi.Input[str] | None = None
-    """AMI. Default: the latest AL2023 AMI (arm64 for Graviton), read from its public SSM parameter by an
-    invoke when the program runs; later AMI releases do not replace instances (``ignore_changes``)."""
-    zone_name: str = "vector.data-platform.internal"
-    """Private Route 53 zone of peer names (placement ec2). Default: vector.data-platform.internal."""
+    """Container image (EKS and EC2). Default: ``qdrant/qdrant:v<version>``."""
     protect: bool = False
     """Protect and retain stateful children (production). Default: False."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -167,8 +158,6 @@ class VectorArgs:
 
 def validate_vector_args(a: VectorArgs) -> list[tuple[str, Any, str]]:
     errs: list[tuple[str, Any, str]] = []
-    if a.placement not in ("eks", "ec2"):
-        errs.append(("placement", a.placement, "eks, ec2"))
     if not 1 <= a.peers <= 50:
         errs.append(("peers", a.peers, "1..50"))
     if not 1 <= a.replication_factor <= max(a.peers, 1):
@@ -180,16 +169,7 @@ def validate_vector_args(a: VectorArgs) -> list[tuple[str, Any, str]]:
         errs.append(("snapshot_interval_hours", a.snapshot_interval_hours, "1..24"))
     if not 10 <= a.volume_gb <= 16384:
         errs.append(("volume_gb", a.volume_gb, "10..16384"))
-    if a.placement == "eks" and a.cluster is None:
-        errs.append(("cluster", None, "an EksCluster when placement is eks"))
-    if a.placement == "ec2":
-        if a.vpc_id is None:
-            errs.append(("vpc_id", None, "the VPC id when placement is ec2"))
-        if a.ebs_kms_key_arn is None:
-            errs.append(("ebs_kms_key_arn", None, "the EBS KMS key ARN when placement is ec2"))
-        if not a.subnet_ids or len(a.subnet_ids) != len(a.availability_zones):
-            errs.append(("availability_zones", list(a.availability_zones),
-                         f"one AZ per subnet ({len(a.subnet_ids)} subnets, at least 1)"))
+    errs += validate_placement(a.placement)
     return errs
 
 
@@ -208,7 +188,11 @@ class Vector(pulumi.ComponentResource):
     backup_role_arn: pulumi.Output[str]
     api_key_secret_arn: pulumi.Output[str]
     api_key: pulumi.Output[str]
-    """Qdrant's API key, a Pulumi secret (what in-cluster clients such as Prometheus send as bearer token)."""
+    """Qdrant's admin API key, a Pulumi secret."""
+    read_only_api_key_secret_arn: pulumi.Output[str]
+    read_only_api_key: pulumi.Output[str]
+    """Qdrant's read-only API key, a Pulumi secret (what read-only clients such as Prometheus send as bearer
+    token)."""
 
     def __init__(self, name: str, args: VectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         errs = validate_vector_args(args)
@@ -218,7 +202,8 @@ class Vector(pulumi.ComponentResource):
         self._fleet: Ec2Fleet | None = None
         self.members = {f"peer-{i}": "peer" for i in range(1, args.peers + 1)}
         #: topology member id -> the resource that realizes it (the one StatefulSet on eks, pod ordinal i-1)
-        self.realized = {f"vector/{m}": (f"{name}-peers" if args.placement == "eks" else f"{name}-{m}")
+        eks = isinstance(args.placement, EksPlacement)
+        self.realized = {f"vector/{m}": (f"{name}-peers" if eks else f"{name}-{m}")
                          for m in self.members}
         self.namespace = None
         self.security_group_id = None
@@ -231,10 +216,15 @@ class Vector(pulumi.ComponentResource):
                                            length=48)
         self.api_key_secret_arn = secret.arn
         self.api_key = pulumi.Output.secret(api_key)
-        if args.placement == "eks":
-            self._on_eks(name, args, api_key)
+        ro_secret, read_only_key = generated_secret(
+            self, f"{name}-read-only-api-key", args.secrets_kms_key_arn, dict(args.tags), args.protect,
+            path=f"{name}/qdrant-read-only-api-key", description="Qdrant read-only API key", length=48)
+        self.read_only_api_key_secret_arn = ro_secret.arn
+        self.read_only_api_key = pulumi.Output.secret(read_only_key)
+        if isinstance(args.placement, EksPlacement):
+            self._on_eks(name, args, args.placement, api_key, read_only_key)
         else:
-            self._on_ec2(name, args, secret)
+            self._on_ec2(name, args, args.placement, secret, ro_secret)
         self.register_outputs({
             "endpoint": self.endpoint,
             "grpc_endpoint": self.grpc_endpoint,
@@ -243,11 +233,12 @@ class Vector(pulumi.ComponentResource):
             "security_group_id": self.security_group_id,
             "backup_role_arn": self.backup_role_arn,
             "api_key_secret_arn": self.api_key_secret_arn,
+            "read_only_api_key_secret_arn": self.read_only_api_key_secret_arn,
         })
 
-    def _on_eks(self, name: str, a: VectorArgs, api_key: pulumi.Output[str]) -> None:
-        assert a.cluster is not None
-        cluster, ns = a.cluster, a.namespace
+    def _on_eks(self, name: str, a: VectorArgs, p: EksPlacement, api_key: pulumi.Output[str],
+                read_only_key: pulumi.Output[str]) -> None:
+        cluster, ns = p.cluster, p.namespace or DEFAULT_NAMESPACE
         self.namespace = ns
         labels = {"app.kubernetes.io/name": "vector", "app.kubernetes.io/part-of": "data-platform"}
         namespace, after_ns = workload_namespace(self, name, ns, "vector", cluster, protect=a.protect)
@@ -259,8 +250,9 @@ class Vector(pulumi.ComponentResource):
             f"{name}-api-key",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-api-key", namespace=ns, labels=labels),
             type="Opaque",
-            string_data={"api-key": _secret(api_key),
-                         API_KEY_CONFIG.rsplit("/", 1)[1]: _secret(api_key.apply(api_key_config))},
+            string_data={"api-key": as_secret(api_key),
+                         API_KEY_CONFIG.rsplit("/", 1)[1]: as_secret(pulumi.Output.all(api_key, read_only_key).apply(
+                             lambda k: render_api_keys_config(k[0], k[1])))},
             opts=after_ns())
         cm = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -268,8 +260,8 @@ class Vector(pulumi.ComponentResource):
             data={"production.yaml": self.config, "start.sh": _start_script(url[0])},
             opts=after_ns())
         ports = [("http", PORTS["http"]), ("grpc", PORTS["grpc"]), ("p2p", PORTS["p2p"])]
-        _service(self, f"{name}-headless", headless, ns, labels, ports, after_ns, headless=True)
-        _service(self, f"{name}-client", "vector", ns, labels, ports[:2], after_ns)
+        service(self, f"{name}-headless", headless, ns, labels, ports, after_ns, headless=True)
+        service(self, f"{name}-client", "vector", ns, labels, ports[:2], after_ns)
         def key_volume(key: str) -> k8s.core.v1.VolumeArgs:
             return k8s.core.v1.VolumeArgs(name="api-key", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name="vector-api-key", default_mode=0o440,
@@ -313,7 +305,7 @@ class Vector(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={
-                        "data-platform/config-sha256": _sha(self.config)}),
+                        "data-platform/config-sha256": config_sha(self.config)}),
                     spec=k8s.core.v1.PodSpecArgs(
                         containers=[container],
                         volumes=[
@@ -329,18 +321,18 @@ class Vector(pulumi.ComponentResource):
                         termination_grace_period_seconds=120,
                         **workload_scheduling("vector"),
                     )),
-                volume_claim_templates=[_pvc_template("storage", cluster, a.volume_gb)],
+                volume_claim_templates=[pvc_template("storage", cluster, a.volume_gb)],
             ),
             opts=child_opts(self, stateful=True, protect=a.protect, depends_on=[namespace, cm, key_secret],
                             provider=cluster.provider))
-        _pdb(self, f"{name}-pdb", "vector", ns, labels, after_ns, max_unavailable=1)
+        disruption_budget(self, f"{name}-pdb", "vector", ns, labels, after_ns, max_unavailable=1)
         backup_labels = {"app.kubernetes.io/name": "vector-snapshot", "app.kubernetes.io/component": "backup"}
-        _network_policy(
+        network_policy(
             self, f"{name}-netpol", "vector", ns, labels, after_ns,
-            app_namespace=a.app_namespace, client_ports=CLIENT_PORTS,
+            app_namespace=p.app_namespace, client_ports=CLIENT_PORTS,
             peer_ports=(PORTS["p2p"], *CLIENT_PORTS), backup_labels=backup_labels, backup_ports=(PORTS["http"],),
-            metrics_namespace=a.metrics_namespace, metrics_ports=(PORTS["http"],))
-        role = _backup_irsa(self, cluster, "vector-snapshot", ns, a.backup_bucket_name, a.backup_prefix,
+            metrics_namespace=p.metrics_namespace, metrics_ports=(PORTS["http"],))
+        role = backup_irsa(self, cluster, "vector-snapshot", ns, a.backup_bucket_name, a.backup_prefix,
                             a.backup_kms_key_arn)
         self.backup_role_arn = role.arn
         sa = k8s.core.v1.ServiceAccount(
@@ -348,8 +340,8 @@ class Vector(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name="vector-snapshot", namespace=ns, labels=backup_labels,
                                                 annotations={"eks.amazonaws.com/role-arn": role.arn}),
             opts=after_ns())
-        home_env, home_mount = _cli_home()
-        _cron_job(
+        home_env, home_mount = cli_home()
+        cron_job(
             self, f"{name}-snapshot", "vector-snapshot", ns, a.snapshot_schedule, backup_labels, sa, after_ns,
             container=k8s.core.v1.ContainerArgs(
                 name="snapshot", image=AWS_CLI_IMAGE, command=["bash", "-c", render_qdrant_snapshot_script()],
@@ -370,7 +362,7 @@ class Vector(pulumi.ComponentResource):
                 resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "256Mi"},
                                                                limits={"memory": "512Mi"})),
             # One snapshot at a time is downloaded: it fits in a peer's volume size.
-            volumes=[_scratch_volume(f"{name}-snapshot-scratch", "work", "vector-snapshot-scratch", ns, backup_labels,
+            volumes=[scratch_volume(f"{name}-snapshot-scratch", "work", "vector-snapshot-scratch", ns, backup_labels,
                                      cluster, a.volume_gb, after_ns),
                      key_volume(API_KEY_FILE.rsplit("/", 1)[1])],
             uid=1000,
@@ -378,24 +370,27 @@ class Vector(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['http']}")
         self.grpc_endpoint = pulumi.Output.from_input(f"http://vector.{ns}.svc.cluster.local:{PORTS['grpc']}")
 
-    def _on_ec2(self, name: str, a: VectorArgs, secret: aws.secretsmanager.Secret) -> None:
-        hosts = [f"peer-{i}.{a.zone_name}" for i in range(1, a.peers + 1)]
-        fleet = Ec2Fleet(self, name, vpc_id=a.vpc_id, zone_name=a.zone_name, tags=dict(a.tags), protect=a.protect,
+    def _on_ec2(self, name: str, a: VectorArgs, p: Ec2Placement, secret: aws.secretsmanager.Secret,
+                ro_secret: aws.secretsmanager.Secret) -> None:
+        zone_name = p.zone_name or DEFAULT_ZONE_NAME
+        hosts = [f"peer-{i}.{zone_name}" for i in range(1, a.peers + 1)]
+        fleet = Ec2Fleet(self, name, vpc_id=p.vpc_id, zone_name=zone_name, tags=dict(a.tags), protect=a.protect,
                          description="Qdrant peers")
+        self._fleet = fleet
         self.security_group_id = fleet.security_group.id
         fleet.self_ingress((PORTS["p2p"], *CLIENT_PORTS))
-        if a.app_security_group_id is not None:
-            fleet.ingress_from(a.app_security_group_id, CLIENT_PORTS, "application")
-        role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn, secret.arn,
-                                   a.secrets_kms_key_arn)
+        if p.app_security_group_id is not None:
+            fleet.ingress_from(p.app_security_group_id, CLIENT_PORTS, "application")
+        role = fleet.instance_role(a.backup_bucket_name, a.backup_prefix, a.backup_kms_key_arn,
+                                   [secret.arn, ro_secret.arn], a.secrets_kms_key_arn)
         self.backup_role_arn = role.arn
         bootstrap = f"http://{hosts[0]}:{PORTS['p2p']}"
         for i, host in enumerate(hosts):
             argv = peer_args(i, f"http://{host}:{PORTS['p2p']}", bootstrap)
-            user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn).apply(
+            user_data = pulumi.Output.all(a.backup_bucket_name, a.backup_kms_key_arn, secret.arn, ro_secret.arn).apply(
                 functools.partial(_qdrant_user_data, a, self.config, argv, f"peer-{i + 1}"))
-            fleet.member(f"peer-{i + 1}", i, a.instance_type, a.subnet_ids, a.availability_zones, a.ami_id,
-                         a.volume_gb, a.ebs_kms_key_arn or a.backup_kms_key_arn, user_data)
+            fleet.member(f"peer-{i + 1}", i, p.instance_type or DEFAULT_INSTANCE_TYPE, p.subnet_ids,
+                         p.availability_zones, p.ami_id, a.volume_gb, p.ebs_kms_key_arn, user_data)
         self.endpoint = pulumi.Output.from_input(f"http://{hosts[0]}:{PORTS['http']}")
         self.grpc_endpoint = pulumi.Output.from_input(f"http://{hosts[0]}:{PORTS['grpc']}")
 
@@ -407,11 +402,6 @@ class Vector(pulumi.ComponentResource):
         self._fleet.ingress_from(security_group_id, CLIENT_PORTS, description)
 
 
-def api_key_config(key: str) -> str:
-    """The peers' second config file: only ``service.api_key`` (JSON is YAML, and quotes any key)."""
-    return f"service:\n  api_key: {json.dumps(key)}\n"
-
-
 def _start_script(peer0_url: str) -> str:
     """Entrypoint on EKS: the pod's ordinal decides between starting the cluster and joining it."""
     return "\n".join([
@@ -419,7 +409,7 @@ def _start_script(peer0_url: str) -> str:
         "set -euo pipefail",
         'ordinal="${HOSTNAME##*-}"',
         'self="http://${HOSTNAME}.${QDRANT_HEADLESS_SUFFIX}:6335"',
-        f'key=(--config-path "{API_KEY_CONFIG}")  # service.api_key, merged over config/production.yaml',
+        f'key=(--config-path "{API_KEY_CONFIG}")  # both API keys, merged over config/production.yaml',
         'if [ "$ordinal" = "0" ]; then',
         '  exec ./entrypoint.sh "${key[@]}" --uri "$self"',
         "fi",
@@ -429,7 +419,7 @@ def _start_script(peer0_url: str) -> str:
 
 
 def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v: list[Any]) -> str:
-    bucket, kms_key, secret_arn = v
+    bucket, kms_key, secret_arn, ro_secret_arn = v
     image = a.image or f"qdrant/qdrant:v{a.version}"
     units = render_systemd_units(
         "qdrant-snapshot", description="Qdrant snapshots to S3", exec_start="/usr/local/bin/qdrant-snapshot",
@@ -441,7 +431,7 @@ def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v:
         "EnvironmentFile=/etc/qdrant/api-key.env",
         "ExecStartPre=-/usr/bin/docker rm -f qdrant",
         "ExecStart=/usr/bin/docker run --rm --name qdrant --network host --user 1000:1000 "
-        f"-e {API_KEY_ENV} -e QDRANT_INIT_FILE_PATH=/qdrant/storage/.qdrant-initialized "
+        f"-e {API_KEY_ENV} -e {READ_ONLY_API_KEY_ENV} -e QDRANT_INIT_FILE_PATH=/qdrant/storage/.qdrant-initialized "
         "-v /var/lib/qdrant/storage:/qdrant/storage "  # snapshots too (SNAPSHOTS_PATH)
         f"-v /etc/qdrant/production.yaml:/qdrant/config/production.yaml:ro {image} ./entrypoint.sh {' '.join(argv)}",
         "ExecStop=/usr/bin/docker stop -t 60 qdrant",
@@ -466,9 +456,11 @@ def _qdrant_user_data(a: VectorArgs, config: str, argv: list[str], peer: str, v:
         ["chown", "-R", "1000:1000", "/var/lib/qdrant"],
         ["dnf", "install", "-y", "docker"],
         ["systemctl", "enable", "--now", "docker"],
-        # The API key is read at boot from Secrets Manager (instance role), never from user data.
+        # Both API keys are read at boot from Secrets Manager (instance role), never from user data.
         "umask 077 && printf '%s=%s\\n' " + API_KEY_ENV + " \"$(aws secretsmanager get-secret-value "
-        f"--secret-id {secret_arn} --query SecretString --output text)\" > /etc/qdrant/api-key.env",
+        f"--secret-id {secret_arn} --query SecretString --output text)\" " + READ_ONLY_API_KEY_ENV
+        + " \"$(aws secretsmanager get-secret-value "
+        f"--secret-id {ro_secret_arn} --query SecretString --output text)\" > /etc/qdrant/api-key.env",
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "--now", "qdrant", "qdrant-snapshot.timer"],
     ]

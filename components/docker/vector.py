@@ -11,7 +11,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
-from components.render.qdrant import render_qdrant_config
+from components.render.qdrant import API_KEY_ENV, READ_ONLY_API_KEY_ENV, render_qdrant_config
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,7 @@ class LocalVector(pulumi.ComponentResource):
                 healthcheck=Healthcheck(("CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333' || exit 1")),
                 ports={6333: 6333 + args.port_offset, 6334: 6334 + args.port_offset} if i == 0 else {},
                 command=cmd,
-                envs={"QDRANT__SERVICE__API_KEY": api_key.result,
-                      "QDRANT__SERVICE__READ_ONLY_API_KEY": read_only_key.result},
+                envs={API_KEY_ENV: api_key.result, READ_ONLY_API_KEY_ENV: read_only_key.result},
                 files={"/qdrant/config/production.yaml": config},
                 volumes={f"{host}-storage": "/qdrant/storage"},
                 memory_mb=1024,

@@ -255,3 +255,79 @@ chmod --reference="$conf" "$tmp"
 chown --reference="$conf" "$tmp"
 mv -f "$tmp" "$conf"
 """
+
+
+# ---- users and roles (Enterprise RBAC, issue 17) --------------------------------------------------
+
+#: Login -> the built-in Neo4j 5 Enterprise role it is granted (Operations Manual, "Built-in roles and
+#: privileges"): ``reader`` reads the graph, ``editor`` reads and writes data but adds no schema, ``admin``
+#: manages users, roles and databases. ``readonly_user`` and ``app_user`` are the applications' logins and
+#: are never ``admin``; ``admin_user`` is the operators' login (the ``neo4j`` user stays the bootstrap
+#: identity). Community Edition has no roles: there every login can do everything.
+NEO4J_USERS: Mapping[str, str] = {"readonly_user": "reader", "app_user": "editor", "admin_user": "admin"}
+#: Logins of applications: never granted ``admin`` (policy ``db-login-least-privilege``).
+NEO4J_APP_LOGINS: tuple[str, ...] = ("readonly_user", "app_user")
+#: The one login that may hold ``admin`` (operators; the policy fails ``admin`` for any other login).
+NEO4J_OPERATOR_LOGINS: frozenset[str] = frozenset({"admin_user"})
+NEO4J_BUILTIN_ROLES: tuple[str, ...] = ("reader", "editor", "publisher", "architect", "admin")
+_LOGIN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def password_parameter(user: str) -> str:
+    """The Cypher parameter that carries ``user``'s password (``app_user`` -> ``app_user_password``)."""
+    return f"{user}_password"
+
+
+def render_neo4j_users_cypher(users: Mapping[str, str] = NEO4J_USERS) -> str:
+    """The RBAC bootstrap, run against the ``system`` database as ``neo4j``: one ``CREATE USER ... IF NOT
+    EXISTS`` per login and one ``GRANT ROLE`` of its built-in role. Passwords are Cypher parameters
+    (``$app_user_password``), never literals, so the text is not secret. Re-running it changes nothing
+    (``IF NOT EXISTS``; granting a role a user already has is a no-op)."""
+    if not users:
+        raise ValueError("at least one user")
+    lines = ["// Neo4j users and roles (rendered by data-platform). Run on the system database as neo4j;",
+             "// passwords are parameters set by the runner from Secrets Manager, never literals here."]
+    for user, role in users.items():
+        if not _LOGIN.match(user):
+            raise ValueError(f"user {user!r}: lower-case letters, digits and _, starting with a letter")
+        if role not in NEO4J_BUILTIN_ROLES:
+            raise ValueError(f"role {role!r} of {user}: one of {', '.join(NEO4J_BUILTIN_ROLES)}")
+        if role == "admin" and user not in NEO4J_OPERATOR_LOGINS:
+            raise ValueError(f"{user} is an application login and is never admin")
+        lines += [f"CREATE USER {user} IF NOT EXISTS SET PASSWORD ${password_parameter(user)} CHANGE NOT REQUIRED;",
+                  f"GRANT ROLE {role} TO {user};"]
+    return "\n".join(lines) + "\n"
+
+
+def render_neo4j_users_script() -> str:
+    """``dp-neo4j-users``: waits until Neo4j answers at ``$NEO4J_URI`` (up to ``$NEO4J_WAIT_SECONDS``, default
+    1800), then runs the Cypher file ``$NEO4J_USERS_CYPHER`` on the ``system`` database as ``neo4j``.
+
+    ``$NEO4J_AUTH_FILE`` holds the ``neo4j`` password (``neo4j/<password>`` as the image's NEO4J_AUTH file, or
+    the bare password); ``$NEO4J_USERS_DIR`` holds one file per login, named after it, with its password.
+    Passwords travel in the environment (``NEO4J_PASSWORD``) and on cypher-shell's standard input
+    (``:param``), never on a command line; a password that is not letters and digits is refused (it is put
+    in a Cypher string literal)."""
+    return """#!/bin/bash
+# Create the Neo4j users and grant their roles (rendered by data-platform)
+set -euo pipefail
+: "${NEO4J_URI:?}" "${NEO4J_AUTH_FILE:?}" "${NEO4J_USERS_DIR:?}" "${NEO4J_USERS_CYPHER:?}"
+export NEO4J_USERNAME=neo4j
+NEO4J_PASSWORD="$(cat "$NEO4J_AUTH_FILE")"
+export NEO4J_PASSWORD="${NEO4J_PASSWORD#neo4j/}"
+deadline=$(( $(date +%s) + ${NEO4J_WAIT_SECONDS:-1800} ))
+until cypher-shell -a "$NEO4J_URI" -d system --non-interactive "SHOW CURRENT USER" >/dev/null 2>&1; do
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "Neo4j at $NEO4J_URI did not answer in time" >&2; exit 1; }
+  sleep 10
+done
+params=""
+for f in "$NEO4J_USERS_DIR"/*; do
+  user="$(basename "$f")"; pw="$(cat "$f")"
+  [[ "$user" =~ ^[a-z][a-z0-9_]*$ ]] || { echo "bad login name $user" >&2; exit 1; }
+  [[ "$pw" =~ ^[A-Za-z0-9]+$ ]] || { echo "the password of $user is not letters and digits" >&2; exit 1; }
+  params="${params:+$params, }${user}_password: '$pw'"
+done
+{ echo ":param {$params}"; cat "$NEO4J_USERS_CYPHER"; } \\
+  | cypher-shell -a "$NEO4J_URI" -d system --non-interactive --fail-fast
+echo "Neo4j users and roles applied"
+"""

@@ -2,9 +2,15 @@
 
 The file holds cluster mode (P2P port 6335, consensus tick), storage paths, the defaults new
 collections take (``storage.collection.replication_factor`` / ``write_consistency_factor``), HNSW
-defaults and performance knobs. It never holds the API key: on EKS Qdrant reads it from a second
-config file mounted from a Secret (``--config-path``, merged over this one), on EC2 from the
-environment variable ``QDRANT__SERVICE__API_KEY`` of a root-only environment file.
+defaults and performance knobs. It never holds the API keys: on EKS Qdrant reads them from a second
+config file mounted from a Secret (:func:`render_api_keys_config`, ``--config-path``, merged over this
+one), on EC2 and in the local stack from the environment variables :data:`API_KEY_ENV` and
+:data:`READ_ONLY_API_KEY_ENV` (a root-only environment file / the container's environment).
+
+Two keys (issue 17): ``service.api_key`` (admin: every operation, held by the snapshot job and
+operators) and ``service.read_only_api_key`` (reads only: search, retrieval, collection info,
+``/metrics``; held by read-only clients and Prometheus). The key names are Qdrant's
+(``config/config.yaml`` of qdrant/qdrant, section ``service``).
 
 Distance (Cosine) is a per-collection parameter, not a server setting: collections are created by
 the application with ``{"vectors": {"size": N, "distance": "Cosine"}}``; see
@@ -13,12 +19,16 @@ the application with ``{"vectors": {"size": N, "distance": "Cosine"}}``; see
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import yaml
 
 PORTS: dict[str, int] = {"http": 6333, "grpc": 6334, "p2p": 6335}
 API_KEY_ENV = "QDRANT__SERVICE__API_KEY"
+READ_ONLY_API_KEY_ENV = "QDRANT__SERVICE__READ_ONLY_API_KEY"
+_KEY = re.compile(r"^[A-Za-z0-9]{16,}$")
 
 COLLECTION_BOOTSTRAP_NOTE = (
     "Create collections with PUT /collections/<name> and body "
@@ -98,8 +108,9 @@ def render_qdrant_config(
         "telemetry_disabled": True,
     }
     header = (
-        "# Qdrant config rendered by data-platform. The API key is NOT here: it comes from a Secret (a\n"
-        f"# second config file, or the environment variable {API_KEY_ENV}). {COLLECTION_BOOTSTRAP_NOTE}\n"
+        "# Qdrant config rendered by data-platform. The API keys are NOT here: they come from a Secret (a\n"
+        f"# second config file, or the environment variables {API_KEY_ENV} / {READ_ONLY_API_KEY_ENV}).\n"
+        f"# {COLLECTION_BOOTSTRAP_NOTE}\n"
     )
     return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 
@@ -110,3 +121,15 @@ def peer_args(index: int, self_url: str, bootstrap_url: str | None) -> list[str]
     if index == 0 or bootstrap_url is None:
         return ["--uri", self_url]
     return ["--bootstrap", bootstrap_url, "--uri", self_url]
+
+
+def render_api_keys_config(api_key: str, read_only_api_key: str) -> str:
+    """The peers' second config file (a Secret, merged over ``production.yaml`` by ``--config-path``): the admin
+    key ``service.api_key`` and the read-only key ``service.read_only_api_key``. Keys are letters and digits,
+    at least 16, and differ (JSON strings are YAML scalars)."""
+    for what, key in (("api_key", api_key), ("read_only_api_key", read_only_api_key)):
+        if not _KEY.match(key):
+            raise ValueError(f"{what}: letters and digits only, at least 16")
+    if api_key == read_only_api_key:
+        raise ValueError("read_only_api_key must differ from api_key")
+    return f"service:\n  api_key: {json.dumps(api_key)}\n  read_only_api_key: {json.dumps(read_only_api_key)}\n"

@@ -7,7 +7,7 @@ ElastiCache replication group (3 shards x 2 nodes, failover, Multi-AZ, TLS, at-r
 snapshot of it, four backup buckets with SSE-KMS, versioning, public access block and replication
 to replica buckets in the DR region, backup objects for graph and vector, and ReplicaLag
 datapoints. A :class:`Variant` breaks one thing at a time. It returns the stack outputs exactly as
-``pulumi stack output --json`` prints them (notes/CONTRACTS.md).
+``pulumi stack output --json`` prints them (README "Stack outputs").
 
 Tests use the ``make_stack`` fixture (helpers live here as fixtures, not in an importable module,
 so the tests do not depend on pytest's import mode).

@@ -1,4 +1,4 @@
-"""Recorded-resource fixtures (notes/CONTRACTS.md shape) for the policy tests.
+"""Recorded-resource fixtures (review/schema.json shape) for the policy tests.
 
 ``production_like()`` is a compliant production stack (us-east-1 with a us-west-2 DR region):
 network, KMS keys per region, RDS primary + replica + DR replica with replicated backups,
@@ -496,6 +496,20 @@ def alarms(stack: list[Resource], pg: dict[str, Resource]) -> dict[str, Resource
             "dimensions": {"DBInstanceIdentifier": "data-platform-production-pg"},
             "alarmActions": [topic_arn], "okActions": [topic_arn], "tags": tags()},
             parent=comp, deps=[topic, pg["primary"]])
+    # One alarm per catalogue alert of the stores present (production requires each: alarm-baseline).
+    # Imported here: importing a policy module at fixture import would change the registry's order.
+    from policies.monitoring import ALARM_BASELINE
+
+    for alert, target in (("PostgresCPUHigh", "pg"), ("PostgresConnectionsHigh", "pg"),
+                          ("PostgresFreeStorageLow", "pg"), ("RedisCPUHigh", "redis"), ("RedisEvictions", "redis"),
+                          ("RedisHitRateLow", "redis"), ("RedisMemoryHigh", "redis")):
+        want = ALARM_BASELINE[alert]
+        out[alert] = res("aws:cloudwatch/metricAlarm:MetricAlarm", f"{alert}-{target}", {
+            "namespace": "AWS/RDS" if target == "pg" else "AWS/ElastiCache", "metricName": alert,
+            "statistic": "Average", "period": 300, "evaluationPeriods": int(str(want["window"])) // 300,
+            "threshold": want["threshold"], "comparisonOperator": want["comparison"],
+            "alarmActions": [topic_arn], "okActions": [topic_arn], "tags": tags(alert=alert)},
+            parent=comp, deps=[topic])
     stack.extend(out.values())
     return out
 

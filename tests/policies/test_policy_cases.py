@@ -234,7 +234,36 @@ def valkey_admin_user() -> R:
                   {"userId": "p-app", "userName": "app_user", "engine": "valkey", "accessString": "on ~* +@all"})
 
 
+def neo4j_users(cypher: str | None = None, *, on: str = "eks") -> R:
+    """The Neo4j RBAC bootstrap as the stack carries it: a ConfigMap key (EKS) or a cloud-init file (EC2)."""
+    import yaml
+
+    from components.render.neo4j import render_neo4j_users_cypher
+    text = cypher if cypher is not None else render_neo4j_users_cypher()
+    if on == "eks":
+        return fx.res("kubernetes:core/v1:ConfigMap", "graph-users",
+                      {"metadata": {"name": "graph-users", "namespace": "graph"}, "data": {"users.cypher": text}})
+    user_data = "#cloud-config\n" + yaml.safe_dump({"write_files": [
+        {"path": "/etc/data-platform/users.cypher", "permissions": "0644", "content": text}]})
+    return fx.res("aws:ec2/instance:Instance", "graph-primary-1",
+                  {"instanceType": "r7g.xlarge", "userData": user_data, "tags": fx.tags()})
+
+
+def neo4j_admin_app_login(on: str = "eks") -> R:
+    from components.render.neo4j import render_neo4j_users_cypher
+    cypher = render_neo4j_users_cypher().replace("GRANT ROLE editor TO app_user;",
+                                                  "GRANT ROLE editor, admin TO app_user;")
+    return neo4j_users(cypher, on=on)
+
+
 REASON = {"rotation-exempt": "rotated by pulumi up: bump rotationGeneration"}
+
+
+def test_neo4j_operator_logins_agree_between_renderer_and_policy() -> None:
+    """The pack keeps its own copy (no component imports); both name admin_user only."""
+    from components.render.neo4j import NEO4J_OPERATOR_LOGINS
+    from policies.secrets import NEO4J_OPERATOR_LOGINS as POLICY_OPERATOR_LOGINS
+    assert NEO4J_OPERATOR_LOGINS == POLICY_OPERATOR_LOGINS == {"admin_user"}
 
 CASES: list[Case] = [
     # -- encryption --------------------------------------------------------------------------------
@@ -624,6 +653,16 @@ CASES: list[Case] = [
          one(roles_command), id="owner"),
     Case("db-login-least-privilege", one(valkey_admin_user), "ElastiCache user app_user",
          one(lambda: pick("redis-app", "aws:elasticache/user:User")), id="valkey"),
+    Case("db-login-least-privilege", one(neo4j_admin_app_login),
+         "data.users.cypher of kubernetes:core/v1:ConfigMap::graph-users: login app_user is granted the Neo4j role "
+         "admin", one(neo4j_users), id="neo4j-eks"),
+    Case("db-login-least-privilege", one(lambda: neo4j_admin_app_login("ec2")),
+         "userData /etc/data-platform/users.cypher of aws:ec2/instance:Instance::graph-primary-1: login app_user is "
+         "granted the Neo4j role admin", one(lambda: neo4j_users(on="ec2")), id="neo4j-ec2"),
+    Case("db-login-least-privilege", one(lambda: neo4j_users("GRANT ROLE admin TO readonly_user;\n")),
+         "login readonly_user is granted the Neo4j role admin",
+         one(lambda: neo4j_users("GRANT ROLE admin TO admin_user;\n")),
+         id="neo4j-readonly"),
     Case("secret-rotation-or-exemption", one(lambda: app_secret(None)), "it has no rotation",
          one(lambda: app_secret(REASON))),
     Case("secret-rotation-or-exemption", one(lambda: app_secret({"rotation-exempt": "true"})),
@@ -632,6 +671,9 @@ CASES: list[Case] = [
 TESTED_ELSEWHERE = {"monthly-budget": "test_policy_budget.py (needs the cost model and a budget config)",
                     **{p.meta.name: "test_policy_deployability.py (recorded defects of main)" for p in REGISTRY
                        if p.meta.concern == "deployability"}}
+
+
+META = {p.meta.name: p.meta for p in REGISTRY}
 
 
 def _ids(c: Case) -> str:
@@ -649,7 +691,8 @@ def test_fails(pa: PolicyAnalyzer, case: Case) -> None:
     found = run(pa, case.fail(), case.policy)
     assert found, f"{case.policy} reported nothing for its failing fixture"
     assert any(case.expect in v.message for v in found), [v.message for v in found]
-    assert {v.level for v in found} == {pa.info().policy(case.policy).level}
+    # Nothing tells the pack the fixtures' environment: unknown is held to the production level.
+    assert {v.level for v in found} == {META[case.policy].effective_production_level}
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)

@@ -111,19 +111,27 @@ def test_production_level_of_an_advisory_rule(analyzer: PolicyAnalyzer, verdicts
     assert [v.level for v in found] == ([level] if level else [])
 
 
-def test_production_level_from_the_stack_name(analyzer: PolicyAnalyzer, verdicts: dict[str, Any]) -> None:
-    """Without an ``environment`` config (the Pulumi CLI), the stack tag and then the stack name decide."""
+def test_production_level_from_the_stated_environment_never_the_stack_name(analyzer: PolicyAnalyzer,
+                                                                           verdicts: dict[str, Any]) -> None:
+    """Without an ``environment`` config (the Pulumi CLI), the stack tag, then the stack file's
+    ``data-platform:environment`` decide; when nothing states it, production (the strictest). The stack's
+    name never does: a copy of the production stack file under any name is production."""
     resources, _ = verdicts["production"]
     primary = copy.deepcopy(next(r for r in resources if r["type"] == "aws:rds/instance:Instance"
                                  and not r["inputs"].get("replicateSourceDb")))
     primary["inputs"]["deletionProtection"] = False
     analyzer.configure({"monthly-budget": "disabled"}, common={"region": "us-east-1"})
+
+    def level(stack: str, tags: dict[str, str] | None = None, environment: str | None = None) -> set[str]:
+        config = {"data-platform:environment": environment} if environment else {}
+        analyzer.configure_stack(stack=stack, tags=tags, config=config)
+        return {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"}
+
     try:
-        analyzer.configure_stack(stack="production")
-        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"mandatory"}
-        analyzer.configure_stack(stack="dev-x", tags={"environment": "production"})
-        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"mandatory"}
-        analyzer.configure_stack(stack="dev-x")
-        assert {v.level for v in analyzer.analyze(primary) if v.policy == "rds-deletion-protection"} == {"advisory"}
+        assert level("dev-x", tags={"environment": "production"}) == {"mandatory"}
+        assert level("prod-copy", environment="production") == {"mandatory"}
+        assert level("acme", environment="production") == {"mandatory"}
+        assert level("production", environment="dev") == {"advisory"}
+        assert level("dev-x") == {"mandatory"}  # unknown: the strictest
     finally:
         analyzer.configure_stack(stack="")

@@ -166,13 +166,15 @@ def _stack_config(stack: str, **config: str) -> StackConfig:
 
 
 @pytest.mark.parametrize(("stack", "target", "env"), [
-    ("production", "aws", "production"), ("prod-eu", "aws", "production"), ("dev", "aws", "dev"),
-    ("staging", "aws", "staging"), ("feature-x", "aws", "dev"), ("production", "docker", "local"),
+    ("production", "aws", "production"), ("prod-eu", "aws", "production"), ("dev", "aws", "production"),
+    ("acme", "aws", "production"), ("production", "docker", "local"),
 ])
-def test_environment_rule(stack: str, target: str, env: str) -> None:
-    assert default_environment(stack, target) == env
+def test_environment_not_stated_is_the_strictest_whatever_the_name(stack: str, target: str, env: str) -> None:
+    assert default_environment(target) == env
     cfg = {f"{NS}:target": target} if target != "aws" else {}
     assert StackSettings.from_config(_stack_config(stack, **cfg)).environment == env
+    stated = StackSettings.from_config(_stack_config(stack, **cfg, **{f"{NS}:environment": "staging"}))
+    assert stated.environment == "staging"
 
 
 def test_stack_settings_from_config() -> None:

@@ -13,6 +13,7 @@ from components.aws.backups import (
     TYPE_TOKEN,
     Backups,
     BackupsArgs,
+    bucket_base,
     lifecycle_rules,
     validate_backups_args,
 )
@@ -232,7 +233,7 @@ def test_force_destroy_needs_ephemeral() -> None:
     ({"replica_kms_key_arn": None}, r"BackupsArgs\.replica_region: 'us-west-2' is not allowed \(set together with "
                                     r"replica_kms_key_arn"),
     ({"region": "us-west-2"}, r"BackupsArgs\.replica_region: 'us-west-2' is not allowed \(a region other than region"),
-    ({"name": "a-very-long-platform-name-prefix"}, r"BackupsArgs\.name: .*at most 37 characters"),
+    ({"stores": ("a-store-name-of-twenty-nine-c",)}, r"BackupsArgs\.stores: .*within 37 characters"),
     ({"stores": ("Graph",)}, r"BackupsArgs\.stores: \('Graph',\) is not allowed"),
     ({"monthly_days": 7}, r"BackupsArgs\.monthly_days: 7 is not allowed \(> daily_days \(7\)\)"),
     ({"weekly_days": 400},
@@ -325,3 +326,25 @@ def test_access_logging_can_be_turned_off_visibly() -> None:
     assert not _log_buckets(run) and not run.by_type(f"{S3}bucketLogging:BucketLogging")
     with pytest.raises(ArgsError, match=r"access_log_days: 7 is not allowed \(30..3650, or None\)"):
         validate_backups_args(_args(access_log_days=7))
+
+
+@pytest.mark.parametrize("name", ["data-platform-production", "data-platform-production1",
+                                  "data-platform-production-euw1", "data-platform-" + "x" * 40])
+def test_every_bucket_prefix_fits_s3_whatever_the_stack_name(name: str) -> None:
+    """bucket_prefix may hold 37 characters (S3's 63 less the 26 the provider appends). The access-log
+    buckets' ``-access-logs-`` is longer than any store's part: a 25-character name used to pass validation
+    and fail at ``pulumi up``; a 29-character one (stack production-euw1) used to stop the program."""
+    run = _run(_args(name=name))
+    prefixes = [b.inputs["bucketPrefix"] for b in run.by_type(BUCKET)]
+    assert len(prefixes) == 2 * len(DEFAULT_STORES) + 2
+    assert all(len(p) <= 37 and p.endswith("-") and "--" not in p for p in prefixes), prefixes
+    base = bucket_base(name, DEFAULT_STORES)
+    assert {p.removesuffix("-").rsplit("-", 1)[0] for p in prefixes} <= {base, f"{base}-access"}
+    if len(name) <= 24:
+        assert base == name  # names that fit are kept as written
+
+
+def test_long_names_that_share_a_prefix_get_different_buckets() -> None:
+    a, b = bucket_base("data-platform-production-euw1", DEFAULT_STORES), \
+        bucket_base("data-platform-production-euw2", DEFAULT_STORES)
+    assert a != b and len(a) == len(b) == 37 - len("-access-logs-")

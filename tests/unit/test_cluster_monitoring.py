@@ -23,6 +23,7 @@ from components.aws.monitoring import (
     validate_monitoring_args,
 )
 from components.aws.vector import Vector, VectorArgs
+from components.aws.workload import EksPlacement
 from components.base import ArgsError
 from components.docker.container import IMAGES
 from components.render.prometheus import render_rules
@@ -54,7 +55,7 @@ def _run(slack: bool, **kw: Any) -> ProgramRun:
         cluster = _cluster()
         ClusterMonitoring("monitoring", ClusterMonitoringArgs(
             cluster=cluster, graph_members=MEMBERS, vector_peers=3,
-            vector_api_key=pulumi.Output.secret(API_KEY), protect=True,
+            vector_read_only_api_key=pulumi.Output.secret(API_KEY), protect=True,
             slack_webhook_url=pulumi.Output.secret(WEBHOOK) if slack else None,
             **({"alarm_topic_arn": pulumi.Output.from_input(TOPIC), "sns_kms_key_arn": SNS_KEY} | kw)))
 
@@ -125,7 +126,8 @@ def test_prometheus_scrapes_every_member_by_stable_name(run: ProgramRun) -> None
     assert qdrant["static_configs"][0]["targets"] == [
         f"vector-{i}.vector-headless.vector.svc.cluster.local:6333" for i in range(3)]
     assert qdrant["metrics_path"] == "/metrics"
-    assert qdrant["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/secrets/qdrant-api-key"}
+    assert qdrant["authorization"] == {"type": "Bearer",
+                                       "credentials_file": "/etc/prometheus/secrets/qdrant-read-only-api-key"}
     assert "authorization" not in jobs["neo4j"]
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         "alertmanager.monitoring.svc.cluster.local:9093"]
@@ -136,9 +138,10 @@ def test_targets_match_the_stores_own_names() -> None:
     def program() -> None:
         cluster = _cluster()
         Graph("graph", GraphArgs(backup_bucket_name="b", backup_kms_key_arn=KEY + "s3",
-                                 secrets_kms_key_arn=KEY + "sec", cluster=cluster, license_agreement="yes"))
+                                 secrets_kms_key_arn=KEY + "sec", placement=EksPlacement(cluster),
+                                 license_agreement="yes"))
         Vector("vector", VectorArgs(backup_bucket_name="b", backup_kms_key_arn=KEY + "s3",
-                                    secrets_kms_key_arn=KEY + "sec", cluster=cluster))
+                                    secrets_kms_key_arn=KEY + "sec", placement=EksPlacement(cluster)))
 
     r = record(program, stack="production")
     assert r.error is None, r.error
@@ -193,7 +196,7 @@ def test_alertmanager_statefulset(run: ProgramRun) -> None:
 def test_config_checksum_rolls_pods_on_new_rules(run: ProgramRun) -> None:
     ann = _named(run, STS, "prometheus").inputs["spec"]["template"]["metadata"]["annotations"]
     args = ClusterMonitoringArgs(cluster=None, graph_members=MEMBERS, vector_peers=3,  # type: ignore[arg-type]
-                                 vector_api_key="k", evaluation_interval_seconds=20)
+                                 vector_read_only_api_key="k", evaluation_interval_seconds=20)
     files = render_files(args)
     import hashlib
 
@@ -235,7 +238,8 @@ def test_slack_webhook_only_ever_a_secret(run: ProgramRun) -> None:
     assert secret.inputs["stringData"] == "[secret]" and "stringData" in secret.secret_paths
     assert secret.raw_inputs["stringData"] == {"slack-webhook-url": WEBHOOK}
     key = _named(run, SECRET_TYPE, "prometheus-qdrant-api-key")
-    assert key.inputs["stringData"] == "[secret]" and key.raw_inputs["stringData"] == {"qdrant-api-key": API_KEY}
+    assert key.inputs["stringData"] == "[secret]"
+    assert key.raw_inputs["stringData"] == {"qdrant-read-only-api-key": API_KEY}
     for r in run.resources:
         if r.name.startswith("monitoring"):
             assert WEBHOOK not in str(r.inputs) and API_KEY not in str(r.inputs), r.name
@@ -251,7 +255,7 @@ def test_without_slack_no_secret_and_no_slack_receiver(no_slack: ProgramRun) -> 
 
 @pytest.mark.parametrize(("changes", "field"), [
     ({"graph_members": (), "vector_peers": 0}, "graph_members"),
-    ({"vector_peers": 3, "vector_api_key": None}, "vector_api_key"),
+    ({"vector_peers": 3, "vector_read_only_api_key": None}, "vector_read_only_api_key"),
     ({"evaluation_interval_seconds": 2}, "evaluation_interval_seconds"),
     ({"retention_days": 0}, "retention_days"),
     ({"volume_gb": 5}, "volume_gb"),
@@ -259,7 +263,8 @@ def test_without_slack_no_secret_and_no_slack_receiver(no_slack: ProgramRun) -> 
     ({"alarm_topic_arn": TOPIC}, "sns_kms_key_arn"),
 ])
 def test_validation(changes: dict[str, Any], field: str) -> None:
-    base: dict[str, Any] = {"cluster": None, "graph_members": MEMBERS, "vector_peers": 3, "vector_api_key": "k"}
+    base: dict[str, Any] = {"cluster": None, "graph_members": MEMBERS, "vector_peers": 3,
+                            "vector_read_only_api_key": "k"}
     args = ClusterMonitoringArgs(**{**base, **changes})
     assert field in [e[0] for e in validate_monitoring_args(args)]
     with pytest.raises(ArgsError):

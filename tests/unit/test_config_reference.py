@@ -58,7 +58,8 @@ def test_every_key_is_listed() -> None:
         return found
 
     expected = {f"data-platform:{k}" for k in leaves(Settings, "")} - {
-        "data-platform:stack", "data-platform:stackFile", "data-platform:region"} | {"aws:region"}
+        "data-platform:stack", "data-platform:stackFile", "data-platform:environmentStated",
+        "data-platform:region"} | {"aws:region"}
     assert set(rows()) == expected
 
 

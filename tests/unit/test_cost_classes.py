@@ -14,7 +14,7 @@ NS = "data-platform"
 
 
 def _error(stack: str = "dev", **sections: Any) -> str:
-    config = {"aws:region": "us-east-1", **{f"{NS}:{k}": v for k, v in sections.items()}}
+    config = {"aws:region": "us-east-1", f"{NS}:environment": "dev", **{f"{NS}:{k}": v for k, v in sections.items()}}
     with pytest.raises(ConfigError) as err:
         load_settings(stack, config)
     return str(err.value)
@@ -38,7 +38,7 @@ def test_an_unpriced_class_is_one_line_naming_key_value_and_nearest(section: str
 
 
 def test_the_dr_class_must_be_priced_in_the_dr_region() -> None:
-    ok = load_settings("dev", {"aws:region": "us-east-1", f"{NS}:drRegion": "us-west-2",
+    ok = load_settings("dev", {"aws:region": "us-east-1", f"{NS}:drRegion": "us-west-2", f"{NS}:environment": "dev",
                                            f"{NS}:postgres": {"drInstanceClass": "db.r6g.large"}})
     assert ok.postgres.dr_instance_class == "db.r6g.large"
     message = _error(postgres={"drInstanceClass": "db.r6g.large"}, drRegion="eu-central-1")
@@ -48,7 +48,7 @@ def test_the_dr_class_must_be_priced_in_the_dr_region() -> None:
 
 def test_a_multi_az_primary_needs_the_multi_az_row() -> None:
     """eu-west-1 prices db.r6g.xlarge Single-AZ only: a Single-AZ primary passes, a Multi-AZ one does not."""
-    base = {"aws:region": "eu-west-1", f"{NS}:drRegion": "us-west-2"}
+    base = {"aws:region": "eu-west-1", f"{NS}:drRegion": "us-west-2", f"{NS}:environment": "dev"}
     load_settings("dev", {**base, f"{NS}:postgres": {"multiAz": False, "instanceClass": "db.r6g.xlarge",
                                                      "drReplica": False},
                           f"{NS}:redis": {"nodeType": "cache.r6g.large"}, f"{NS}:graph": {"instanceType": "r6i.large"},

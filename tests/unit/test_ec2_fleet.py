@@ -1,4 +1,4 @@
-"""The EC2 members of Graph and Vector (``components.aws.graph.Ec2Fleet``): AMI, replacement and tags.
+"""The EC2 members of Graph and Vector (``components.aws.workload.Ec2Fleet``): AMI, replacement and tags.
 
 Resource options (``deleteBeforeReplace``, ``ignoreChanges``) are not inputs, so the recording monitor's
 ``RegisterResource`` is wrapped here to keep each request as the engine receives it, and the mocks' ``call``
@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from components.aws.graph import SSM_AL2023_ARM64, SSM_AL2023_X86, Graph, GraphArgs
+from components.aws.graph import Graph, GraphArgs
 from components.aws.vector import Vector, VectorArgs
+from components.aws.workload import SSM_AL2023_ARM64, SSM_AL2023_X86, Ec2Placement
 from review.mocks import CloudMocks, RecordingMonitor
 from review.program import ProgramRun, record
 
@@ -60,19 +61,20 @@ def _watch() -> Iterator[Seen]:
         CloudMocks.call = call  # type: ignore[method-assign]
 
 
-def _common() -> dict[str, Any]:
-    return {"backup_kms_key_arn": KEY + "backup", "secrets_kms_key_arn": KEY + "secrets", "placement": "ec2",
-            "vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS, "app_security_group_id": "sg-app",
-            "ebs_kms_key_arn": KEY + "ebs", "protect": True}
+def _common(**placement: Any) -> dict[str, Any]:
+    return {"backup_kms_key_arn": KEY + "backup", "secrets_kms_key_arn": KEY + "secrets", "protect": True,
+            "placement": Ec2Placement(**{"vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS,
+                                         "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs",
+                                         **placement})}
 
 
-def _graph(**kw: Any) -> Callable[[], Any]:
+def _graph(**placement: Any) -> Callable[[], Any]:
     return lambda: Graph("graph", GraphArgs(backup_bucket_name="dp-graph-backups", license_agreement="yes",
-                                            **{**_common(), **kw}))
+                                            **_common(**placement)))
 
 
-def _vector(**kw: Any) -> Callable[[], Any]:
-    return lambda: Vector("vector", VectorArgs(backup_bucket_name="dp-vector-backups", **{**_common(), **kw}))
+def _vector(**placement: Any) -> Callable[[], Any]:
+    return lambda: Vector("vector", VectorArgs(backup_bucket_name="dp-vector-backups", **_common(**placement)))
 
 
 def _seen(program: Callable[[], Any]) -> Seen:

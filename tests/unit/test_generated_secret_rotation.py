@@ -1,4 +1,4 @@
-"""Issue 17: the Neo4j password and Qdrant API key secrets (components/aws/graph.py generated_secret)
+"""Issue 17: the Neo4j password and Qdrant API key secrets (components/aws/workload.py generated_secret)
 state why they have no rotation schedule, in an AWS-valid tag value."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 import pulumi
 
-from components.aws.graph import GENERATED_SECRET_ROTATION_REASON, generated_secret
+from components.aws.workload import GENERATED_SECRET_ROTATION_REASON, generated_secret
 from review.program import record
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -9,7 +10,8 @@ import pulumi
 import pytest
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import AWS_CLI_IMAGE, TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
+from components.aws.graph import TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
+from components.aws.workload import AWS_CLI_IMAGE, Ec2Placement, EksPlacement
 from components.base import ArgsError
 from components.render.neo4j import parse_neo4j_conf
 from review.mocks import RecordedResource
@@ -22,11 +24,12 @@ STS = "kubernetes:apps/v1:StatefulSet"
 
 
 def _args(placement: str, cluster: EksCluster | None, **kw: Any) -> GraphArgs:
+    where = EksPlacement(cluster) if placement == "eks" else Ec2Placement(  # type: ignore[arg-type]
+        vpc_id="vpc-1", subnet_ids=SUBNETS, availability_zones=AZS, app_security_group_id="sg-app",
+        ebs_kms_key_arn=KEY + "ebs")
     base: dict[str, Any] = {
         "backup_bucket_name": "dp-graph-backups", "backup_kms_key_arn": KEY + "backup",
-        "secrets_kms_key_arn": KEY + "secrets", "license_agreement": "yes", "placement": placement,
-        "cluster": cluster, "vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS,
-        "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs", "protect": True,
+        "secrets_kms_key_arn": KEY + "secrets", "license_agreement": "yes", "placement": where, "protect": True,
     }
     return GraphArgs(**{**base, **kw})
 
@@ -207,13 +210,18 @@ def test_eks_network_policy(eks: ProgramRun) -> None:
             assert "namespaceSelector" not in rule["from"][0]
 
 
+def _named(run: ProgramRun, type_: str, name: str) -> RecordedResource:
+    (r,) = [r for r in run.by_type(type_) if r.name == name]
+    return r
+
+
 def test_eks_password_secret_end_to_end(eks: ProgramRun) -> None:
-    (sec,) = eks.by_type("kubernetes:core/v1:Secret")
+    sec = _named(eks, "kubernetes:core/v1:Secret", "graph-auth")
     assert sec.inputs["stringData"] == "[secret]"
     assert sec.raw_inputs["stringData"]["NEO4J_AUTH"].startswith("neo4j/")
-    (ver,) = eks.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    ver = _named(eks, "aws:secretsmanager/secretVersion:SecretVersion", "graph-password")
     assert ver.inputs["secretString"] == "[secret]"
-    (sm,) = eks.by_type("aws:secretsmanager/secret:Secret")
+    sm = _named(eks, "aws:secretsmanager/secret:Secret", "graph-password")
     assert sm.inputs["kmsKeyId"] == KEY + "secrets"
     assert sec.raw_inputs["stringData"]["NEO4J_AUTH"] == "neo4j/" + ver.raw_inputs["secretString"]
 
@@ -223,7 +231,7 @@ def test_password_secret_name_is_a_prefix(placement: str) -> None:
     """A fixed ``name`` stays taken for the 30-day recovery window after a destroy, so a re-create fails;
     ``name_prefix`` keeps the readable path and lets AWS append a unique suffix. The window is kept."""
     run = _run(placement)
-    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    sm = _named(run, "aws:secretsmanager/secret:Secret", "graph-password")
     assert sm.inputs["namePrefix"] == "data-platform-production/graph/neo4j-password-"
     assert "name" not in sm.inputs
     assert sm.inputs["recoveryWindowInDays"] == 30
@@ -307,7 +315,7 @@ def test_ec2_instances(ec2: ProgramRun) -> None:
         assert root["encrypted"] is True and root["kmsKeyId"] == KEY + "ebs" and root["volumeType"] == "gp3"
         assert i.inputs["monitoring"] is True and i.inputs["ebsOptimized"] is True
         assert i.inputs["userData"].startswith("#cloud-config\n")
-    (ver,) = ec2.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    ver = _named(ec2, "aws:secretsmanager/secretVersion:SecretVersion", "graph-password")
     password = ver.raw_inputs["secretString"]
     assert len(password) == 32
     for i in insts:  # the password is fetched at boot, never written into user data
@@ -420,10 +428,19 @@ def test_community_single_server() -> None:
     ({"primaries": 2}, "primaries"),
     ({"license_agreement": "no"}, "license_agreement"),
     ({"backup_schedule": "@daily"}, "backup_schedule"),
-    ({}, "cluster"),
+    ({}, "placement.cluster"),
 ])
 def test_validation(kw: dict[str, Any], field: str) -> None:
     args = _args("eks", None, **kw)
     assert validate_graph_args(args)[0][0] == field
     with pytest.raises(ArgsError, match=field):
+        Graph("graph", args)
+
+
+def test_a_placement_that_is_not_a_placement_type_is_refused() -> None:
+    """The old string form (``placement="eks"``) names the field and the two types instead of failing later."""
+    args = dataclasses.replace(_args("eks", None), placement="eks")  # type: ignore[arg-type]
+    assert validate_graph_args(args) == [
+        ("placement", "eks", "EksPlacement(cluster=...) or Ec2Placement(vpc_id=..., ...)")]
+    with pytest.raises(ArgsError, match=r"GraphArgs\.placement: 'eks'"):
         Graph("graph", args)

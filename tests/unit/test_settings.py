@@ -15,7 +15,10 @@ NS = "data-platform"
 
 
 def _load(stack: str, **sections: Any) -> Settings:
+    """``stack`` with ``sections``; stacks named dev and staging state that environment, as stack files do."""
     config: dict[str, Any] = {"aws:region": sections.pop("region", "us-east-1")}
+    if stack in ("dev", "staging"):
+        sections.setdefault("environment", stack)
     for key, value in sections.items():
         config[f"{NS}:{key}"] = value
     return load_settings(stack, config)
@@ -214,8 +217,8 @@ def test_there_are_at_least_twenty_bad_config_cases() -> None:
     assert len(BAD) >= 20
 
 
-def test_a_two_line_stack_file_works_with_safe_defaults() -> None:
-    s = load_settings("dev", {"aws:region": "us-east-1"})
+def test_a_three_line_stack_file_works_with_safe_defaults() -> None:
+    s = load_settings("dev", {"aws:region": "us-east-1", f"{NS}:environment": "dev"})
     assert s.environment == "dev"
     assert s.postgres.storage_encrypted and s.postgres.deletion_protection and s.postgres.multi_az
     assert s.redis.transit_encryption and s.redis.at_rest_encryption
@@ -224,14 +227,23 @@ def test_a_two_line_stack_file_works_with_safe_defaults() -> None:
 
 
 def test_structured_values_arrive_as_json_strings_like_pulumi_config() -> None:
-    s = load_settings("dev", {"aws:region": "us-west-2", f"{NS}:drRegion": "us-east-1", f"{NS}:redis": '{"shards": 5}'})
+    s = load_settings("dev", {"aws:region": "us-west-2", f"{NS}:drRegion": "us-east-1", f"{NS}:redis": '{"shards": 5}',
+                              f"{NS}:environment": "dev"})
     assert s.redis.shards == 5 and s.region == "us-west-2"
 
 
-def test_environment_follows_the_stack_name_unless_set() -> None:
-    assert _load("prod-eu", graph=PROD_LICENSE, deploy=PROD_DEPLOY).environment == "production"
-    assert _load("feature-x").environment == "dev"
-    assert _load("whatever", environment="production", graph=PROD_LICENSE, deploy=PROD_DEPLOY).production
+def test_an_unstated_environment_is_production_whatever_the_stack_name() -> None:
+    """Production rules follow the environment a stack file states, never its name; a stack file that
+    states none gets the strictest rules and a note saying so."""
+    for stack in ("prod-eu", "feature-x", "dev", "production-euw1"):
+        s = load_settings(stack, {"aws:region": "us-east-1", f"{NS}:graph": PROD_LICENSE, f"{NS}:deploy": PROD_DEPLOY})
+        assert s.production and not s.environment_stated, stack
+    with pytest.raises(ConfigError, match=r"^Pulumi\.feature-x\.yaml: data-platform:postgres\.multiAz: false is not "
+                                          r"allowed \(true in production\)$"):
+        load_settings("feature-x", {"aws:region": "us-east-1", f"{NS}:postgres": {"multiAz": False},
+                                    f"{NS}:graph": PROD_LICENSE, f"{NS}:deploy": PROD_DEPLOY})
+    assert _load("feature-x", environment="dev").environment == "dev"
+    assert _load("whatever", environment="production", graph=PROD_LICENSE, deploy=PROD_DEPLOY).environment_stated
 
 
 def test_deploy_rules_follow_the_environment_not_the_stack_name() -> None:

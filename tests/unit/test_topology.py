@@ -10,7 +10,7 @@ from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS, Ec2, Eks, build_topolo
 
 
 def _topo(stack: str = "dev", **sections: Any):  # type: ignore[no-untyped-def]
-    config: dict[str, Any] = {"aws:region": "us-east-1"}
+    config: dict[str, Any] = {"aws:region": "us-east-1", "data-platform:environment": "dev"}
     config.update({f"data-platform:{k}": v for k, v in sections.items()})
     return build_topology(load_settings(stack, config))
 
@@ -87,3 +87,13 @@ def test_member_counts_are_read_from_the_members() -> None:
     pg = _topo(postgres={"multiAz": False, "readReplicas": 3}).postgres
     assert (pg.multi_az, pg.read_replicas) == (False, 3)
     assert pg.dr is not None and pg.dr.region == "us-west-2"
+
+
+def test_a_stack_file_without_environment_gets_production_rules_and_a_note() -> None:
+    config = {"aws:region": "us-east-1", "data-platform:graph": {"licenseAgreement": "yes", "placement": "ec2"},
+              "data-platform:vector": {"placement": "ec2"}}
+    topo = build_topology(load_settings("acme", config))
+    assert any(n.startswith("environment: Pulumi.acme.yaml does not state data-platform:environment, so the stack "
+                            "is held to production rules") for n in topo.notes), topo.notes
+    stated = build_topology(load_settings("acme", {**config, "data-platform:environment": "production"}))
+    assert not any(n.startswith("environment:") for n in stated.notes)

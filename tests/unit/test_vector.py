@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
-from components.aws.graph import AWS_CLI_IMAGE
 from components.aws.vector import TYPE_TOKEN, Vector, VectorArgs, validate_vector_args
+from components.aws.workload import AWS_CLI_IMAGE, Ec2Placement, EksPlacement
 from components.base import ArgsError
 from review.mocks import RecordedResource
 from review.program import ProgramRun, record
@@ -22,12 +22,14 @@ KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 STS = "kubernetes:apps/v1:StatefulSet"
 
 
-def _args(cluster: EksCluster | None, **kw: Any) -> VectorArgs:
+def _args(cluster: EksCluster | None, placement: str = "eks", ec2: dict[str, Any] | None = None,
+          **kw: Any) -> VectorArgs:
+    where = EksPlacement(cluster) if placement == "eks" else Ec2Placement(**{  # type: ignore[arg-type]
+        "vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS, "app_security_group_id": "sg-app",
+        "ebs_kms_key_arn": KEY + "ebs", **(ec2 or {})})
     base: dict[str, Any] = {
         "backup_bucket_name": "dp-vector-backups", "backup_kms_key_arn": KEY + "backup",
-        "secrets_kms_key_arn": KEY + "secrets", "cluster": cluster, "vpc_id": "vpc-1", "subnet_ids": SUBNETS,
-        "availability_zones": AZS, "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs",
-        "protect": True,
+        "secrets_kms_key_arn": KEY + "secrets", "placement": where, "protect": True,
     }
     return VectorArgs(**{**base, **kw})
 
@@ -99,7 +101,9 @@ def test_eks_api_key_is_a_file_not_an_env_var(eks: ProgramRun) -> None:
     assert start.count('"${key[@]}"') == 2
     (sec,) = eks.by_type("kubernetes:core/v1:Secret")
     key = sec.raw_inputs["stringData"]["api-key"]
-    assert yaml.safe_load(sec.raw_inputs["stringData"]["api-key.yaml"]) == {"service": {"api_key": key}}
+    read_only = _named(eks, "aws:secretsmanager/secretVersion:SecretVersion", "vector-read-only-api-key")
+    assert yaml.safe_load(sec.raw_inputs["stringData"]["api-key.yaml"]) == {
+        "service": {"api_key": key, "read_only_api_key": read_only.raw_inputs["secretString"]}}
     (cj,) = eks.by_type("kubernetes:batch/v1:CronJob")
     job = cj.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (jc,) = job["containers"]
@@ -216,9 +220,14 @@ def test_ec2_snapshots_on_the_data_volume(ec2: ProgramRun) -> None:
         assert conf["storage"]["snapshots_path"].startswith("/qdrant/storage/")
 
 
+def _named(run: ProgramRun, type_: str, name: str) -> Any:
+    (r,) = [r for r in run.by_type(type_) if r.name == name]
+    return r
+
+
 def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
     (sec,) = eks.by_type("kubernetes:core/v1:Secret")
-    (ver,) = eks.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    ver = _named(eks, "aws:secretsmanager/secretVersion:SecretVersion", "vector-api-key")
     assert sec.inputs["stringData"] == "[secret]" and ver.inputs["secretString"] == "[secret]"
     assert sec.raw_inputs["stringData"]["api-key"] == ver.raw_inputs["secretString"]
 
@@ -227,7 +236,7 @@ def test_eks_api_key_stays_secret(eks: ProgramRun) -> None:
 def test_api_key_secret_name_is_a_prefix(placement: str) -> None:
     """``name_prefix`` (not a fixed name, which the 30-day recovery window keeps taken after a destroy)."""
     run = _run(placement)
-    (sm,) = run.by_type("aws:secretsmanager/secret:Secret")
+    sm = _named(run, "aws:secretsmanager/secret:Secret", "vector-api-key")
     assert sm.inputs["namePrefix"] == "data-platform-production/vector/qdrant-api-key-"
     assert "name" not in sm.inputs
     assert sm.inputs["recoveryWindowInDays"] == 30 and sm.inputs["kmsKeyId"] == KEY + "secrets"
@@ -255,8 +264,8 @@ def test_ec2_peers(ec2: ProgramRun) -> None:
     assert "--bootstrap http://peer-1.vector.data-platform.internal:6335" in unit2
     timer = next(f["content"] for f in ud2["write_files"] if f["path"].endswith("qdrant-snapshot.timer"))
     assert "OnCalendar=*-*-* 00/6:00:00" in timer
-    (ver,) = ec2.by_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert all(ver.raw_inputs["secretString"] not in i.inputs["userData"] for i in insts.values())
+    for ver in ec2.by_type("aws:secretsmanager/secretVersion:SecretVersion"):  # admin and read-only key
+        assert all(ver.raw_inputs["secretString"] not in i.inputs["userData"] for i in insts.values())
     for v in ec2.by_type("aws:ebs/volume:Volume"):
         assert v.inputs["encrypted"] is True and v.inputs["kmsKeyId"] == KEY + "ebs"
 
@@ -283,8 +292,9 @@ def test_placement_switch(eks: ProgramRun, ec2: ProgramRun) -> None:
 @pytest.mark.parametrize(("kw", "field"), [
     ({"replication_factor": 4}, "replication_factor"),
     ({"write_consistency_factor": 3}, "write_consistency_factor"),
-    ({"placement": "ec2", "vpc_id": None}, "vpc_id"),
-    ({}, "cluster"),
+    ({"placement": "ec2", "ec2": {"vpc_id": None}}, "placement.vpc_id"),
+    ({"placement": "ec2", "ec2": {"availability_zones": AZS[:2]}}, "placement.availability_zones"),
+    ({}, "placement.cluster"),
 ])
 def test_validation(kw: dict[str, Any], field: str) -> None:
     args = _args(None, **kw)
@@ -308,7 +318,7 @@ def test_api_key_exposed_as_a_secret(placement: str) -> None:
     run = record(program, stack="production")
     assert run.error is None, run.error
     assert run.outputs["api_key"] == "[secret]"
-    (ver,) = run.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    ver = _named(run, "aws:secretsmanager/secretVersion:SecretVersion", "vector-api-key")
     revealed = run.outputs["api_key_revealed"]
     assert isinstance(revealed, str) and revealed
     assert revealed == ver.raw_inputs["secretString"]
