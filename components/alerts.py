@@ -104,6 +104,10 @@ class CloudWatchSpec:
     expression: str | None = None
     """Metric-math expression over ``m1`` (the metric above); placeholders ``{name}`` are filled
     from the target (``allocated_storage_bytes``). Default: None (alarm on the metric itself)."""
+    threshold_percent_of: Literal["max_connections"] | None = None
+    """The alert's ``threshold`` (a percentage) applies to this setting of each target: the alarm's
+    threshold is that share of the target's value, in the metric's own unit (80 % of a target's
+    ``max_connections`` of 500 is 400 connections). Default: None (the threshold as it is)."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,9 @@ def validate_alert(alert: Alert) -> list[str]:
                      f"(got {cw.evaluation_periods})")
         if cw.expression is not None and "m1" not in cw.expression:
             p.append(f"alert {n}: 'cloudwatch.expression' must use m1 (got {cw.expression!r})")
+        if cw.threshold_percent_of is not None and alert.unit != "percent":
+            p.append(f"alert {n}: 'cloudwatch.threshold_percent_of' needs a threshold in percent "
+                     f"(got {alert.unit!r})")
     return p
 
 
@@ -304,9 +311,10 @@ ALERTS: Final[tuple[Alert, ...]] = (
     Alert(
         name="PostgresConnectionsHigh",
         store="postgres",
-        summary="PostgreSQL has more than 400 connections",
+        summary="PostgreSQL connections above 80 % of max_connections",
         severity="warning",
-        threshold=400, unit="count", comparison=">", for_seconds=300,
+        # 80 % of the default max_connections (500) is the seeds' 400 connections.
+        threshold=80, unit="percent", comparison=">", for_seconds=300,
         runbook=("Connections are near max_connections: find the clients in pg_stat_activity (usename, "
                  "application_name, state), make sure applications go through PgBouncer in transaction "
                  "mode, and kill 'idle in transaction' sessions older than a few minutes."),
@@ -314,8 +322,11 @@ ALERTS: Final[tuple[Alert, ...]] = (
             namespace="AWS/RDS", metric_name="DatabaseConnections", statistic="Maximum",
             period=60, evaluation_periods=5, scope="rds-instance", treat_missing_data="missing",
             missing_data_reason="an instance that stops reporting is covered by RDS availability events",
+            threshold_percent_of="max_connections",
         ),
-        promql=PromQLSpec("sum by (instance) (pg_stat_database_numbackends)"),
+        # postgres_exporter's pg_settings collector exports max_connections as pg_settings_max_connections.
+        promql=PromQLSpec("100 * sum by (instance) (pg_stat_database_numbackends)"
+                          " / max by (instance) (pg_settings_max_connections)"),
     ),
     Alert(
         name="PostgresCacheHitLow",

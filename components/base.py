@@ -20,15 +20,48 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
-class ArgsError(ValueError):
-    """Invalid component args: names the field, the bad value and what is allowed.
+class ArgsError(pulumi.RunError, ValueError):
+    """Invalid component args: one line per problem, each naming the field, the bad value and what is
+    allowed, e.g. ``PostgresArgs.read_replicas: 7 is not allowed (0..5)``.
 
-    Raised from a component's ``__init__`` before any child is registered, e.g.
-    ``PostgresArgs.read_replicas: 7 is not allowed (0..5)``.
+    The one exception type of every component's validation, raised from its ``__init__`` before any child
+    is registered. A ``pulumi.RunError``: the Pulumi CLI prints the message without a traceback and the
+    review reports it as the program's error, like a bad stack file. :class:`Problems` collects every
+    problem of one args object first and raises them together.
     """
 
     def __init__(self, args_type: str, field: str, value: Any, allowed: str) -> None:
-        super().__init__(f"{args_type}.{field}: {value!r} is not allowed ({allowed})")
+        self.problems: tuple[str, ...] = (problem_line(args_type, field, value, allowed),)
+        super().__init__(self.problems[0])
+
+    @classmethod
+    def of(cls, problems: Sequence[str]) -> ArgsError:
+        """One error listing ``problems`` (lines made by :func:`problem_line`), each on its own line."""
+        err = cls.__new__(cls)
+        err.problems = tuple(problems)
+        pulumi.RunError.__init__(err, "\n".join(err.problems))
+        return err
+
+
+def problem_line(args_type: str, field: str, value: Any, allowed: str) -> str:
+    """``<args type>.<field>: <value> is not allowed (<allowed>)``."""
+    return f"{args_type}.{field}: {value!r} is not allowed ({allowed})"
+
+
+class Problems:
+    """Every problem of one args object: :meth:`add` each, then :meth:`raise_any` raises one
+    :class:`ArgsError` with each problem on its own line (nothing when there is none)."""
+
+    def __init__(self, args_type: str) -> None:
+        self.args_type = args_type
+        self.lines: list[str] = []
+
+    def add(self, field: str, value: Any, allowed: str) -> None:
+        self.lines.append(problem_line(self.args_type, field, value, allowed))
+
+    def raise_any(self) -> None:
+        if self.lines:
+            raise ArgsError.of(self.lines)
 
 
 def child_opts(

@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Final
 
 DAYS_PER_MONTH = 730 / 24
 """Days in a month, consistent with 730 hours (30.42)."""
+
+
+USAGE_MINIMUM: Final = 0
+"""The lower bound of every assumption: :meth:`Usage.from_mapping` checks it (:func:`is_usage_value`) and
+``infra.settings`` builds the ``usage`` section's fields with it."""
+
+
+def is_usage_value(value: object) -> bool:
+    """``value`` is allowed for an assumption: a number (not a boolean) of at least :data:`USAGE_MINIMUM`.
+    (The stack file's values reach the cost model as numbers: the settings and the review convert them.)"""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= USAGE_MINIMUM
 
 
 def _assume(key: str, default: float, unit: str, doc: str) -> Any:
@@ -112,11 +123,10 @@ class Usage:
             if attr is None:
                 problems.append(f"usage key {key!r} is not one of {', '.join(_BY_KEY)}")
                 continue
-            number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            if number is None or number < 0:
-                problems.append(f"usage.{key}: {value!r} is not a number >= 0")
+            if not is_usage_value(value):
+                problems.append(f"usage.{key}: {value!r} is not a number >= {USAGE_MINIMUM}")
                 continue
-            values[attr] = float(number)
+            values[attr] = float(value)
         if problems:
             raise ValueError("; ".join(problems))
         return cls(**values)

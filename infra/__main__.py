@@ -20,8 +20,8 @@ topology = build_topology(settings)
 if settings.target == "docker":
     from infra.docker import compose_docker
 
-    compose_docker(settings, topology)
+    compose_docker(topology)
 else:
     from infra.aws import compose_aws
 
-    compose_aws(settings, topology)
+    compose_aws(topology)

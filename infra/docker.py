@@ -19,28 +19,26 @@ from components.docker.postgres import LocalPostgres, LocalPostgresArgs, exporte
 from components.docker.redis import MONITOR_USER as REDIS_MONITOR_USER
 from components.docker.redis import LocalRedis, LocalRedisArgs
 from components.docker.vector import LocalVector, LocalVectorArgs
-from infra.settings import Settings
 from infra.topology import Realization, Topology
 
 
-def compose_docker(s: Settings, topo: Topology) -> Realization:
+def compose_docker(topo: Topology) -> Realization:
     real = Realization(target="docker")
-    off = s.local.port_offset
+    stack, off = topo.stack.stack, topo.local.port_offset
     try:
-        subnet = str(ipaddress.ip_network(s.local.subnet, strict=True))
+        subnet = str(ipaddress.ip_network(topo.local.subnet, strict=True))
     except ValueError:
-        raise pulumi.RunError(f"local.subnet {s.local.subnet!r} is not a network such as 10.240.40.0/24") from None
+        raise pulumi.RunError(f"local.subnet {topo.local.subnet!r} is not a network such as 10.240.40.0/24") from None
     network = docker.Network(
         "data-platform-local",
-        name=f"data-platform-{s.stack}",
+        name=f"data-platform-{stack}",
         driver="bridge",
         ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet)],
-        labels=[docker.NetworkLabelArgs(label="com.data-platform.stack", value=s.stack)],
+        labels=[docker.NetworkLabelArgs(label="com.data-platform.stack", value=stack)],
     )
-    pg_store = topo.store("postgres")
-    assert pg_store is not None
+    pg_store = topo.postgres
     pg = LocalPostgres("pg", LocalPostgresArgs(
-        settings=s.postgres, network=network, network_cidr=subnet,
+        settings=pg_store, network=network, network_cidr=subnet,
         standby=bool(pg_store.by_role("standby")), read_replicas=len(pg_store.by_role("replica")),
         dr_replica=bool(pg_store.by_role("dr-replica")), port_offset=off))
     real.members.update(pg.members)
@@ -56,31 +54,30 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
     real.declared_differences["postgres/standby"] = (
         "local standby is a streaming replica named in synchronous_standby_names; on RDS it is the Multi-AZ standby")
 
-    redis_store = topo.store("redis")
-    assert redis_store is not None
+    redis_store = topo.redis
     ordered = [m.id for role in ("shard-primary", "shard-replica") for m in redis_store.by_role(role)]
-    redis = LocalRedis("redis", LocalRedisArgs(settings=s.redis, network=network, members=ordered, port_offset=off))
+    redis = LocalRedis("redis", LocalRedisArgs(settings=redis_store, network=network, members=ordered, port_offset=off))
     real.members.update(redis.members)
     real.links.update((lk.source, lk.target, lk.mode) for lk in redis_store.links)
 
     scrape: dict[str, list[str]] = {}
     tokens: dict[str, pulumi.Input[str]] = {}
-    graph_store = topo.store("graph")
+    graph_store = topo.graph
     if graph_store is not None:
         graph = LocalGraph("graph", LocalGraphArgs(
             network=network, primaries=[m.id for m in graph_store.by_role("graph-primary")],
             secondaries=[m.id for m in graph_store.by_role("graph-secondary")],
-            license_agreement=s.graph.license_agreement, port_offset=off))
+            license_agreement=graph_store.license_agreement, port_offset=off))
         real.members.update(graph.members)
         real.links.update((lk.source, lk.target, lk.mode) for lk in graph_store.links)
-        if s.graph_enterprise:
+        if graph_store.enterprise:
             scrape["neo4j"] = [f"{host}:2004" for host in graph.members.values()]
-    vector_store = topo.store("vector")
+    vector_store = topo.vector
     if vector_store is not None:
         vector = LocalVector("vector", LocalVectorArgs(
             network=network, peers=[m.id for m in vector_store.members],
-            replication_factor=s.vector.replication_factor,
-            write_consistency_factor=s.vector.write_consistency_factor, port_offset=off))
+            replication_factor=vector_store.replication_factor,
+            write_consistency_factor=vector_store.write_consistency_factor, port_offset=off))
         real.members.update(vector.members)
         real.links.update((lk.source, lk.target, lk.mode) for lk in vector_store.links)
         scrape["qdrant"] = [f"{host}:6333" for host in vector.members.values()]
@@ -92,13 +89,13 @@ def compose_docker(s: Settings, topo: Topology) -> Realization:
     pg_hosts = {member.split("/", 1)[1]: host for member, host in pg.members.items()}
     LocalMonitoring("monitoring", LocalMonitoringArgs(
         network=network, stores=[st.name for st in topo.stores], scrape_targets=scrape,
-        postgres_dsns={m: pg.monitor_password.apply(functools.partial(exporter_dsn, h, s.postgres.port))
+        postgres_dsns={m: pg.monitor_password.apply(functools.partial(exporter_dsn, h, pg_store.port))
                        for m, h in pg_hosts.items()},
         redis_addr=f"redis://{first_redis}:7001", redis_user=REDIS_MONITOR_USER, redis_password=redis.monitor_password,
         bearer_tokens=tokens,
-        evaluation_interval_seconds=s.alerts.evaluation_interval_seconds, port_offset=off))
+        evaluation_interval_seconds=topo.alerts.evaluation_interval_seconds, port_offset=off))
 
-    pulumi.export("environment", s.environment)
+    pulumi.export("environment", topo.stack.environment)
     pulumi.export("local", {
         "postgres": {"write": f"127.0.0.1:{pg.write_port}", "read": f"127.0.0.1:{pg.read_port}",
                      "pgbouncer": f"127.0.0.1:{pg.pgbouncer_port}"},

@@ -38,8 +38,18 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.base import DAY_WINDOW_RE, WINDOW_RE
+from components.limits import (
+    RDS_BACKUP_RETENTION_DAYS,
+    REDIS_MULTI_AZ_REPLICAS_PER_SHARD,
+    REDIS_REPLICAS_PER_SHARD,
+    REDIS_SHARDS,
+    MaxmemoryPolicy,
+    backup_tiers_in_order,
+    in_range,
+    range_text,
+)
 from cost import classes
-from cost.usage import ASSUMPTIONS
+from cost.usage import ASSUMPTIONS, USAGE_MINIMUM
 
 PROJECT = "data-platform"
 
@@ -243,7 +253,7 @@ class PostgresSettings(_Section):
     """In-region read replicas. Default: 1 (0..5)."""
     dr_replica: bool = True
     """Cross-region read replica in drRegion. Default: true; production may not turn it off."""
-    backup_retention_days: int = Field(35, ge=1, le=35)
+    backup_retention_days: int = Field(35, ge=RDS_BACKUP_RETENTION_DAYS[0], le=RDS_BACKUP_RETENTION_DAYS[1])
     """Automated backup (PITR) retention in days. Default: 35 (1..35, the RDS maximum)."""
     backup_window: Window = "03:00-04:00"
     """Daily backup window, UTC. Default: 03:00-04:00."""
@@ -264,7 +274,8 @@ class PostgresSettings(_Section):
     port: int = Field(5432, ge=1150, le=65535)
     """Listener port. Default: 5432."""
     max_connections: int = Field(500, ge=50, le=5000)
-    """Server max_connections (the alarm fires at 80 %: the seeds' 400). Default: 500."""
+    """Server max_connections; the PostgresConnectionsHigh alarm of every instance fires above 80 % of it
+    (400 of the default: the seeds' threshold). Default: 500."""
     replica_lag_alarm_seconds: int = Field(300, ge=30, le=3600)
     """ReplicaLag alarm threshold; an idle source shows up to 300 s of lag on RDS. Default: 300."""
     pooling: PoolingSettings = PoolingSettings()
@@ -285,9 +296,9 @@ class RedisSettings(_Section):
     """Engine version. Default: 8.0. Valkey: 7.2, 8.0, 8.1; Redis OSS on ElastiCache stops at 7.1."""
     node_type: str = Field("cache.r6g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     """Node type. Default: cache.r6g.large (13 GiB; 3 shards = 39 GiB of data)."""
-    shards: int = Field(3, ge=1, le=500)
+    shards: int = Field(3, ge=REDIS_SHARDS[0], le=REDIS_SHARDS[1])
     """Node groups (shards). Default: 3 (1..500)."""
-    replicas_per_shard: int = Field(1, ge=0, le=5)
+    replicas_per_shard: int = Field(1, ge=REDIS_REPLICAS_PER_SHARD[0], le=REDIS_REPLICAS_PER_SHARD[1])
     """Replicas per shard. Default: 1 (0..5); 3 x (1 + 1) = the seeds' 6 nodes."""
     multi_az: bool = True
     """Place replicas in other AZs and fail over automatically. Default: true."""
@@ -303,7 +314,7 @@ class RedisSettings(_Section):
     """Maintenance window, UTC. Default: sun:06:30-sun:07:30."""
     port: int = Field(6379, ge=1024, le=65535)
     """Port. Default: 6379."""
-    maxmemory_policy: Literal["allkeys-lru", "allkeys-lfu", "volatile-lru", "noeviction"] = "allkeys-lru"
+    maxmemory_policy: MaxmemoryPolicy = "allkeys-lru"
     """Eviction policy. Default: allkeys-lru (the seeds')."""
 
 
@@ -436,9 +447,10 @@ class BudgetSettings(_Section):
 
 def _usage_settings() -> type[_Section]:
     """The ``usage`` section, built from ``cost.usage.ASSUMPTIONS`` (the one home of each assumption:
-    key, default, unit and meaning)."""
+    key, default, unit and meaning) and its bound ``cost.usage.USAGE_MINIMUM``."""
     fields: dict[str, Any] = {
-        a.attr: (float, Field(int(a.default) if a.default.is_integer() else a.default, ge=0, alias=a.key,
+        a.attr: (float, Field(int(a.default) if a.default.is_integer() else a.default, ge=USAGE_MINIMUM,
+                              alias=a.key,
                               description=f"{a.doc} Unit: {a.unit}. Default: {a.default:g}."))
         for a in ASSUMPTIONS
     }
@@ -711,11 +723,12 @@ def _cross_field(s: Settings) -> None:
     if v.write_consistency_factor > v.replication_factor:
         fail("vector.writeConsistencyFactor", v.write_consistency_factor,
              f"<= vector.replicationFactor ({v.replication_factor})")
-    if not b.daily_days < b.weekly_days < b.monthly_days:
+    if not backup_tiers_in_order(b.daily_days, b.weekly_days, b.monthly_days):
         fail("backups.weeklyDays", b.weekly_days,
              f"between backups.dailyDays ({b.daily_days}) and backups.monthlyDays ({b.monthly_days})")
-    if r.multi_az and r.replicas_per_shard == 0:
-        fail("redis.replicasPerShard", 0, "1..5 when redis.multiAz is true")
+    if r.multi_az and not in_range(r.replicas_per_shard, REDIS_MULTI_AZ_REPLICAS_PER_SHARD):
+        fail("redis.replicasPerShard", r.replicas_per_shard,
+             f"{range_text(REDIS_MULTI_AZ_REPLICAS_PER_SHARD)} when redis.multiAz is true")
     if r.engine == "redis" and r.engine_version not in ("7.0", "7.1"):
         fail("redis.engineVersion", r.engine_version, "7.0 or 7.1 for engine redis")
     if r.engine == "valkey" and r.engine_version not in ("7.2", "8.0", "8.1"):

@@ -38,6 +38,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerts import ALERTS, CLOUDWATCH_OPERATORS, Alert, format_number, rds_event_categories
+from components.base import ArgsError
+from components.limits import REDIS_REPLICAS_PER_SHARD, REDIS_SHARDS, in_range
 
 TYPE_TOKEN = "data-platform:aws:Alarms"
 GIB = 1024 ** 3
@@ -48,8 +50,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RG_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 
-class AlarmsError(pulumi.RunError):
-    """Invalid ``AlarmsArgs``; the message names the component, each field, value and what is allowed."""
+class AlarmsError(ArgsError):
+    """Invalid ``AlarmsArgs``: one line per problem, each naming the component, the field, the value and what
+    is allowed (the components' one :class:`~components.base.ArgsError`)."""
 
 
 #: Event categories FSBP RDS.20 expects on a db-instance subscription, and RDS.21 on a parameter group.
@@ -71,6 +74,9 @@ class RdsTarget:
     allocated_storage_gb: int
     """Initial allocated storage in GB (``allocated_storage``, not the autoscaling ceiling); the
     free-storage alarm is a percentage of it (see ``PostgresFreeStorageLow`` in components/alerts.py)."""
+    max_connections: int = 500
+    """The instance's ``max_connections``: the connections alarm fires at the catalogue's percentage of it
+    (``PostgresConnectionsHigh``: 80 %). Default: 500 (the default of ``PostgresArgs.max_connections``)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,8 @@ def validate_alarms_args(args: AlarmsArgs) -> list[str]:
         if not 20 <= t.allocated_storage_gb <= 65536:
             p.append(f"RdsTarget {t.key!r} 'allocated_storage_gb' must be between 20 and 65536 "
                      f"(got {t.allocated_storage_gb})")
+        if t.max_connections < 1:
+            p.append(f"RdsTarget {t.key!r} 'max_connections' must be >= 1 (got {t.max_connections})")
     if (args.postgres_replicas or args.postgres_dr_replica) and args.postgres_primary is None:
         p.append("'postgres_replicas'/'postgres_dr_replica' need 'postgres_primary'")
     if args.postgres_dr_replica is not None:
@@ -194,10 +202,11 @@ def validate_alarms_args(args: AlarmsArgs) -> list[str]:
         r = args.redis
         if not _RG_ID.match(r.replication_group_id):
             p.append(f"'redis.replication_group_id' must match {_RG_ID.pattern} (got {r.replication_group_id!r})")
-        if not 1 <= r.shards <= 500:
-            p.append(f"'redis.shards' must be between 1 and 500 (got {r.shards})")
-        if not 0 <= r.replicas_per_shard <= 5:
-            p.append(f"'redis.replicas_per_shard' must be between 0 and 5 (got {r.replicas_per_shard})")
+        if not in_range(r.shards, REDIS_SHARDS):
+            p.append(f"'redis.shards' must be between {REDIS_SHARDS[0]} and {REDIS_SHARDS[1]} (got {r.shards})")
+        if not in_range(r.replicas_per_shard, REDIS_REPLICAS_PER_SHARD):
+            lo, hi = REDIS_REPLICAS_PER_SHARD
+            p.append(f"'redis.replicas_per_shard' must be between {lo} and {hi} (got {r.replicas_per_shard})")
     if args.alert_email is not None and not _EMAIL.match(args.alert_email):
         p.append(f"'alert_email' must be an e-mail address (got {args.alert_email!r})")
     lag = args.replica_lag_threshold_seconds
@@ -235,24 +244,33 @@ def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
         elif cw.scope == "cache-node" and args.redis is not None:
             chosen = [(cid, {"CacheClusterId": cid}, False, None) for cid in args.redis.cache_cluster_ids]
         for key, dims, dr, rds in chosen:
+            value, unit, share = threshold, "" if alert.unit == "count" else f" {alert.unit}", ""
+            if cw.threshold_percent_of == "max_connections" and rds is not None:
+                # the metric counts connections: the alarm compares it with that share of max_connections
+                value = _whole(alert.threshold / 100 * rds.max_connections)
+                unit, share = "", f" ({format_number(alert.threshold)} % of max_connections {rds.max_connections})"
             expression = None
             if cw.expression is not None:
                 fill = {"allocated_storage_bytes": (rds.allocated_storage_gb if rds else 0) * GIB}
                 expression = cw.expression.format(**fill)
-            unit = "" if alert.unit == "count" else f" {alert.unit}"
             window = cw.period * cw.evaluation_periods
             description = (f"{alert.summary} [{alert.severity}] — {cw.metric_name} {cw.statistic} "
-                           f"{alert.comparison} {format_number(threshold)}{unit} for {window}s. "
+                           f"{alert.comparison} {format_number(value)}{unit}{share} for {window}s. "
                            f"Runbook: {alert.runbook} Missing data: {cw.treat_missing_data} "
                            f"({cw.missing_data_reason}).")
             specs.append(AlarmSpec(
                 resource_name=f"{alert.name}-{key}",
                 alarm_name=f"{args.name_prefix}-{alert.name}-{key}",
-                alert=alert, target_key=key, dimensions=dims, threshold=threshold,
+                alert=alert, target_key=key, dimensions=dims, threshold=value,
                 comparison_operator=CLOUDWATCH_OPERATORS[alert.comparison],
                 description=description[:1024], dr=dr, expression=expression,
             ))
     return specs
+
+
+def _whole(value: float) -> float:
+    """``value``, as an int when it is whole (CloudWatch and the review show 400, not 400.0)."""
+    return int(value) if float(value).is_integer() else value
 
 
 def topic_policy_document(topic_arn: str, *, alarm_name_prefix: str, rds_events: bool) -> str:
@@ -324,7 +342,7 @@ class Alarms(pulumi.ComponentResource):
         # Validate before registering anything: a half-registered component leaves the engine waiting.
         problems = validate_alarms_args(args)
         if problems:
-            raise AlarmsError(f"Alarms {name!r}: " + "; ".join(problems))
+            raise AlarmsError.of([f"Alarms {name!r}: {problem}" for problem in problems])
         super().__init__(TYPE_TOKEN, name, None, opts)
         specs = alarm_specs(args)
         tags = dict(args.tags)

@@ -53,7 +53,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import ArgsError, child_opts, fit_name, merge_tags
+from components.base import ArgsError, Problems, child_opts, fit_name, merge_tags
+from components.limits import backup_tiers_in_order
 
 TYPE_TOKEN = "data-platform:aws:Backups"
 DEFAULT_STORES = ("postgres", "redis", "graph", "vector")
@@ -118,41 +119,43 @@ class BackupsArgs:
 
 
 def validate_backups_args(args: BackupsArgs) -> None:
-    """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
-    t = "BackupsArgs"
+    """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
+    problems = Problems("BackupsArgs")
     stores = list(args.stores)
     if not stores or len(set(stores)) != len(stores) or not all(_NAME.match(s) for s in stores):
-        raise ArgsError(t, "stores", args.stores, "distinct names of lowercase letters, digits and '-'")
+        problems.add("stores", args.stores, "distinct names of lowercase letters, digits and '-'")
     if not _NAME.match(args.name):
-        raise ArgsError(t, "name", args.name, "lowercase letters, digits and '-'")
+        problems.add("name", args.name, "lowercase letters, digits and '-'")
     if MAX_PREFIX - len(max((*stores, ACCESS_LOGS), key=len)) - 2 < 8:
-        raise ArgsError(t, "stores", args.stores, f"store names that leave '<name>-<store>-' within {MAX_PREFIX} "
-                                                  "characters with at least 8 of the name")
+        problems.add("stores", args.stores, f"store names that leave '<name>-<store>-' within {MAX_PREFIX} "
+                                            "characters with at least 8 of the name")
     for fname in ("region", "replica_region"):
         value = getattr(args, fname)
         if value is not None and not _REGION.match(value):
-            raise ArgsError(t, fname, value, "a region name like us-west-2, or None")
+            problems.add(fname, value, "a region name like us-west-2, or None")
     if (args.replica_region is None) != (args.replica_kms_key_arn is None):
-        raise ArgsError(t, "replica_region", args.replica_region,
-                        "set together with replica_kms_key_arn (both or neither)")
+        problems.add("replica_region", args.replica_region,
+                     "set together with replica_kms_key_arn (both or neither)")
     if args.replica_region is not None and args.replica_region == args.region:
-        raise ArgsError(t, "replica_region", args.replica_region, "a region other than region")
+        problems.add("replica_region", args.replica_region, "a region other than region")
     if args.daily_days < 1:
-        raise ArgsError(t, "daily_days", args.daily_days, ">= 1")
+        problems.add("daily_days", args.daily_days, ">= 1")
     if args.monthly_days <= args.daily_days:
-        raise ArgsError(t, "monthly_days", args.monthly_days, f"> daily_days ({args.daily_days})")
-    if not args.daily_days <= args.weekly_days <= args.monthly_days:
-        raise ArgsError(t, "weekly_days", args.weekly_days, f"{args.daily_days}..{args.monthly_days}")
+        problems.add("monthly_days", args.monthly_days, f"> daily_days ({args.daily_days})")
+    if not backup_tiers_in_order(args.daily_days, args.weekly_days, args.monthly_days):
+        problems.add("weekly_days", args.weekly_days,
+                     f"{args.daily_days + 1}..{args.monthly_days - 1}, between daily_days and monthly_days")
     if args.object_lock_mode is not None:
         if args.object_lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
-            raise ArgsError(t, "object_lock_mode", args.object_lock_mode, "GOVERNANCE, COMPLIANCE or None")
+            problems.add("object_lock_mode", args.object_lock_mode, "GOVERNANCE, COMPLIANCE or None")
         if not 1 <= args.object_lock_days <= args.monthly_days:
-            raise ArgsError(t, "object_lock_days", args.object_lock_days, f"1..monthly_days ({args.monthly_days})")
+            problems.add("object_lock_days", args.object_lock_days, f"1..monthly_days ({args.monthly_days})")
     if args.access_log_days is not None and not 30 <= args.access_log_days <= 3650:
-        raise ArgsError(t, "access_log_days", args.access_log_days, "30..3650, or None")
+        problems.add("access_log_days", args.access_log_days, "30..3650, or None")
     if args.force_destroy and not args.ephemeral:
-        raise ArgsError(t, "force_destroy", args.force_destroy,
-                        "only together with ephemeral=True: force_destroy deletes every backup version")
+        problems.add("force_destroy", args.force_destroy,
+                     "only together with ephemeral=True: force_destroy deletes every backup version")
+    problems.raise_any()
 
 
 ACCESS_LOGS = "access-logs"

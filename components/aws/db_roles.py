@@ -36,7 +36,7 @@ import pulumi_aws as aws
 import pulumi_command as command
 import pulumi_random as random
 
-from components.base import NAME_RE, ArgsError, child_opts, merge_tags
+from components.base import NAME_RE, ArgsError, Problems, child_opts, merge_tags
 from components.render.postgres_roles import (
     LOGINS,
     RoleModel,
@@ -77,16 +77,18 @@ class PostgresRolesArgs:
 
 
 def validate_postgres_roles_args(args: PostgresRolesArgs) -> None:
-    t = "PostgresRolesArgs"
+    """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
+    problems = Problems("PostgresRolesArgs")
     if not NAME_RE.match(args.name):
-        raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-'")
+        problems.add("name", args.name, "lowercase letters, digits and single '-'")
     if args.rotation_generation < 1:
-        raise ArgsError(t, "rotation_generation", args.rotation_generation, ">= 1")
+        problems.add("rotation_generation", args.rotation_generation, ">= 1")
     for fname in ("database", "schema"):
         try:
             RoleModel(**{fname: getattr(args, fname)})
         except ValueError as err:
-            raise ArgsError(t, fname, getattr(args, fname), str(err)) from None
+            problems.add(fname, getattr(args, fname), str(err))
+    problems.raise_any()
 
 
 def apply_command() -> str:

@@ -41,7 +41,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.base import ArgsError, child_opts, merge_tags
+from components.base import ArgsError, child_opts, merge_tags, problem_line
 
 TYPE_TOKEN = "data-platform:aws:DeployRunner"
 #: CodeBuild project names: 2..255 of letters, digits, - and _, starting alphanumeric.
@@ -278,4 +278,4 @@ def validate_runner_args(a: DeployRunnerArgs) -> list[tuple[str, Any, str]]:
 def _validate(a: DeployRunnerArgs) -> None:
     errs = validate_runner_args(a)
     if errs:
-        raise ArgsError("DeployRunnerArgs", *errs[0])
+        raise ArgsError.of([problem_line("DeployRunnerArgs", *e) for e in errs])

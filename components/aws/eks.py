@@ -52,7 +52,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.base import ArgsError, child_opts, merge_tags
+from components.base import ArgsError, child_opts, merge_tags, problem_line
 
 TYPE_TOKEN = "data-platform:aws:EksCluster"
 LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -517,7 +517,7 @@ def validate_eks_args(a: EksClusterArgs) -> list[tuple[str, Any, str]]:
 def _validate(a: EksClusterArgs) -> None:
     errs = validate_eks_args(a)
     if errs:
-        raise ArgsError("EksClusterArgs", *errs[0])
+        raise ArgsError.of([problem_line("EksClusterArgs", *e) for e in errs])
 
 
 def _trust(service: str) -> str:

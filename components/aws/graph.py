@@ -91,7 +91,7 @@ from components.aws.workload import (
     workload_scheduling,
     zone_spread,
 )
-from components.base import ArgsError, child_opts
+from components.base import ArgsError, child_opts, problem_line
 from components.render.backup_scripts import (
     cron_to_on_calendar,
     neo4j_backup_addresses,
@@ -235,7 +235,7 @@ class Graph(pulumi.ComponentResource):
     def __init__(self, name: str, args: GraphArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         errs = validate_graph_args(args)
         if errs:
-            raise ArgsError("GraphArgs", *errs[0])
+            raise ArgsError.of([problem_line("GraphArgs", *e) for e in errs])
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._args = args
         self.enterprise = args.license_agreement in ("yes", "eval")

@@ -40,7 +40,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.base import ArgsError, child_opts, merge_tags
+from components.base import ArgsError, Problems, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Keys"
 DEFAULT_PURPOSES = ("rds", "elasticache", "s3", "logs", "secrets", "sns", "ebs", "eks")
@@ -87,22 +87,23 @@ class KeysArgs:
 
 
 def validate_keys_args(args: KeysArgs) -> None:
-    """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
-    t = "KeysArgs"
+    """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
+    problems = Problems("KeysArgs")
     if not _REGION.match(args.region):
-        raise ArgsError(t, "region", args.region, "a region name like us-east-1")
+        problems.add("region", args.region, "a region name like us-east-1")
     purposes = list(args.purposes)
     unknown = [p for p in purposes if p not in KNOWN_PURPOSES]
     if not purposes or unknown or len(set(purposes)) != len(purposes):
-        raise ArgsError(t, "purposes", args.purposes, f"distinct values from {', '.join(KNOWN_PURPOSES)}")
+        problems.add("purposes", args.purposes, f"distinct values from {', '.join(KNOWN_PURPOSES)}")
     if not _PREFIX.match(args.alias_prefix) or args.alias_prefix.lower().startswith("aws"):
-        raise ArgsError(t, "alias_prefix", args.alias_prefix, "letters, digits, '/', '_', '-'; not starting with aws")
+        problems.add("alias_prefix", args.alias_prefix, "letters, digits, '/', '_', '-'; not starting with aws")
     if args.account_id is not None and not _ACCOUNT.match(args.account_id):
-        raise ArgsError(t, "account_id", args.account_id, "12 digits, or None for the caller's account")
+        problems.add("account_id", args.account_id, "12 digits, or None for the caller's account")
     if not 90 <= args.rotation_period_days <= 2560:
-        raise ArgsError(t, "rotation_period_days", args.rotation_period_days, "90..2560")
+        problems.add("rotation_period_days", args.rotation_period_days, "90..2560")
     if not 7 <= args.deletion_window_days <= 30:
-        raise ArgsError(t, "deletion_window_days", args.deletion_window_days, "7..30")
+        problems.add("deletion_window_days", args.deletion_window_days, "7..30")
+    problems.raise_any()
 
 
 def autoscaling_role_arn(account: str) -> str:

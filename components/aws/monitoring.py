@@ -72,7 +72,7 @@ import pulumi_random as random
 from components.alerts import Store as AlertStore
 from components.aws.eks import EksCluster
 from components.aws.workload import container_security_context, pod_security_context, workload_namespace
-from components.base import ArgsError, child_opts
+from components.base import ArgsError, child_opts, problem_line
 from components.images import IMAGES
 from components.render.alertmanager import SlackReceiver, SnsReceiver, render_alertmanager_config
 from components.render.dashboards import render_dashboards
@@ -268,7 +268,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         errs = validate_monitoring_args(args)
         if errs:
-            raise ArgsError("ClusterMonitoringArgs", *errs[0])
+            raise ArgsError.of([problem_line("ClusterMonitoringArgs", *e) for e in errs])
         super().__init__(TYPE_TOKEN, name, None, opts)
         a, cluster, ns = args, args.cluster, args.namespace
         self.namespace = ns

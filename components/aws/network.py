@@ -39,7 +39,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import ArgsError, child_opts, merge_tags
+from components.base import Problems, child_opts, merge_tags
 
 TYPE_TOKEN = "data-platform:aws:Network"
 NAME_MAX = 40
@@ -115,52 +115,55 @@ def subnet_layout(cidr: str, az_count: int, prefix_length: int) -> dict[str, lis
 
 
 def validate_network_args(args: NetworkArgs) -> None:
-    """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
-    t = "NetworkArgs"
+    """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
+    problems = Problems("NetworkArgs")
     if not (_NAME.match(args.name) and len(args.name) <= NAME_MAX):
-        raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
+        problems.add("name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
     azs = list(args.az_names)
     if not 2 <= len(azs) <= 6 or len(set(azs)) != len(azs) or not all(_AZ.match(a) for a in azs):
-        raise ArgsError(t, "az_names", args.az_names, "2..6 distinct AZ names like us-east-1a")
+        problems.add("az_names", args.az_names, "2..6 distinct AZ names like us-east-1a")
     if args.region is not None:
         if not _REGION.match(args.region):
-            raise ArgsError(t, "region", args.region, "a region name like us-west-2, or None")
+            problems.add("region", args.region, "a region name like us-west-2, or None")
         wrong = [a for a in azs if a[:-1] != args.region]
         if wrong:
-            raise ArgsError(t, "az_names", args.az_names, f"AZs of region {args.region}; {wrong} are not")
+            problems.add("az_names", args.az_names, f"AZs of region {args.region}; {wrong} are not")
     if len({a[:-1] for a in azs}) != 1:
-        raise ArgsError(t, "az_names", args.az_names, "AZs of a single region")
+        problems.add("az_names", args.az_names, "AZs of a single region")
     if not 16 <= args.subnet_prefix_length <= 28:
-        raise ArgsError(t, "subnet_prefix_length", args.subnet_prefix_length, "16..28")
+        problems.add("subnet_prefix_length", args.subnet_prefix_length, "16..28")
     try:
-        net = ipaddress.ip_network(args.cidr)
+        net: ipaddress.IPv4Network | ipaddress.IPv6Network | None = ipaddress.ip_network(args.cidr)
     except ValueError:
-        raise ArgsError(t, "cidr", args.cidr, "an IPv4 network like 10.0.0.0/16 (host bits zero)") from None
-    if net.version != 4 or not net.is_private or not 16 <= net.prefixlen <= 28:
-        raise ArgsError(t, "cidr", args.cidr, "a private (RFC 1918) IPv4 network between /16 and /28")
+        net = None
+        problems.add("cidr", args.cidr, "an IPv4 network like 10.0.0.0/16 (host bits zero)")
     needed = len(TIERS) * len(azs)
-    room = 2 ** (args.subnet_prefix_length - net.prefixlen) if args.subnet_prefix_length >= net.prefixlen else 0
-    if room < needed:
+    room = 2 ** (args.subnet_prefix_length - net.prefixlen) \
+        if net is not None and args.subnet_prefix_length >= net.prefixlen else 0
+    if net is not None and (net.version != 4 or not net.is_private or not 16 <= net.prefixlen <= 28):
+        problems.add("cidr", args.cidr, "a private (RFC 1918) IPv4 network between /16 and /28")
+    elif net is not None and room < needed:
         bits = (needed - 1).bit_length()
-        raise ArgsError(
-            t, "cidr", args.cidr,
+        problems.add(
+            "cidr", args.cidr,
             f"too small: {len(TIERS)} tiers x {len(azs)} AZs need {needed} /{args.subnet_prefix_length} subnets "
             f"and it holds {room}; use a /{args.subnet_prefix_length - bits} or larger VPC, or a longer "
             "subnet_prefix_length")
     if args.nat not in NAT_MODES:
-        raise ArgsError(t, "nat", args.nat, " | ".join(NAT_MODES))
+        problems.add("nat", args.nat, " | ".join(NAT_MODES))
     if args.nat != "none" and not args.compute_subnets:
-        raise ArgsError(t, "nat", args.nat,
-                        "'none' when compute_subnets is False: data subnets never route to a NAT")
+        problems.add("nat", args.nat,
+                     "'none' when compute_subnets is False: data subnets never route to a NAT")
     services = list(args.interface_endpoints)
     if len(set(services)) != len(services) or not all(_SERVICE.match(s) for s in services):
-        raise ArgsError(t, "interface_endpoints", args.interface_endpoints,
-                        "distinct service suffixes like kms, ecr.api")
+        problems.add("interface_endpoints", args.interface_endpoints,
+                     "distinct service suffixes like kms, ecr.api")
     if args.flow_log_retention_days not in LOG_RETENTION_DAYS:
-        raise ArgsError(t, "flow_log_retention_days", args.flow_log_retention_days,
-                        f"a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        problems.add("flow_log_retention_days", args.flow_log_retention_days,
+                     f"a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
     if args.flow_log_aggregation_seconds not in (60, 600):
-        raise ArgsError(t, "flow_log_aggregation_seconds", args.flow_log_aggregation_seconds, "60 or 600")
+        problems.add("flow_log_aggregation_seconds", args.flow_log_aggregation_seconds, "60 or 600")
+    problems.raise_any()
 
 
 def _service_name(service: str, region: str) -> str:

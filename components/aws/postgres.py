@@ -62,8 +62,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.aws.alarms import RdsTarget
 from components.aws.db_roles import ROTATION_EXEMPT_TAG, PostgresRoles, PostgresRolesArgs
-from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
+from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, Problems, child_opts, merge_tags
+from components.limits import RDS_BACKUP_RETENTION_DAYS, in_range, range_text
 
 TYPE_TOKEN = "data-platform:aws:Postgres"
 NAME_MAX = 40
@@ -195,67 +197,68 @@ def _allowed_pi_retention(days: int) -> bool:
 
 
 def validate_postgres_args(args: PostgresArgs) -> None:
-    """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
-    t = "PostgresArgs"
+    """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
+    problems = Problems("PostgresArgs")
     if not (NAME_RE.match(args.name) and len(args.name) <= NAME_MAX):
-        raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
+        problems.add("name", args.name, "lowercase letters, digits and single '-', at most 40 characters")
     if args.engine_version not in ENGINE_FAMILIES:
-        raise ArgsError(t, "engine_version", args.engine_version, " or ".join(ENGINE_FAMILIES))
+        problems.add("engine_version", args.engine_version, " or ".join(ENGINE_FAMILIES))
     for fname in ("instance_class", "replica_instance_class", "dr_instance_class"):
         value = getattr(args, fname)
         if value is not None and not _CLASS.match(value):
-            raise ArgsError(t, fname, value, "an RDS instance class like db.r6g.xlarge")
+            problems.add(fname, value, "an RDS instance class like db.r6g.xlarge")
     if not 20 <= args.storage_gb <= 65536:
-        raise ArgsError(t, "storage_gb", args.storage_gb, "20..65536")
+        problems.add("storage_gb", args.storage_gb, "20..65536")
     if not args.storage_gb <= args.max_storage_gb <= 65536:
-        raise ArgsError(t, "max_storage_gb", args.max_storage_gb, f"{args.storage_gb}..65536 (>= storage_gb)")
+        problems.add("max_storage_gb", args.max_storage_gb, f"{args.storage_gb}..65536 (>= storage_gb)")
     if args.iops is not None:
         if args.storage_gb < GP3_IOPS_MIN_STORAGE_GB:
-            raise ArgsError(t, "iops", args.iops,
-                            f"gp3 iops needs storage_gb >= {GP3_IOPS_MIN_STORAGE_GB}, storage_gb is {args.storage_gb}")
+            problems.add("iops", args.iops,
+                         f"gp3 iops needs storage_gb >= {GP3_IOPS_MIN_STORAGE_GB}, storage_gb is {args.storage_gb}")
         lo, hi = GP3_IOPS_RANGE
         if not lo <= args.iops <= hi:
-            raise ArgsError(t, "iops", args.iops, f"{lo}..{hi}")
+            problems.add("iops", args.iops, f"{lo}..{hi}")
     if not 0 <= args.read_replicas <= 5:
-        raise ArgsError(t, "read_replicas", args.read_replicas, "0..5")
-    if not 1 <= args.backup_retention_days <= 35:
-        raise ArgsError(t, "backup_retention_days", args.backup_retention_days, "1..35")
+        problems.add("read_replicas", args.read_replicas, "0..5")
+    if not in_range(args.backup_retention_days, RDS_BACKUP_RETENTION_DAYS):
+        problems.add("backup_retention_days", args.backup_retention_days, range_text(RDS_BACKUP_RETENTION_DAYS))
     if not WINDOW_RE.match(args.backup_window):
-        raise ArgsError(t, "backup_window", args.backup_window, "hh:mm-hh:mm, UTC")
+        problems.add("backup_window", args.backup_window, "hh:mm-hh:mm, UTC")
     if not DAY_WINDOW_RE.match(args.maintenance_window):
-        raise ArgsError(t, "maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
+        problems.add("maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
     if args.monitoring_interval not in MONITORING_INTERVALS:
-        raise ArgsError(t, "monitoring_interval", args.monitoring_interval,
-                        ", ".join(map(str, MONITORING_INTERVALS)))
+        problems.add("monitoring_interval", args.monitoring_interval,
+                     ", ".join(map(str, MONITORING_INTERVALS)))
     if not _allowed_pi_retention(args.performance_insights_retention_days):
-        raise ArgsError(t, "performance_insights_retention_days", args.performance_insights_retention_days,
-                        "7, 731 or a multiple of 31")
+        problems.add("performance_insights_retention_days", args.performance_insights_retention_days,
+                     "7, 731 or a multiple of 31")
     if not _IDENT.match(args.database_name):
-        raise ArgsError(t, "database_name", args.database_name, "[a-z][a-z0-9_]{0,62}")
+        problems.add("database_name", args.database_name, "[a-z][a-z0-9_]{0,62}")
     if not _USER.match(args.master_username) or args.master_username in ("postgres", "rdsadmin"):
-        raise ArgsError(t, "master_username", args.master_username,
-                        "[a-z][a-z0-9_]{0,15}, not postgres or rdsadmin")
+        problems.add("master_username", args.master_username,
+                     "[a-z][a-z0-9_]{0,15}, not postgres or rdsadmin")
     if not 1150 <= args.port <= 65535:
-        raise ArgsError(t, "port", args.port, "1150..65535")
+        problems.add("port", args.port, "1150..65535")
     if not 50 <= args.max_connections <= 5000:
-        raise ArgsError(t, "max_connections", args.max_connections, "50..5000")
+        problems.add("max_connections", args.max_connections, "50..5000")
     if args.log_min_duration_ms < -1:
-        raise ArgsError(t, "log_min_duration_ms", args.log_min_duration_ms, "-1 (off) or >= 0")
+        problems.add("log_min_duration_ms", args.log_min_duration_ms, "-1 (off) or >= 0")
     if args.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                                        1096, 1827, 2192, 2557, 2922, 3288, 3653):
-        raise ArgsError(t, "log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
+        problems.add("log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
     if args.master_password_generation < 1:
-        raise ArgsError(t, "master_password_generation", args.master_password_generation, ">= 1")
+        problems.add("master_password_generation", args.master_password_generation, ">= 1")
     if args.roles_rotation_generation < 1:
-        raise ArgsError(t, "roles_rotation_generation", args.roles_rotation_generation, ">= 1")
+        problems.add("roles_rotation_generation", args.roles_rotation_generation, ">= 1")
     if not _IDENT.match(args.roles_schema) or args.roles_schema.startswith("pg_"):
-        raise ArgsError(t, "roles_schema", args.roles_schema, "[a-z][a-z0-9_]{0,62}, not pg_*")
+        problems.add("roles_schema", args.roles_schema, "[a-z][a-z0-9_]{0,62}, not pg_*")
     if args.dr_replica:
         for fname in ("dr_region", "dr_vpc_id", "dr_data_subnet_ids", "dr_kms_key_arn", "dr_logs_kms_key_arn"):
             if not getattr(args, fname):
-                raise ArgsError(t, fname, getattr(args, fname), "required when dr_replica is True")
-        if not _REGION.match(str(args.dr_region)):
-            raise ArgsError(t, "dr_region", args.dr_region, "an AWS region like us-west-2")
+                problems.add(fname, getattr(args, fname), "required when dr_replica is True")
+        if args.dr_region and not _REGION.match(str(args.dr_region)):
+            problems.add("dr_region", args.dr_region, "an AWS region like us-west-2")
+    problems.raise_any()
 
 
 def _parameters(args: PostgresArgs) -> list[aws.rds.ParameterGroupParameterArgs]:
@@ -297,6 +300,20 @@ class Postgres(pulumi.ComponentResource):
     kms_key_arn: pulumi.Input[str]
     dr_kms_key_arn: pulumi.Input[str] | None
     backup_retention_days: int
+    realized: dict[str, str]
+    """``{topology member id: resource name}`` of every instance this component created: the primary
+    (``postgres/primary``), its Multi-AZ standby when the primary was created with ``multi_az``
+    (``postgres/standby``), each read replica (``postgres/replica-1``...) and the DR replica
+    (``postgres/dr-replica``)."""
+    realized_links: set[tuple[str, str, str]]
+    """``(source, target, mode)`` of the replication this component set up: the Multi-AZ standby (sync),
+    each read replica and the DR replica (async, ``replicate_source_db`` = the primary)."""
+    alarm_primary: RdsTarget
+    """The primary as an alarm target (``pg-primary``)."""
+    alarm_replicas: tuple[RdsTarget, ...]
+    """Each read replica created, as an alarm target (``pg-replica-1``...)."""
+    alarm_dr_replica: RdsTarget | None
+    """The DR replica as an alarm target (``pg-dr``), or None."""
 
     def __init__(self, name: str, args: PostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_postgres_args(args)
@@ -389,6 +406,11 @@ class Postgres(pulumi.ComponentResource):
             tags=tags("primary"), **common,
             opts=opts_(stateful=True, depends_on=[*log_groups(primary_id, a.logs_kms_key_arn, None), *role_deps]))
 
+        self.realized = {"postgres/primary": f"{name}-primary"}
+        self.realized_links = set()
+        if a.multi_az:  # the primary's multi_az input: RDS keeps the synchronous standby in another AZ
+            self.realized["postgres/standby"] = f"{name}-primary (Multi-AZ standby)"
+            self.realized_links.add(("postgres/primary", "postgres/standby", "sync"))
         replicas: list[aws.rds.Instance] = []
         for i in range(1, a.read_replicas + 1):
             rid = f"{p}-pg-replica-{i}"
@@ -402,6 +424,8 @@ class Postgres(pulumi.ComponentResource):
                 backup_retention_period=0, skip_final_snapshot=True,
                 tags=tags("replica"), **common,
                 opts=opts_(stateful=True, depends_on=[*log_groups(rid, a.logs_kms_key_arn, None), *role_deps])))
+            self.realized[f"postgres/replica-{i}"] = f"{name}-replica-{i}"
+            self.realized_links.add(("postgres/primary", f"postgres/replica-{i}", "async"))
 
         self.dr_region = a.dr_region if a.dr_replica else None
         self.dr_kms_key_arn = a.dr_kms_key_arn if a.dr_replica else None
@@ -436,6 +460,8 @@ class Postgres(pulumi.ComponentResource):
                 tags=tags("dr-replica"), **common,
                 opts=opts_(stateful=True, depends_on=[
                     *log_groups(dr_id, a.dr_logs_kms_key_arn or "", region), *role_deps]))
+            self.realized["postgres/dr-replica"] = f"{name}-dr-replica"
+            self.realized_links.add(("postgres/primary", "postgres/dr-replica", "async"))
             aws.rds.InstanceAutomatedBackupsReplication(
                 f"{name}-backups-replication", region=region, source_db_instance_arn=primary.arn,
                 kms_key_id=a.dr_kms_key_arn, retention_period=a.backup_retention_days,
@@ -472,6 +498,11 @@ class Postgres(pulumi.ComponentResource):
         self.secret_arn = secret.arn
         self.kms_key_arn = a.kms_key_arn
         self.backup_retention_days = a.backup_retention_days
+        # Every instance uses this component's parameter groups: the same max_connections.
+        self.alarm_primary = RdsTarget("pg-primary", primary.identifier, a.storage_gb, a.max_connections)
+        self.alarm_replicas = tuple(RdsTarget(f"pg-replica-{i}", r.identifier, a.storage_gb, a.max_connections)
+                                    for i, r in enumerate(replicas, start=1))
+        self.alarm_dr_replica = RdsTarget("pg-dr", dr.identifier, a.storage_gb, a.max_connections) if dr else None
         self.register_outputs({
             "endpoint": self.endpoint, "address": self.address, "port": self.port,
             "primaryIdentifier": self.primary_identifier, "primaryArn": self.primary_arn,

@@ -48,7 +48,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, child_opts, merge_tags
+from components.aws.alarms import RedisTargets, cluster_mode_member_ids
+from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, Problems, child_opts, merge_tags
+from components.limits import (
+    MAXMEMORY_POLICIES,
+    REDIS_MAX_NODES,
+    REDIS_MULTI_AZ_REPLICAS_PER_SHARD,
+    REDIS_REPLICAS_PER_SHARD,
+    REDIS_SHARDS,
+    in_range,
+    range_text,
+)
 from components.render.redis import CLUSTER_CLIENT_COMMANDS
 
 TYPE_TOKEN = "data-platform:aws:Redis"
@@ -58,8 +68,6 @@ ENGINE_VERSIONS: dict[str, dict[str, str]] = {
 }
 """engine → engine_version → parameter group family. Redis OSS on ElastiCache stops at 7.1 (Valkey 7.2
 is its successor)."""
-MAXMEMORY_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
-                      "volatile-random", "volatile-ttl", "noeviction")
 APP_ACCESS = "on ~app:* &* +@all -@dangerous"
 """``app_user``: every non-dangerous command on ``app:*`` keys and all pub/sub channels."""
 READONLY_ACCESS = "on ~* -@all +@read +@connection " + " ".join(f"+{c}" for c in CLUSTER_CLIENT_COMMANDS)
@@ -79,7 +87,6 @@ def slot_generation(generation: int, parity: int) -> int:
     return generation if generation % 2 == parity else generation - 1
 """The replacement ``default`` user: disabled, no commands."""
 LOG_TYPES = ("slow-log", "engine-log")
-MAX_NODES = 500
 
 _NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
 
@@ -148,51 +155,68 @@ NAME_MAX = 30
 
 
 def validate_redis_args(args: RedisArgs) -> None:
-    """Raise :class:`ArgsError` for the first invalid field (pure; no Pulumi needed)."""
-    t = "RedisArgs"
+    """Raise one :class:`ArgsError` listing every invalid field, one per line (pure; no Pulumi needed)."""
+    problems = Problems("RedisArgs")
     if not (NAME_RE.match(args.name) and len(args.name) <= NAME_MAX):
-        raise ArgsError(t, "name", args.name, "lowercase letters, digits and single '-', at most 30 characters")
+        problems.add("name", args.name, "lowercase letters, digits and single '-', at most 30 characters")
     if args.engine not in ENGINE_VERSIONS:
-        raise ArgsError(t, "engine", args.engine, " or ".join(ENGINE_VERSIONS))
-    versions = ENGINE_VERSIONS[args.engine]
-    if args.engine_version not in versions:
-        raise ArgsError(t, "engine_version", args.engine_version, f"{', '.join(versions)} for engine {args.engine}")
+        problems.add("engine", args.engine, " or ".join(ENGINE_VERSIONS))
+    versions = ENGINE_VERSIONS.get(args.engine)
+    if versions is not None and args.engine_version not in versions:
+        problems.add("engine_version", args.engine_version, f"{', '.join(versions)} for engine {args.engine}")
     if not _NODE.match(args.node_type):
-        raise ArgsError(t, "node_type", args.node_type, "an ElastiCache node type like cache.r7g.large")
-    if not 1 <= args.shards <= 500:
-        raise ArgsError(t, "shards", args.shards, "1..500")
-    if not 0 <= args.replicas_per_shard <= 5:
-        raise ArgsError(t, "replicas_per_shard", args.replicas_per_shard, "0..5")
-    if args.multi_az and args.replicas_per_shard < 1:
-        raise ArgsError(t, "replicas_per_shard", args.replicas_per_shard, "1..5 when multi_az is True")
+        problems.add("node_type", args.node_type, "an ElastiCache node type like cache.r7g.large")
+    if not in_range(args.shards, REDIS_SHARDS):
+        problems.add("shards", args.shards, range_text(REDIS_SHARDS))
+    if not in_range(args.replicas_per_shard, REDIS_REPLICAS_PER_SHARD):
+        problems.add("replicas_per_shard", args.replicas_per_shard, range_text(REDIS_REPLICAS_PER_SHARD))
+    elif args.multi_az and not in_range(args.replicas_per_shard, REDIS_MULTI_AZ_REPLICAS_PER_SHARD):
+        problems.add("replicas_per_shard", args.replicas_per_shard,
+                     f"{range_text(REDIS_MULTI_AZ_REPLICAS_PER_SHARD)} when multi_az is True")
     nodes = args.shards * (1 + args.replicas_per_shard)
-    if nodes > MAX_NODES:
-        raise ArgsError(t, "shards", args.shards,
-                        f"shards x (1 + replicas_per_shard) <= {MAX_NODES} nodes, got {nodes}")
+    if nodes > REDIS_MAX_NODES:
+        problems.add("shards", args.shards,
+                     f"shards x (1 + replicas_per_shard) <= {REDIS_MAX_NODES} nodes, got {nodes}")
     if not args.transit_encryption:
-        raise ArgsError(t, "transit_encryption", args.transit_encryption, "True: ElastiCache RBAC users need TLS")
+        problems.add("transit_encryption", args.transit_encryption, "True: ElastiCache RBAC users need TLS")
     if not 0 <= args.snapshot_retention_days <= 35:
-        raise ArgsError(t, "snapshot_retention_days", args.snapshot_retention_days, "0..35")
+        problems.add("snapshot_retention_days", args.snapshot_retention_days, "0..35")
     if not WINDOW_RE.match(args.snapshot_window):
-        raise ArgsError(t, "snapshot_window", args.snapshot_window, "hh:mm-hh:mm, UTC")
+        problems.add("snapshot_window", args.snapshot_window, "hh:mm-hh:mm, UTC")
     if not DAY_WINDOW_RE.match(args.maintenance_window):
-        raise ArgsError(t, "maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
+        problems.add("maintenance_window", args.maintenance_window, "ddd:hh:mm-ddd:hh:mm, UTC")
     if not 1024 <= args.port <= 65535:
-        raise ArgsError(t, "port", args.port, "1024..65535")
+        problems.add("port", args.port, "1024..65535")
     if args.maxmemory_policy not in MAXMEMORY_POLICIES:
-        raise ArgsError(t, "maxmemory_policy", args.maxmemory_policy, ", ".join(MAXMEMORY_POLICIES))
+        problems.add("maxmemory_policy", args.maxmemory_policy, ", ".join(MAXMEMORY_POLICIES))
     if args.log_retention_days not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                                        1096, 1827, 2192, 2557, 2922, 3288, 3653):
-        raise ArgsError(t, "log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
+        problems.add("log_retention_days", args.log_retention_days, "a CloudWatch Logs retention, e.g. 365")
     if args.password_generation < 1:
-        raise ArgsError(t, "password_generation", args.password_generation, ">= 1")
+        problems.add("password_generation", args.password_generation, ">= 1")
+    problems.raise_any()
 
 
 def member_cluster_ids(replication_group_id: str, shards: int, replicas_per_shard: int) -> list[str]:
     """Cache cluster ids of a cluster-mode replication group (``<id>-<shard:04>-<node:03>``), as
     ElastiCache names them; known before deployment (alarms use them)."""
-    return [f"{replication_group_id}-{s:04d}-{n:03d}" for s in range(1, shards + 1)
-            for n in range(1, replicas_per_shard + 2)]
+    return list(cluster_mode_member_ids(replication_group_id, shards, replicas_per_shard))
+
+
+def realized_links(shards: int, replicas_per_shard: int) -> set[tuple[str, str, str]]:
+    """``(source, target, mode)``: each replica of a node group replicates (async) from its primary."""
+    return {(f"redis/shard-{s}/primary", f"redis/shard-{s}/replica-{r}", "async")
+            for s in range(1, shards + 1) for r in range(1, replicas_per_shard + 1)}
+
+
+def realized_members(replication_group_id: str, shards: int, replicas_per_shard: int) -> dict[str, str]:
+    """``{topology member id: cache cluster id}`` of a cluster-mode replication group of ``shards`` node
+    groups of one primary and ``replicas_per_shard`` replicas: node 001 of a node group starts as its
+    primary (``redis/shard-2/primary``), the others as its replicas (``redis/shard-2/replica-1``)."""
+    ids = cluster_mode_member_ids(replication_group_id, shards, replicas_per_shard)
+    members = [f"redis/shard-{s}/primary" if n == 0 else f"redis/shard-{s}/replica-{n}"
+               for s in range(1, shards + 1) for n in range(replicas_per_shard + 1)]
+    return dict(zip(members, ids, strict=True))
 
 
 class Redis(pulumi.ComponentResource):
@@ -211,6 +235,14 @@ class Redis(pulumi.ComponentResource):
     member_clusters: pulumi.Output[Sequence[str]]
     member_cluster_ids: list[str]
     snapshot_retention_days: int
+    realized: dict[str, str]
+    """``{topology member id: cache cluster id}`` of every node the replication group was created with
+    (``num_node_groups`` x (1 + ``replicas_per_node_group``)), e.g. ``redis/shard-1/replica-1``."""
+    realized_links: set[tuple[str, str, str]]
+    """``(source, target, mode)`` of the replication inside each node group (replica from its primary)."""
+    alarm_targets: RedisTargets
+    """The replication group and the node counts it was created with: what :class:`~components.aws.alarms.Alarms`
+    alarms on, one alarm per node."""
 
     def __init__(self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_redis_args(args)
@@ -275,11 +307,14 @@ class Redis(pulumi.ComponentResource):
             f"{name}-{lt}", name=f"/aws/elasticache/{rg_id}/{lt}", kms_key_id=a.logs_kms_key_arn,
             retention_in_days=a.log_retention_days, tags=tags, opts=opts_()) for lt in LOG_TYPES}
 
+        # What the replication group is created with: its members and its alarms are counted from these.
+        num_node_groups, replicas_per_node_group = a.shards, a.replicas_per_shard
         rg = aws.elasticache.ReplicationGroup(
             f"{name}-cluster", replication_group_id=rg_id,
-            description=f"{p} {a.engine} {a.engine_version}, {a.shards} shards x {1 + a.replicas_per_shard} nodes",
+            description=f"{p} {a.engine} {a.engine_version}, {num_node_groups} shards x "
+                        f"{1 + replicas_per_node_group} nodes",
             engine=a.engine, engine_version=a.engine_version, node_type=a.node_type, port=a.port,
-            cluster_mode="enabled", num_node_groups=a.shards, replicas_per_node_group=a.replicas_per_shard,
+            cluster_mode="enabled", num_node_groups=num_node_groups, replicas_per_node_group=replicas_per_node_group,
             automatic_failover_enabled=True, multi_az_enabled=a.multi_az,
             transit_encryption_enabled=True, transit_encryption_mode="required",
             at_rest_encryption_enabled=a.at_rest_encryption,
@@ -320,7 +355,10 @@ class Redis(pulumi.ComponentResource):
         self.readonly_user_secret_arn = ro_secret.arn
         self.kms_key_arn = a.kms_key_arn if a.at_rest_encryption else None
         self.member_clusters = rg.member_clusters
-        self.member_cluster_ids = member_cluster_ids(rg_id, a.shards, a.replicas_per_shard)
+        self.member_cluster_ids = member_cluster_ids(rg_id, num_node_groups, replicas_per_node_group)
+        self.realized = realized_members(rg_id, num_node_groups, replicas_per_node_group)
+        self.realized_links = realized_links(num_node_groups, replicas_per_node_group)
+        self.alarm_targets = RedisTargets(rg_id, num_node_groups, replicas_per_node_group)
         self.snapshot_retention_days = a.snapshot_retention_days
         self.register_outputs({
             "configurationEndpoint": self.configuration_endpoint, "port": self.port,

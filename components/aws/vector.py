@@ -69,7 +69,7 @@ from components.aws.workload import (
     workload_scheduling,
     zone_spread,
 )
-from components.base import ArgsError, child_opts
+from components.base import ArgsError, child_opts, problem_line
 from components.render.backup_scripts import (
     cron_to_on_calendar,
     render_cloud_config,
@@ -197,7 +197,7 @@ class Vector(pulumi.ComponentResource):
     def __init__(self, name: str, args: VectorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         errs = validate_vector_args(args)
         if errs:
-            raise ArgsError("VectorArgs", *errs[0])
+            raise ArgsError.of([problem_line("VectorArgs", *e) for e in errs])
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._fleet: Ec2Fleet | None = None
         self.members = {f"peer-{i}": "peer" for i in range(1, args.peers + 1)}

@@ -114,12 +114,15 @@ CASES: dict[str, Case] = {
         fire=[_series("pg_replication_is_replica", PG, "1x25 0x15")],
         quiet=[_series("pg_replication_is_replica", PG, "1x10 0x30")],  # promoted 20 minutes ago
         labels=PG, value=1),
+    # 80 % of max_connections: 401 of 500 fires, 400 does not.
     "PostgresConnectionsHigh": Case(
         fire=[_series("pg_stat_database_numbackends", {**PG, "datname": "app"}, _gauge(300)),
-              _series("pg_stat_database_numbackends", {**PG, "datname": "postgres"}, _gauge(101))],
+              _series("pg_stat_database_numbackends", {**PG, "datname": "postgres"}, _gauge(101)),
+              _series("pg_settings_max_connections", PG, _gauge(500))],
         quiet=[_series("pg_stat_database_numbackends", {**PG, "datname": "app"}, _gauge(300)),
-               _series("pg_stat_database_numbackends", {**PG, "datname": "postgres"}, _gauge(100))],
-        labels={"instance": PG["instance"]}, value=401),
+               _series("pg_stat_database_numbackends", {**PG, "datname": "postgres"}, _gauge(100)),
+               _series("pg_settings_max_connections", PG, _gauge(500))],
+        labels={"instance": PG["instance"]}, value=80.2),
     "PostgresCacheHitLow": Case(
         fire=[_series("pg_stat_database_blks_hit", {**PG, "datname": "app"}, _counter(9890)),
               _series("pg_stat_database_blks_read", {**PG, "datname": "app"}, _counter(110))],

@@ -75,7 +75,10 @@ def test_alarms_match_catalogue_and_target_the_topic(mocks: Mocks) -> pulumi.Out
         for urn, threshold, actions, ok_actions, enabled, region, missing in rows:
             rname = urn.rsplit("::", 1)[1]
             spec = specs[rname]
-            assert threshold == catalogue[spec.alert.name].threshold, urn
+            alert = catalogue[spec.alert.name]
+            share = alert.cloudwatch is not None and alert.cloudwatch.threshold_percent_of == "max_connections"
+            # a share of each target's max_connections (500 by default) is in connections
+            assert threshold == (alert.threshold * 500 / 100 if share else alert.threshold), urn
             expected_topic = dr_topic_arn if spec.dr else topic_arn
             assert actions == [expected_topic] and ok_actions == [expected_topic], urn
             assert enabled is True, urn

@@ -23,6 +23,7 @@ from components.alerts import (
 from components.aws.alarms import (
     GIB,
     AlarmsArgs,
+    AlarmSpec,
     RdsTarget,
     RedisTargets,
     alarm_specs,
@@ -48,7 +49,7 @@ BY_NAME = alerts_by_name()
 # name -> (threshold, unit, comparison)
 SEEDS = {
     "PostgresReplicationLagHigh": (100 * 1024 * 1024, "bytes", ">"),
-    "PostgresConnectionsHigh": (400, "count", ">"),
+    "PostgresConnectionsHigh": (80, "percent", ">"),  # of max_connections: the seeds' 400 of the default 500
     "PostgresCacheHitLow": (99, "percent", "<"),
     "RedisMemoryHigh": (90, "percent", ">"),
     "RedisEvictions": (0, "count", ">"),
@@ -205,11 +206,19 @@ def test_alarm_count_per_scope() -> None:
     assert len({s.alarm_name for s in specs}) == len(specs)
 
 
+def _catalogue_threshold(s: AlarmSpec) -> float:
+    """The catalogue's threshold, as a number of connections where it is a share of max_connections (the
+    targets above keep the default 500)."""
+    cw = s.alert.cloudwatch
+    share = cw is not None and cw.threshold_percent_of == "max_connections"
+    return s.alert.threshold * 500 / 100 if share else s.alert.threshold
+
+
 def test_alarm_specs_equal_the_catalogue() -> None:
     for s in alarm_specs(FULL):
         a, cw = s.alert, s.alert.cloudwatch
         assert cw is not None and BY_NAME[a.name] is a
-        assert s.threshold == a.threshold, s.alarm_name
+        assert s.threshold == _catalogue_threshold(s), s.alarm_name
         assert s.comparison_operator == {">": "GreaterThanThreshold", "<": "LessThanThreshold"}[a.comparison]
         assert a.runbook in s.description and cw.treat_missing_data in s.description
         assert s.alarm_name == f"data-platform-production-{a.name}-{s.target_key}"
@@ -231,7 +240,7 @@ def test_replica_lag_override_only_touches_replica_lag() -> None:
     specs = alarm_specs(dataclasses.replace(FULL, replica_lag_threshold_seconds=60))
     lag = [s for s in specs if s.alert.name == "PostgresReplicaLagHigh"]
     assert lag and all(s.threshold == 60 for s in lag)
-    assert all(s.threshold == s.alert.threshold for s in specs if s.alert.name != "PostgresReplicaLagHigh")
+    assert all(s.threshold == _catalogue_threshold(s) for s in specs if s.alert.name != "PostgresReplicaLagHigh")
 
 
 def test_no_targets_no_alarms() -> None:

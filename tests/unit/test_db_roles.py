@@ -18,7 +18,6 @@ from components.aws.db_roles import (
     apply_command,
     apply_env,
 )
-from components.base import ArgsError
 from components.render.postgres_roles import LOGINS, RoleModel, render_roles_sql
 from review.mocks import SECRET
 from review.program import ProgramRun, record
@@ -106,10 +105,10 @@ def test_rotation_generation_changes_keepers_and_triggers() -> None:
 
 
 def test_invalid_args() -> None:
-    with pytest.raises(ArgsError):
-        _run(rotation_generation=0)
-    with pytest.raises(ArgsError):
-        _run(schema="Bad")
+    # an ArgsError is a pulumi.RunError: the program run reports it as its one error and registers nothing
+    for field, value in (("rotation_generation", 0), ("schema", "Bad")):
+        run = _run(**{field: value})
+        assert run.error is not None and run.error.startswith(f"PostgresRolesArgs.{field}: ") and not run.resources
 
 
 def test_no_apply_no_command_but_the_secrets() -> None:

@@ -293,7 +293,7 @@ def test_not_protected_outside_production() -> None:
 
 def test_public_endpoint_needs_cidrs() -> None:
     with pytest.raises(ArgsError, match="public_access_cidrs"):
-        record(lambda: EksCluster("eks", _args(endpoint_public_access=True)))
+        EksCluster("eks", _args(endpoint_public_access=True))
     errs = validate_eks_args(_args(endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"]))
     assert errs and errs[0][0] == "public_access_cidrs"
 

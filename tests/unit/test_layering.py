@@ -162,3 +162,14 @@ def test_the_aws_composition_does_not_load_the_docker_sdk() -> None:
     code = "import sys, infra.aws; print('pulumi_docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("composition", ["aws", "docker"])
+def test_the_compositions_read_only_the_topology(composition: str) -> None:
+    """Settings → topology → components: ``infra/aws.py`` and ``infra/docker.py`` take everything from
+    ``infra.topology`` and import no settings model (issue 14)."""
+    path = ROOT / "infra" / f"{composition}.py"
+    found = [f"{path.relative_to(ROOT)}:{line}: imports {module}"
+             for line, module in imports_of(path.read_text(encoding="utf-8"), f"infra.{composition}")
+             if module == "infra.settings" or module.startswith("infra.settings.")]
+    assert not found, "a composition reads the settings:\n  " + "\n  ".join(found)

@@ -304,7 +304,7 @@ def test_iops_above_baseline_on_large_storage() -> None:
 ])
 def test_invalid_args_are_rejected(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ArgsError) as err:
-        record(lambda: Postgres("postgres", _args(**overrides)))
+        Postgres("postgres", _args(**overrides))
     assert str(err.value) == message
 
 
@@ -321,16 +321,15 @@ def test_allow_from_errors() -> None:
         pg = Postgres("postgres", _args(dr_replica=False))
         pg.allow_from("sg-1", "x", dr=True)
 
-    with pytest.raises(ArgsError, match=r"Postgres.allow_from.dr: True is not allowed"):
-        record(no_dr)
+    # an ArgsError is a pulumi.RunError: the program run reports it as its one error
+    assert "Postgres.allow_from.dr: True is not allowed" in str(record(no_dr).error)
 
     def duplicate() -> None:
         pg = Postgres("postgres", _args())
         pg.allow_from("sg-1", "App pods")
         pg.allow_from("sg-2", "app-pods")
 
-    with pytest.raises(ArgsError, match=r"Postgres.allow_from.description: 'app-pods' is not allowed"):
-        record(duplicate)
+    assert "Postgres.allow_from.description: 'app-pods' is not allowed" in str(record(duplicate).error)
 
 
 def test_every_args_field_is_documented() -> None:
@@ -390,8 +389,8 @@ def test_apply_roles_from_opens_the_runner_path_first(run: ProgramRun) -> None:
 def test_without_a_runner_the_roles_are_not_applied() -> None:
     run = _run(_args())
     assert not run.by_type("command:local:Command") and len(run.by_type(SECRET_T)) == 4
-    with pytest.raises(ArgsError, match="apply_roles_from"):
-        record(lambda: Postgres("postgres", _args(roles=False)).apply_roles_from("sg-0runner"))
+    assert "apply_roles_from" in str(record(
+        lambda: Postgres("postgres", _args(roles=False)).apply_roles_from("sg-0runner")).error)
 
 
 def test_roles_can_be_turned_off() -> None:

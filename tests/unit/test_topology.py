@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from infra.settings import load_settings
-from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS, build_topology
+from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS, Ec2, Eks, build_topology
 
 
 def _topo(stack: str = "dev", **sections: Any):  # type: ignore[no-untyped-def]
@@ -37,14 +37,14 @@ def test_postgres_links_sync_standby_async_replicas_and_cross_region_dr() -> Non
 
 
 def test_redis_replicas_sit_in_other_zones_than_their_primary() -> None:
-    redis = _topo(redis={"shards": 4, "replicasPerShard": 2}).store("redis")
-    assert redis is not None
+    redis = _topo(redis={"shards": 4, "replicasPerShard": 2}).redis
+    assert (redis.shards, redis.replicas_per_shard) == (4, 2)
     assert len(redis.members) == 4 * 3
     for shard in range(1, 5):
         zones = [m.zone for m in redis.members if m.shard == shard]
         assert len(set(zones)) == len(zones), f"shard {shard} has two members in one AZ: {zones}"
-    assert redis.settings["cluster-node-timeout"] == REDIS_CLUSTER_NODE_TIMEOUT_MS == 5000
-    assert redis.settings["maxmemory-policy"] == "allkeys-lru"
+    assert redis.cluster_node_timeout_ms == REDIS_CLUSTER_NODE_TIMEOUT_MS == 5000
+    assert redis.maxmemory_policy == "allkeys-lru"
 
 
 def test_without_the_neo4j_licence_dev_runs_one_community_server_and_says_so() -> None:
@@ -64,10 +64,29 @@ def test_disabled_stores_and_options_drop_their_members() -> None:
 
 
 def test_qdrant_snapshots_every_six_hours_with_the_configured_replication_factor() -> None:
-    vector = _topo(vector={"peers": 5, "replicationFactor": 3}).store("vector")
+    vector = _topo(vector={"peers": 5, "replicationFactor": 3}).vector
     assert vector is not None
     assert vector.backup.schedule == "0 */6 * * *"
-    assert vector.settings["replication_factor"] == 3 and len(vector.members) == 5
+    assert vector.replication_factor == 3 and vector.peers == len(vector.members) == 5
+
+
+def test_placement_is_typed_intent() -> None:
+    """Managed stores on AWS, EKS or EC2 for the compute stores with their instance types, Docker locally."""
+    topo = _topo(graph={"licenseAgreement": "eval", "placement": "ec2", "secondaryInstanceType": "r7g.large"},
+                 vector={"placement": "eks"})
+    assert topo.postgres.placement == topo.redis.placement == "managed"
+    assert topo.graph is not None and topo.graph.where == Ec2("r7g.xlarge", "r7g.large")
+    assert topo.graph.where.smaller_secondaries
+    assert topo.vector is not None and topo.vector.where == Eks("r7g.large")
+    assert topo.eks is not None  # Qdrant runs on EKS
+    local = _topo("local", target="docker")
+    assert {st.placement for st in local.stores} == {"docker"} and local.eks is None
+
+
+def test_member_counts_are_read_from_the_members() -> None:
+    pg = _topo(postgres={"multiAz": False, "readReplicas": 3}).postgres
+    assert (pg.multi_az, pg.read_replicas) == (False, 3)
+    assert pg.dr is not None and pg.dr.region == "us-west-2"
 
 
 def test_a_stack_file_without_environment_gets_production_rules_and_a_note() -> None:
