@@ -8,6 +8,7 @@ standby (cascading), so on AWS and locally the DR copy survives the standby's pr
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,17 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec, local_container, volume
+from components.render.etcd import EtcdPeer, render_etcd_conf
 from components.render.haproxy import PgServer, render_haproxy_cfg
+from components.render.patroni import (
+    PatroniAuth,
+    PatroniMember,
+    PatroniPaths,
+    PatroniTiming,
+    StandbyCluster,
+    render_patroni_yml,
+    render_post_bootstrap,
+)
 from components.render.pgbouncer import PoolingParams, render_pgbouncer_ini, render_userlist
 from components.render.postgres import (
     REPLICATION_INCLUDE,
@@ -425,3 +436,150 @@ def haproxy_cfg(*, primary: str, readers: Sequence[str], port: int, bind_address
         replicas=[PgServer(r.split("-", 1)[1] if "-" in r else r, r, port) for r in readers],
         bind_address=bind_address, write_port=write_port, read_port=read_port, health_check="pgsql",
         check_user=CHECK_USER, nameservers=nameservers)
+
+
+# --------------------------------------------------------------------------------------------
+# Patroni + etcd: what each member of the self-failing-over cluster runs. Pure functions of plain
+# values, so the integration tier boots exactly these files (under a temporary PatroniLayout) on
+# the host's Debian patroni, etcd and PostgreSQL.
+# --------------------------------------------------------------------------------------------
+
+#: Patroni's REST API port (HAProxy's health checks: GET /primary, GET /replica).
+PATRONI_API_PORT = 8008
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+#: Members of the etcd cluster: three, so one can be lost (a majority of 2 remains).
+ETCD_MEMBERS = 3
+#: Patroni cluster names: the primary cluster and the DR standby cluster (its own leader lock).
+PATRONI_SCOPE = "data-platform"
+DR_SCOPE = "data-platform-dr"
+#: Role names Patroni uses (the superuser is the image's; rewind runs pg_rewind's queries).
+REWIND_USER = "rewind_user"
+PATRONI_AUTH = PatroniAuth(superuser="postgres", replication=REPLICATION_USER, rewind=REWIND_USER)
+#: The members' Docker healthcheck: Patroni's GET /health answers 200 while PostgreSQL runs.
+PATRONI_HEALTHCHECK = ("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{PATRONI_API_PORT}/health")
+#: HAProxy's check interval (ms) against the REST API; a leader change is seen within it.
+HAPROXY_CHECK_MS = 1000
+
+
+@dataclass(frozen=True)
+class PatroniLayout:
+    """Where a Patroni member container keeps its files.
+
+    The defaults are the paths of the Patroni image (``IMAGES["patroni"]``, runs as ``postgres``):
+    its PostgreSQL 16 binaries, the postgres-owned ``/home/postgres/pgdata`` (the data volume's
+    mount, copied up with that owner) and ``/var/lib/postgresql`` (the WAL archive volume's).
+    The integration tier renders the same files with every path under a temporary root.
+    """
+
+    conf_dir: str = "/etc/patroni"
+    """Uploaded patroni.yml, start script, post-bootstrap script and SQL."""
+    data_mount: str = "/home/postgres/pgdata"
+    """Mount point of the member's data volume."""
+    data_dir: str = "/home/postgres/pgdata/data"
+    """PostgreSQL data directory (a subdirectory of the volume)."""
+    archive_mount: str = "/var/lib/postgresql"
+    """Mount point of the shared WAL archive volume."""
+    archive_dir: str = "/var/lib/postgresql/archive"
+    """WAL archive (a subdirectory the start script creates, owned by the server user)."""
+    socket_dir: str = "/var/run/postgresql"
+    bin_dir: str = "/usr/lib/postgresql/16/bin"
+    pgpass: str = "/tmp/pgpass.patroni"
+    """Patroni writes the replication and rewind passwords here (0600) for pg_basebackup/pg_rewind."""
+    patroni: str = "patroni"
+    """The Patroni executable (found on PATH)."""
+
+
+PATRONI_CONTAINER = PatroniLayout()
+
+
+def etcd_peers(prefix: str, count: int = ETCD_MEMBERS) -> list[EtcdPeer]:
+    """The etcd members of the stack: ``<prefix>-etcd-1..count`` on the standard ports."""
+    return [EtcdPeer(f"{prefix}-etcd-{i}", f"{prefix}-etcd-{i}", ETCD_CLIENT_PORT, ETCD_PEER_PORT)
+            for i in range(1, count + 1)]
+
+
+def bootstrap_sql(verifiers: Mapping[str, str], *, database: str) -> str:
+    """SQL the ``post_bootstrap`` script applies once, on the new cluster's first primary: the
+    exporter's login (SCRAM verifier, never a password), the application database and the
+    roles-as-code bootstrap (components/render/postgres_roles.py, the very SQL RDS gets).
+    Patroni itself creates the replication and rewind roles from its ``authentication``."""
+    for role in (MONITOR_USER, *LOGINS):
+        if not SCRAM_VERIFIER.match(verifiers[role]):
+            raise ValueError(f"{role}: not a SCRAM-SHA-256 verifier")
+    if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", database):
+        raise ValueError(f"database name {database!r}")
+    return "\n".join([
+        "-- Rendered by components/docker/postgres.py; run once by Patroni's post_bootstrap.",
+        "\\set ON_ERROR_STOP on",
+        f"CREATE ROLE {MONITOR_USER} WITH LOGIN PASSWORD '{verifiers[MONITOR_USER]}' IN ROLE pg_monitor;",
+        f"CREATE DATABASE {database};",
+        f"\\connect {database}",
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;",
+    ]) + "\n" + db_roles_sql(verifiers, database=database)
+
+
+def patroni_start_script(layout: PatroniLayout) -> str:
+    """Container command: create the WAL archive directory (the archive volume is shared by the
+    members and owned by the server user), then run Patroni in the foreground."""
+    q = shlex.quote
+    return "\n".join([
+        "#!/bin/sh",
+        "# Rendered by components/docker/postgres.py: the archive directory, then Patroni.",
+        "set -eu",
+        f"mkdir -p {q(layout.archive_dir)}",
+        f"chmod 0700 {q(layout.archive_dir)}",
+        f"exec {q(layout.patroni)} {q(layout.conf_dir + '/patroni.yml')}",
+    ]) + "\n"
+
+
+def patroni_command(layout: PatroniLayout) -> list[str]:
+    """Container command (the image's entrypoint execs anything but ``postgres`` as is)."""
+    return ["/bin/sh", f"{layout.conf_dir}/start-patroni.sh"]
+
+
+def patroni_member_files(settings: PostgresParams, layout: PatroniLayout, *, member: PatroniMember,
+                         etcd_hosts: Sequence[str], client_cidrs: Sequence[str], bootstrap: str | None,
+                         standby_cluster: StandbyCluster | None = None, psql: str | None = None,
+                         timing: PatroniTiming = PatroniTiming(),
+                         pg_stat_statements: bool = True) -> dict[str, str]:
+    """``{path in container: content}`` of one Patroni member.
+
+    :param bootstrap: :func:`bootstrap_sql` for members of the primary cluster (whichever
+        bootstraps it applies it); ``None`` for the standby cluster (it clones, never initdb).
+    :param standby_cluster: the DR member: a standby cluster following that endpoint.
+    """
+    c = layout.conf_dir
+    post = None
+    files: dict[str, str] = {}
+    if bootstrap is not None:
+        post = f"/bin/sh {c}/post-bootstrap.sh"
+        files[f"{c}/post-bootstrap.sh"] = render_post_bootstrap(psql=psql or f"{layout.bin_dir}/psql",
+                                                                sql_file=f"{c}/bootstrap.sql")
+        files[f"{c}/bootstrap.sql"] = bootstrap
+    files[f"{c}/patroni.yml"] = render_patroni_yml(
+        settings, scope=DR_SCOPE if standby_cluster else PATRONI_SCOPE, member=member, etcd_hosts=etcd_hosts,
+        paths=PatroniPaths(data_dir=layout.data_dir, bin_dir=layout.bin_dir, pgpass=layout.pgpass,
+                           socket_dir=layout.socket_dir, archive_dir=layout.archive_dir, post_bootstrap=post),
+        client_cidrs=client_cidrs, auth=PATRONI_AUTH, timing=timing, standby_cluster=standby_cluster,
+        pg_stat_statements=pg_stat_statements)
+    files[f"{c}/start-patroni.sh"] = patroni_start_script(layout)
+    return files
+
+
+def etcd_files(conf_dir: str, *, member: str, peers: Sequence[EtcdPeer], data_dir: str,
+               listen_host: str = "0.0.0.0") -> dict[str, str]:
+    """``{path: content}`` of one etcd member."""
+    return {f"{conf_dir}/etcd.yml": render_etcd_conf(member=member, peers=peers, data_dir=data_dir,
+                                                     listen_host=listen_host)}
+
+
+def patroni_haproxy_cfg(members: Sequence[PgServer], *, bind_address: str = "0.0.0.0", write_port: int = 5000,
+                        read_port: int = 5001, nameservers: Sequence[str] = (DOCKER_DNS,),
+                        stats_socket: str | None = None) -> str:
+    """haproxy.cfg of the local stack: Patroni's REST API says who leads (``/primary``) and who
+    replicates (``/replica``); member names resolved at run time through Docker's DNS."""
+    return render_haproxy_cfg(primary=members[0], replicas=members[1:], bind_address=bind_address,
+                              write_port=write_port, read_port=read_port, health_check="patroni",
+                              check_interval_ms=HAPROXY_CHECK_MS, nameservers=nameservers,
+                              stats_socket=stats_socket)
