@@ -138,10 +138,15 @@ class PatroniPaths:
     """Script run once after the cluster's initdb (creates the application roles)."""
 
 
+#: Environment variables Patroni reads the passwords of its three roles from.
+PASSWORD_ENV = {"superuser": "PATRONI_SUPERUSER_PASSWORD", "replication": "PATRONI_REPLICATION_PASSWORD",
+                "rewind": "PATRONI_REWIND_PASSWORD"}
+
+
 def patroni_password_env(*, superuser: str, replication: str, rewind: str) -> dict[str, str]:
     """The environment that gives Patroni its passwords (names from ``PatroniAuth`` in the file)."""
-    return {"PATRONI_SUPERUSER_PASSWORD": superuser, "PATRONI_REPLICATION_PASSWORD": replication,
-            "PATRONI_REWIND_PASSWORD": rewind}
+    return {PASSWORD_ENV["superuser"]: superuser, PASSWORD_ENV["replication"]: replication,
+            PASSWORD_ENV["rewind"]: rewind}
 
 
 def dcs_parameters(settings: PostgresParams, *, archive_dir: str | None,

@@ -56,11 +56,8 @@ from components.render.postgres_roles import LOGINS
 from infra.settings import PostgresSettings
 
 HOST = servers.HOST
-servers.PACKAGES.update({"patroni": "patroni", "patronictl": "patroni", "etcd": "etcd-server",
-                         "etcdctl": "etcd-client"})
 BINARIES = ("patroni", "patronictl", "etcd", "postgres", "initdb", "pg_basebackup", "pg_rewind", "psql",
             "haproxy", "pgbouncer")
-servers.PACKAGES.setdefault("pg_rewind", "postgresql")
 
 
 def require() -> None:
@@ -287,7 +284,7 @@ def start_etcd(stack: contextlib.ExitStack, root: Path, count: int = 3) -> list[
 
 def start_patroni_cluster(stack: contextlib.ExitStack, root: Path, settings: PostgresSettings | None = None, *,
                           read_replicas: int = 1, dr: bool = True,
-                          timing: PatroniTiming = PatroniTiming()) -> PatroniCluster:  # noqa: B008
+                          timing: PatroniTiming = PatroniTiming()) -> PatroniCluster:
     """The whole local PostgreSQL tier; everything stops when ``stack`` closes."""
     settings = settings or PostgresSettings()
     pw = Passwords()
@@ -310,7 +307,7 @@ def start_patroni_cluster(stack: contextlib.ExitStack, root: Path, settings: Pos
                                           psql=servers.binary("psql")))
         servers.make_dir(Path(lay.data_mount), 0o750)
         nodes[name] = node
-        stack.callback(node.stop)
+    stack.callback(stop_all, list(nodes.values()))
     cluster = PatroniCluster(root, settings, pw, verifiers, etcd, nodes)
     # The designated primary bootstraps the cluster (initdb + post_bootstrap); the others clone it.
     nodes["primary"].start()
@@ -325,6 +322,15 @@ def start_patroni_cluster(stack: contextlib.ExitStack, root: Path, settings: Pos
     if dr:
         start_dr(stack, root, cluster, etcd_hosts, timing)
     return cluster
+
+
+def stop_all(nodes: list[PatroniNode]) -> None:
+    """Stop the members at once (each waits for its PostgreSQL's shutdown)."""
+    threads = [threading.Thread(target=n.stop) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
 
 
 def _alive(node: PatroniNode) -> bool:
@@ -398,16 +404,27 @@ def start_dr(stack: contextlib.ExitStack, root: Path, cluster: PatroniCluster, e
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Attempt:
+    start: float
+    end: float
+    ok: bool
+    port: int | None
+    """Port of the member that committed it (``inet_server_port()``): who was leader."""
+
+
 @dataclass
 class Writer:
     """Inserts tokens through PgBouncer as the application, one transaction each, as fast as the
     cluster acknowledges them; reconnects after an error. Records every acknowledged token and
-    the time of every attempt."""
+    every attempt (start, end, outcome, the committing member's port)."""
 
     cluster: PatroniCluster
     table: str
+    prefix: str
+    """Token prefix: unique per writer, so the tokens of two writers never collide."""
     acked: list[str] = field(default_factory=list)
-    attempts: list[tuple[float, bool]] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -426,17 +443,18 @@ class Writer:
         conn: psycopg.Connection[Any] | None = None
         i = 0
         while not self._stop.is_set():
-            token = f"{self.table}-{i}"
+            token = f"{self.prefix}-{i}"
+            i += 1  # the outcome of a failed commit is unknown: never reuse its token
+            start = time.monotonic()
             try:
                 if conn is None:
                     conn = self.cluster.app()
-                conn.execute(f"INSERT INTO {self.table} (token) VALUES (%s)", (token,))  # noqa: S608 (fixed name)
+                row = conn.execute(f"INSERT INTO {self.table} (token) VALUES (%s) RETURNING inet_server_port()",
+                                   (token,)).fetchone()
                 self.acked.append(token)
-                self.attempts.append((time.monotonic(), True))
-                i += 1
+                self.attempts.append(Attempt(start, time.monotonic(), True, int(row[0]) if row else None))
             except psycopg.Error:
-                self.attempts.append((time.monotonic(), False))
-                i += 1  # the outcome of a failed commit is unknown: never reuse its token
+                self.attempts.append(Attempt(start, time.monotonic(), False, None))
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         conn.close()
@@ -447,17 +465,22 @@ class Writer:
         if conn is not None:
             conn.close()
 
-    def outage_after(self, t0: float) -> float:
-        """Seconds from ``t0`` until the first acknowledged write after the first failure after
-        ``t0`` (0 when no attempt failed)."""
-        failed = next((t for t, ok in self.attempts if t >= t0 and not ok), None)
-        if failed is None:
-            return 0.0
-        ok_at = next(t for t, ok in self.attempts if t > failed and ok)
-        return ok_at - t0
+    def recovered_after(self, t0: float, old_port: int) -> float | None:
+        """Seconds from ``t0`` until a write *begun* after ``t0`` was acknowledged by a member other
+        than the old leader (PgBouncer may hold a write while no leader exists: what counts is
+        when the address takes writes again, failed attempts or not)."""
+        ends = [a.end for a in self.attempts if a.ok and a.start >= t0 and a.port != old_port]
+        return min(ends) - t0 if ends else None
+
+    def failures_after(self, t0: float) -> int:
+        return sum(1 for a in self.attempts if a.start >= t0 and not a.ok)
+
+    def wait_recovered(self, t0: float, old_port: int, timeout: float = 90) -> float:
+        return servers.wait_until(lambda: self.recovered_after(t0, old_port), timeout=timeout,
+                                  what="a write through PgBouncer to reach a new leader", interval=0.05)
 
     def wait_acked_after(self, t: float, timeout: float = 90) -> None:
-        servers.wait_until(lambda: any(ts > t and ok for ts, ok in self.attempts[-50:]), timeout=timeout,
+        servers.wait_until(lambda: any(a.ok and a.start > t for a in self.attempts[-50:]), timeout=timeout,
                            what="a write through PgBouncer to succeed", interval=0.05)
 
 
@@ -470,12 +493,13 @@ def create_table(cluster: PatroniCluster, table: str) -> None:
 def missing_tokens(cluster: PatroniCluster, table: str, tokens: list[str]) -> list[str]:
     """Acknowledged tokens the current leader does not have."""
     with cluster.connect(cluster.write_port) as c:
-        have = {r[0] for r in c.execute(f"SELECT token FROM {table}").fetchall()}  # noqa: S608 (fixed name)
+        have = {r[0] for r in c.execute(f"SELECT token FROM {table}").fetchall()}
     return [t for t in tokens if t not in have]
 
 
 def crash_leader(cluster: PatroniCluster) -> tuple[str, float]:
-    """``kill -9`` the leader's postmaster and Patroni; ``(its name, monotonic time of the kill)``."""
+    """``kill -9`` the leader's postmaster and Patroni; ``(its name, monotonic time of the kill)``.
+    The postmaster goes first: its backends can no longer acknowledge a synchronous commit."""
     leader = cluster.leader()
     assert leader is not None, cluster.members()
     node = cluster.nodes[leader]
