@@ -104,7 +104,7 @@ class LocalPostgres(pulumi.ComponentResource):
         passwords = {
             user: random.RandomPassword(f"{name}-{user}-password", length=32, special=False,
                                         opts=pulumi.ResourceOptions(parent=self))
-            for user in ("postgres", REPLICATION_USER, REWIND_USER, *ROLES)
+            for user in ("postgres", REPLICATION_USER, REWIND_USER, RESTAPI_USER, *ROLES)
         }
         # SCRAM verifiers are computed here with a salt that is random once, then stable: the same
         # string goes to CREATE ROLE ... PASSWORD and to PgBouncer's userlist (PgBouncer can log in
@@ -117,7 +117,8 @@ class LocalPostgres(pulumi.ComponentResource):
         patroni_env: dict[str, pulumi.Input[str]] = {
             PASSWORD_ENV["superuser"]: passwords["postgres"].result,
             PASSWORD_ENV["replication"]: passwords[REPLICATION_USER].result,
-            PASSWORD_ENV["rewind"]: passwords[REWIND_USER].result}
+            PASSWORD_ENV["rewind"]: passwords[REWIND_USER].result,
+            PASSWORD_ENV["restapi"]: passwords[RESTAPI_USER].result}
         archive = volume(f"{name}-wal-archive", parent=self)
         self.members: dict[str, str] = {}
 
@@ -321,12 +322,18 @@ PATRONI_SCOPE = "data-platform"
 DR_SCOPE = "data-platform-dr"
 #: Role names Patroni uses (the superuser is the image's; rewind runs pg_rewind's queries).
 REWIND_USER = "rewind_user"
-PATRONI_AUTH = PatroniAuth(superuser="postgres", replication=REPLICATION_USER, rewind=REWIND_USER)
+#: Basic-auth user of Patroni's REST API (switchover, failover, restart need it; health checks do not).
+RESTAPI_USER = "patroni"
+PATRONI_AUTH = PatroniAuth(superuser="postgres", replication=REPLICATION_USER, rewind=REWIND_USER,
+                           restapi=RESTAPI_USER)
 
 
 def patroni_healthcheck(api_port: int = PATRONI_API_PORT) -> tuple[str, ...]:
-    """The members' Docker healthcheck: Patroni's GET /health answers 200 while PostgreSQL runs."""
-    return ("CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{api_port}/health")
+    """The members' Docker healthcheck: Patroni's GET /health answers 200 while PostgreSQL runs
+    (``urlopen`` raises on 503, so the exit code is non-zero). Run by the image's python3, which
+    Patroni itself needs, rather than a tool the image may not keep."""
+    return ("CMD", "python3", "-c", "import urllib.request as u; "
+            f"u.urlopen('http://127.0.0.1:{api_port}/health', timeout=3)")
 
 
 #: HAProxy's check interval (ms) against the REST API; a leader change is seen within it.

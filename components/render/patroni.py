@@ -20,6 +20,9 @@ What each member's file says:
 * ``postgresql.authentication``: the superuser, replication and rewind *user names*; their
   passwords come from the environment (``PATRONI_SUPERUSER_PASSWORD``, ...; see
   :func:`patroni_password_env`) so that no file holds a plaintext password.
+* ``restapi.authentication``: the REST API's user name (password from the environment too): the
+  endpoints that change the cluster (switchover, failover, restart, reinitialize, config) need it;
+  the health endpoints HAProxy reads (``GET /primary``, ``/replica``, ``/health``) stay open.
 * ``tags.nosync``: a read replica is never chosen as the synchronous standby, so the roles stay
   "primary, one synchronous standby, asynchronous replicas" as on AWS.
 
@@ -95,6 +98,8 @@ class PatroniAuth:
     superuser: str = "postgres"
     replication: str = "replicator"
     rewind: str = "rewind_user"
+    restapi: str = "patroni"
+    """Basic-auth user of the REST API's unsafe endpoints (patronictl switchover, ...)."""
 
 
 @dataclass(frozen=True)
@@ -140,13 +145,14 @@ class PatroniPaths:
 
 #: Environment variables Patroni reads the passwords of its three roles from.
 PASSWORD_ENV = {"superuser": "PATRONI_SUPERUSER_PASSWORD", "replication": "PATRONI_REPLICATION_PASSWORD",
-                "rewind": "PATRONI_REWIND_PASSWORD"}
+                "rewind": "PATRONI_REWIND_PASSWORD", "restapi": "PATRONI_RESTAPI_PASSWORD"}
 
 
-def patroni_password_env(*, superuser: str, replication: str, rewind: str) -> dict[str, str]:
-    """The environment that gives Patroni its passwords (names from ``PatroniAuth`` in the file)."""
+def patroni_password_env(*, superuser: str, replication: str, rewind: str, restapi: str) -> dict[str, str]:
+    """The environment that gives Patroni (and patronictl) its passwords (names from ``PatroniAuth``
+    in the file)."""
     return {PASSWORD_ENV["superuser"]: superuser, PASSWORD_ENV["replication"]: replication,
-            PASSWORD_ENV["rewind"]: rewind}
+            PASSWORD_ENV["rewind"]: rewind, PASSWORD_ENV["restapi"]: restapi}
 
 
 def dcs_parameters(settings: PostgresParams, *, archive_dir: str | None,
@@ -235,7 +241,8 @@ def render_patroni_yml(
         "namespace": namespace,
         "name": member.name,
         "restapi": {"listen": f"{member.listen_host}:{member.api_port}",
-                    "connect_address": f"{member.connect_host}:{member.api_port}"},
+                    "connect_address": f"{member.connect_host}:{member.api_port}",
+                    "authentication": {"username": auth.restapi}},
         "etcd3": {"hosts": list(etcd_hosts)},
         "bootstrap": bootstrap,
         "postgresql": {

@@ -167,6 +167,7 @@ class Passwords:
     superuser: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     replication: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     rewind: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    restapi: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     logins: dict[str, str] = field(default_factory=lambda: {r: secrets.token_urlsafe(18)
                                                             for r in (*LOGINS, "postgres_exporter")})
 
@@ -245,8 +246,9 @@ class PatroniCluster:
         return servers.wait_until(sync, timeout=timeout, what="a synchronous standby", interval=0.2)
 
     def patronictl(self, *args: str, timeout: float = 60) -> str:
+        """patronictl with a member's config file and environment (the REST API's password)."""
         node = next(n for n in self.nodes.values() if n.proc and n.proc.alive())
-        return servers.run([servers.binary("patronictl"), "-c", node.conf, *args], timeout=timeout)
+        return servers.run([servers.binary("patronictl"), "-c", node.conf, *args], timeout=timeout, env=node.env)
 
 
 def _layout(root: Path, name: str) -> PatroniLayout:
@@ -293,7 +295,7 @@ def start_patroni_cluster(stack: contextlib.ExitStack, root: Path, settings: Pos
     etcd_hosts = [f"{HOST}:{m.client_port}" for m in etcd]
     servers.make_dir(root / "sock", 0o755)
     env = {"PATRONI_LOG_LEVEL": "INFO", **patroni_password_env(
-        superuser=pw.superuser, replication=pw.replication, rewind=pw.rewind)}
+        superuser=pw.superuser, replication=pw.replication, rewind=pw.rewind, restapi=pw.restapi)}
     sql = bootstrap_sql(verifiers, database=settings.database_name)
     names = ["primary", "standby", *(f"replica_{i}" for i in range(1, read_replicas + 1))]
     nodes: dict[str, PatroniNode] = {}

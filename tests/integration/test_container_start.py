@@ -124,7 +124,8 @@ def boot_member(stack: contextlib.ExitStack, c: Cluster, member: str, *, nosync:
     containers.image_dir(Path(lay.pgpass).parent, owner="root", mode=0o1777)  # the image's /tmp
     env = {"PATH": f"{servers.pg_bindir()}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "LANG": "C.UTF-8", "HOME": "/home/postgres", **patroni_password_env(
-               superuser=c.superuser_password, replication=c.passwords["replicator"], rewind=c.passwords["rewind"])}
+               superuser=c.superuser_password, replication=c.passwords["replicator"], rewind=c.passwords["rewind"],
+               restapi=c.passwords["restapi"])}
     fc = containers.FakeContainer(member, c.root, entrypoint=IMAGE_USER, command=patroni_command(lay), env=env,
                                   files=files, healthcheck=list(patroni_healthcheck(c.api_ports[member])),
                                   stop_signal=signal.SIGTERM, pgdata=lay.data_dir)
@@ -136,7 +137,7 @@ def boot_member(stack: contextlib.ExitStack, c: Cluster, member: str, *, nosync:
 
 
 def new_cluster(root: Path) -> Cluster:
-    passwords = {r: secrets.token_urlsafe(18) for r in (*ROLES, "replicator", "rewind")}
+    passwords = {r: secrets.token_urlsafe(18) for r in (*ROLES, "replicator", "rewind", "restapi")}
     return Cluster(root=root, database="app", superuser_password=secrets.token_urlsafe(18), passwords=passwords,
                    verifiers=role_verifiers({r: passwords[r] for r in ROLES}, seed=secrets.token_bytes(16)))
 
@@ -208,7 +209,9 @@ def test_first_boot_applies_the_roles_migration_creates_and_app_writes(cluster: 
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE app_made (id int)")
     with c.connect("standby", user=READONLY_USER) as conn:
-        assert conn.execute("SELECT id FROM app_owned").fetchall() == [(1,)]  # synchronous: already there
+        # synchronous_commit=on waits for the standby's flush, not its replay: wait for the replay.
+        servers.wait_until(lambda: conn.execute("SELECT id FROM app_owned").fetchall() == [(1,)], timeout=20,
+                           what="the standby to replay the committed row")
     assert c.query("primary", "SELECT tableowner FROM pg_tables WHERE tablename = 'app_owned'") == [("migration_role",)]
     assert c.query("primary", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
                    c.database) == [("postgres",)]

@@ -73,11 +73,14 @@ def test_passwords_reach_containers_only_as_secrets(local: ProgramRun) -> None:
         r = next(r for r in local.by_type(CONTAINER) if r.name == member)
         assert "envs" in r.secret_paths and r.inputs["envs"] == "[secret]", member
         names = {env.split("=", 1)[0] for env in r.raw_inputs["envs"]}
-        assert names == {"PATRONI_SUPERUSER_PASSWORD", "PATRONI_REPLICATION_PASSWORD", "PATRONI_REWIND_PASSWORD"}
+        assert names == {"PATRONI_SUPERUSER_PASSWORD", "PATRONI_REPLICATION_PASSWORD", "PATRONI_REWIND_PASSWORD",
+                         "PATRONI_RESTAPI_PASSWORD"}
         patroni_yml = next(u["content"] for u in r.raw_inputs["uploads"] if u["file"] == "/etc/patroni/patroni.yml")
-        auth = yaml.safe_load(patroni_yml)["postgresql"]["authentication"]
-        assert auth == {"superuser": {"username": "postgres"}, "replication": {"username": "replicator"},
-                        "rewind": {"username": "rewind_user"}}  # names only: the passwords come from the env
+        doc = yaml.safe_load(patroni_yml)
+        assert doc["postgresql"]["authentication"] == {
+            "superuser": {"username": "postgres"}, "replication": {"username": "replicator"},
+            "rewind": {"username": "rewind_user"}}  # names only: the passwords come from the env
+        assert doc["restapi"]["authentication"] == {"username": "patroni"}
     for node in (r for r in local.by_type(CONTAINER) if r.name.startswith("redis-node")):
         assert "uploads" in node.secret_paths, f"{node.name}: users.acl/redis.conf (passwords) not secret"
         assert any(u["file"].endswith("users.acl") for u in node.raw_inputs["uploads"])

@@ -49,7 +49,8 @@ def test_patroni_yml_of_a_primary_cluster_member() -> None:
     doc = _yml()
     assert (doc["scope"], doc["name"], doc["namespace"]) == ("data-platform", "primary", "/data-platform/")
     assert doc["etcd3"] == {"hosts": ["pg-etcd-1:2379", "pg-etcd-2:2379"]}
-    assert doc["restapi"] == {"listen": "0.0.0.0:8008", "connect_address": "pg-primary:8008"}
+    assert doc["restapi"] == {"listen": "0.0.0.0:8008", "connect_address": "pg-primary:8008",
+                              "authentication": {"username": "patroni"}}
     dcs = doc["bootstrap"]["dcs"]
     assert {k: dcs[k] for k in ("ttl", "loop_wait", "retry_timeout", "synchronous_mode", "synchronous_mode_strict")} \
         == {"ttl": 20, "loop_wait": 1, "retry_timeout": 9, "synchronous_mode": True, "synchronous_mode_strict": False}
