@@ -191,7 +191,7 @@ def render_patroni_yml(
     :param etcd_hosts: ``host:port`` of every etcd member (client URLs).
     :param paths: data directory, binaries, pgpass, socket, archive, post-bootstrap script.
     :param client_cidrs: networks clients, the other members and HAProxy connect from (pg_hba).
-    :param auth: role names of the superuser, replication and rewind users.
+    :param auth: role names of the superuser, replication and rewind users and the REST API's user.
     :param timing: ``ttl``/``loop_wait``/``retry_timeout`` (see :class:`PatroniTiming`).
     :param standby_cluster: makes this a standby cluster following that endpoint (the DR member).
     :param pg_stat_statements: preload pg_stat_statements (off where the module is missing).
@@ -218,6 +218,9 @@ def render_patroni_yml(
         "retry_timeout": timing.retry_timeout,
         "maximum_lag_on_failover": timing.maximum_lag_on_failover,
         "synchronous_mode": standby_cluster is None,
+        # Not strict: with no synchronous standby left (the others down or tagged nosync), the
+        # leader keeps taking writes unconfirmed rather than stopping them, as RDS Multi-AZ does
+        # while its standby is rebuilt; Patroni then promotes no one that was not synchronous.
         "synchronous_mode_strict": False,
         "postgresql": {
             "use_pg_rewind": True,
