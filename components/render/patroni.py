@@ -81,9 +81,12 @@ class PatroniTiming:
     retry_timeout: int = 9
     maximum_lag_on_failover: int = 1024 * 1024
     """Bytes a replica may lag and still be promoted (the synchronous standby lags 0)."""
+    ttl_floor: int = 20
+    """The smallest ``ttl`` accepted: 20, what Patroni >= 3.2 enforces. Only a measurement on an
+    older Patroni (Debian 12's 3.0) may lower it, to show what a shorter lock would buy."""
 
     def __post_init__(self) -> None:
-        if self.ttl < 20:
+        if self.ttl < self.ttl_floor:
             raise ValueError("ttl below 20 s is raised to 20 by Patroni >= 3.2: give 20 or more")
         if self.loop_wait < 1 or self.retry_timeout < 3:
             raise ValueError("loop_wait >= 1 and retry_timeout >= 3 (Patroni's minimums)")

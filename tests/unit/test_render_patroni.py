@@ -104,6 +104,7 @@ def test_timing_is_validated_against_patroni_rules() -> None:
     assert PatroniTiming(ttl=30, loop_wait=10, retry_timeout=10).ttl == 30  # Patroni's defaults
     with pytest.raises(ValueError, match="raised to 20"):
         PatroniTiming(ttl=10, loop_wait=1, retry_timeout=4)
+    assert PatroniTiming(ttl=10, loop_wait=1, retry_timeout=4, ttl_floor=10).ttl == 10  # a drill on Patroni 3.0
     with pytest.raises(ValueError, match="loop_wait \\+ 2 \\* retry_timeout <= ttl"):
         PatroniTiming(ttl=20, loop_wait=5, retry_timeout=9)
     with pytest.raises(ValueError, match="minimums"):
