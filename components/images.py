@@ -10,6 +10,10 @@ from __future__ import annotations
 #: Images of the local stack, pinned by tag (Docker Hub names; no registry host).
 IMAGES: dict[str, str] = {
     "postgres": "postgres:16.4-bookworm",
+    # PostgreSQL 16 + Patroni (Timescale's HA image: PGDG packages of both; runs as postgres).
+    "patroni": "timescale/timescaledb-ha:pg16.6-ts2.17.2",
+    # Bitnami's etcd moved to the bitnamilegacy namespace (2025); the image is etcd's release binary.
+    "etcd": "bitnamilegacy/etcd:3.6.4-debian-12-r4",
     "pgbouncer": "edoburu/pgbouncer:v1.23.1-p2",
     "haproxy": "haproxy:2.8.10-alpine",
     "valkey": "valkey/valkey:8.0.1-bookworm",

@@ -42,17 +42,8 @@ def compose_docker(topo: Topology) -> Realization:
         standby=bool(pg_store.by_role("standby")), read_replicas=len(pg_store.by_role("replica")),
         dr_replica=bool(pg_store.by_role("dr-replica")), port_offset=off))
     real.members.update(pg.members)
-    for link in pg_store.links:
-        if link.target == "postgres/dr-replica" and pg_store.by_role("standby"):
-            # Locally the DR replica cascades from the standby (one WAL stream crosses "regions" and it
-            # survives the standby's promotion); RDS replicates a cross-region replica from the primary.
-            real.links.add(("postgres/standby", link.target, link.mode))
-            real.declared_differences["postgres/primary->postgres/dr-replica"] = (
-                "local DR replica cascades from the standby; RDS streams it from the primary")
-        else:
-            real.links.add((link.source, link.target, link.mode))
-    real.declared_differences["postgres/standby"] = (
-        "local standby is a streaming replica named in synchronous_standby_names; on RDS it is the Multi-AZ standby")
+    real.links.update(pg.links)  # Patroni members stream from the leader; the DR standby cluster follows it
+    real.declared_differences.update(pg.declared_differences)
 
     redis_store = topo.redis
     ordered = [m.id for role in ("shard-primary", "shard-replica") for m in redis_store.by_role(role)]

@@ -16,6 +16,8 @@ declare -A BIN_PKG=(
   [/usr/bin/openssl]=openssl
   [/usr/bin/psql]=postgresql-client
   [/usr/bin/redis-cli]=redis-tools
+  [/usr/bin/patroni]=patroni
+  [/usr/bin/etcd]=etcd-server
 )
 missing=()
 for bin in "${!BIN_PKG[@]}"; do
@@ -29,7 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages start their services; the tests start their own on free ports.
     for svc in postgresql redis-server pgbouncer haproxy prometheus prometheus-alertmanager \
-               prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter; do
+               prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter \
+               patroni etcd; do
       (service "$svc" stop >/dev/null 2>&1 || true)
     done
   else

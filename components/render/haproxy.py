@@ -25,6 +25,16 @@ How a server's role is checked (``health_check``):
     ``option pgsql-check`` (liveness only) and static roles: the write backend holds only the
     designated primary. Use where ``psql`` is not available; a promotion then needs a re-render.
 
+``"patroni"``
+    HTTP checks against each member's Patroni REST API (``PgServer.api_port``): the write backend
+    lists every member and passes the one whose ``GET /primary`` answers 200 (the leader, and
+    only while it holds the leader lock); the read backend passes those whose ``GET /replica``
+    answers 200 (running replicas), with every member as a ``backup`` that ``track``\\ s its
+    write-backend server, so reads fall back to the leader only when no replica is up. Patroni,
+    not HAProxy, decides who leads; HAProxy follows within ``check_interval_ms * rise``, and
+    ``on-marked-down shutdown-sessions`` cuts the sessions of a member that stops leading, so no
+    client keeps writing to a demoted (or fenced) primary.
+
 Fencing the old primary is outside HAProxy's reach: ``on-marked-down shutdown-sessions`` cuts
 sessions to a member that stops being primary, but a failover manager must stop a split brain.
 """
@@ -39,7 +49,7 @@ from typing import Literal
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-HealthCheck = Literal["role", "pgsql"]
+HealthCheck = Literal["role", "pgsql", "patroni"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class PgServer:
     """Server name in HAProxy (letters, digits, ``_ . -``)."""
     host: str
     port: int
+    api_port: int | None = None
+    """Patroni REST API port (``health_check="patroni"``). Default: none."""
 
 
 def render_haproxy_cfg(
@@ -79,8 +91,8 @@ def render_haproxy_cfg(
     :param bind_address: address both frontends bind. Default: 127.0.0.1.
     :param write_port: write endpoint. Default: 5000 (the seeds').
     :param read_port: read endpoint. Default: 5001 (the seeds').
-    :param health_check: ``role`` (external psql check, follows promotions) or ``pgsql``
-        (liveness only); see the module docstring.
+    :param health_check: ``role`` (external psql check, follows promotions), ``pgsql``
+        (liveness only) or ``patroni`` (Patroni's REST API decides); see the module docstring.
     :param primary_check_command: path of the script from ``render_pg_role_check("primary")``;
         required for ``role``.
     :param standby_check_command: path of the script from ``render_pg_role_check("standby")``;
@@ -112,6 +124,8 @@ def render_haproxy_cfg(
         raise ValueError("health_check 'role' needs primary_check_command and standby_check_command")
     if not replicas:
         raise ValueError("at least one replica for the read pool")
+    if health_check == "patroni" and any(s.api_port is None or not 1 <= s.api_port <= 65535 for s in servers):
+        raise ValueError("health_check 'patroni' needs every server's api_port")
 
     for ns in nameservers:
         if not re.match(r"^[A-Za-z0-9.:\[\]-]+:\d{1,5}$", ns):
@@ -134,8 +148,10 @@ def render_haproxy_cfg(
              "    hold valid 10s", "    hold nx 5s", "    hold other 5s", "    hold obsolete 10s", ""]
     out = [
         "# haproxy.cfg rendered by components/render/haproxy.py. Do not edit: re-render.",
-        f"# write :{write_port} -> the member that is not in recovery; read :{read_port} -> standbys,"
-        " primary as backup",
+        (f"# write :{write_port} -> the Patroni leader (GET /primary); read :{read_port} -> replicas"
+         " (GET /replica), leader as backup" if health_check == "patroni" else
+         f"# write :{write_port} -> the member that is not in recovery; read :{read_port} -> standbys,"
+         " primary as backup"),
         *g, "", *r, *d, "",
         "frontend pg_write", f"    bind {bind_address}:{write_port}",
         "    default_backend pg_write_backend", "",
@@ -155,6 +171,16 @@ def render_haproxy_cfg(
         rb += [f"    server {r.name} {r.host}:{r.port} {check}" for r in replicas]
         rb.append(f"    server {primary.name} {primary.host}:{primary.port} backup track "
                   f"pg_write_backend/{primary.name}")
+    elif health_check == "patroni":
+        def http(uri: str) -> list[str]:
+            return ["    option httpchk", f"    http-check send meth GET uri {uri}", "    http-check expect status 200"]
+
+        wb += http("/primary")
+        wb += [f"    server {s.name} {s.host}:{s.port} {check} port {s.api_port}" for s in servers]
+        rb += http("/replica")
+        rb += [f"    server {s.name} {s.host}:{s.port} {check} port {s.api_port}" for s in servers]
+        rb += [f"    server {s.name}-leader {s.host}:{s.port} backup track pg_write_backend/{s.name}"
+               for s in servers]
     else:
         wb += [f"    option pgsql-check user {check_user}",
                f"    server {primary.name} {primary.host}:{primary.port} {check}"]

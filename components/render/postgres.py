@@ -29,7 +29,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 #: File the rendered postgresql.conf includes last, so replica/recovery settings override it.
 REPLICATION_INCLUDE = "replication.conf"
@@ -115,7 +115,7 @@ def _role_name(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def render_postgresql_conf(
+def postgresql_parameters(
     settings: PostgresParams,
     *,
     listen_addresses: str = "*",
@@ -131,8 +131,11 @@ def render_postgresql_conf(
     max_replication_slots: int = 10,
     archive_timeout_seconds: int = 60,
     log_min_duration_ms: int = 500,
-) -> str:
-    """Render ``postgresql.conf`` for any member (primary, standby, replica, DR replica).
+) -> dict[str, ConfValue]:
+    """The parameters of ``postgresql.conf`` for any member, in file order: ``{name: value}``.
+
+    :func:`render_postgresql_conf` writes them as the file; the Patroni renderer
+    (``components/render/patroni.py``) hands the same values to Patroni as ``parameters``.
 
     Members differ only by ``synchronous_standby`` (primary) and by the ``replication.conf`` their
     data directory carries (:func:`standby_files`, :func:`pitr_files`), so a promoted standby
@@ -215,6 +218,26 @@ def render_postgresql_conf(
         "log_autovacuum_min_duration": 10000,
         "track_io_timing": True,
     })
+    return params
+
+
+def render_postgresql_conf(
+    settings: PostgresParams,
+    *,
+    archive_dir: str | None,
+    synchronous_standby: str | None = None,
+    cluster_name: str = "data-platform",
+    **kw: Any,
+) -> str:
+    """Render ``postgresql.conf`` for any member (primary, standby, replica, DR replica).
+
+    Members differ only by ``synchronous_standby`` (primary) and by the ``replication.conf`` their
+    data directory carries (:func:`standby_files`, :func:`pitr_files`), so a promoted standby
+    keeps a valid configuration. The parameters and their keywords are
+    :func:`postgresql_parameters`'s.
+    """
+    params = postgresql_parameters(settings, archive_dir=archive_dir, synchronous_standby=synchronous_standby,
+                                   cluster_name=cluster_name, **kw)
     header = [
         "# postgresql.conf rendered by components/render/postgres.py. Do not edit: re-render.",
         f"# cluster {cluster_name}; synchronous standby: {synchronous_standby or 'none'}",

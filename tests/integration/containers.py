@@ -11,20 +11,8 @@ No Docker engine runs here, so :class:`FakeContainer` does what the engine and t
 * the healthcheck is the container's own ``CMD`` healthcheck argv, run in the container's env.
 
 Every path of the container lives under a temporary root (the component renders its files for a
-:class:`~components.docker.postgres.PgLayout` rooted there); the Unix socket directory stays the
-image's ``/var/run/postgresql``, which libpq's default also names on Debian.
-
-The official ``postgres`` image's ``docker-entrypoint.sh`` is stood in for by
-:data:`POSTGRES_ENTRYPOINT`, written here from the image's documented first-boot sequence
-(https://hub.docker.com/_/postgres, "Initialization scripts"; docker-library/postgres
-``docker-entrypoint.sh``): as root, create ``$PGDATA`` (0700) and chown it to postgres, then step
-down with gosu; on an empty ``$PGDATA`` only: ``initdb --username=$POSTGRES_USER --pwfile=<password>``,
-append ``host all all all <password_encryption>`` to ``$PGDATA/pg_hba.conf``, start a temporary
-server with *the container's own arguments* plus ``-c listen_addresses='' -p $PGPORT`` through
-``pg_ctl -w start``, create ``$POSTGRES_DB``, run ``/docker-entrypoint-initdb.d/*`` in sorted
-order (``*.sql`` through ``psql -v ON_ERROR_STOP=1 --dbname $POSTGRES_DB``, ``*.sh`` executed
-or sourced), stop the temporary server (``pg_ctl -m fast -w stop``); finally ``exec "$@"``. A
-first argument other than ``postgres`` is exec'd directly, as root.
+layout rooted there, e.g. :class:`~components.docker.postgres.PatroniLayout`). A process the image
+runs as a non-root ``USER`` is started through ``setpriv`` as that user (the caller's entrypoint).
 """
 
 from __future__ import annotations
@@ -44,60 +32,6 @@ try:
 except ImportError:  # pytest "prepend" import of tests/integration without __init__.py
     import servers  # type: ignore[no-redef]
 
-POSTGRES_ENTRYPOINT = r"""#!/usr/bin/env bash
-# Stand-in for the postgres image's docker-entrypoint.sh (see tests/integration/containers.py).
-set -Eeo pipefail
-INITDB_DIR=@INITDB_DIR@
-if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
-if [ "$1" != 'postgres' ]; then exec "$@"; fi
-: "${POSTGRES_USER:=postgres}"
-: "${POSTGRES_DB:=$POSTGRES_USER}"
-if [ "$(id -u)" = '0' ]; then
-  mkdir -p "$PGDATA"
-  chmod 00700 "$PGDATA" || :
-  find "$PGDATA" \! -user postgres -exec chown postgres '{}' +
-  exec gosu postgres "$BASH_SOURCE" "$@"
-fi
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  if [ -z "$POSTGRES_PASSWORD" ]; then
-    echo >&2 'Error: Database is uninitialized and superuser password is not specified.'
-    exit 1
-  fi
-  ls "$INITDB_DIR"/ > /dev/null
-  eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\n" "$POSTGRES_PASSWORD") '"${POSTGRES_INITDB_ARGS:-}"
-  auth="$(postgres -C password_encryption "${@:2}")"
-  printf '\nhost all all all %s\n' "$auth" >> "$PGDATA/pg_hba.conf"
-  export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
-  PGUSER="${PGUSER:-$POSTGRES_USER}" pg_ctl -D "$PGDATA" \
-    -o "$(printf '%q ' "${@:2}" -c listen_addresses='' -p "${PGPORT:-5432}")" -w start
-  run_sql() { PGHOST= PGHOSTADDR= psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc "$@"; }
-  exists="$(run_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only \
-    <<< "SELECT 1 FROM pg_database WHERE datname = :'db' ;")"
-  if [ -z "$exists" ]; then
-    run_sql --dbname postgres --set db="$POSTGRES_DB" <<< 'CREATE DATABASE :"db" ;'
-  fi
-  for f in "$INITDB_DIR"/*; do
-    case "$f" in
-      *.sh) if [ -x "$f" ]; then "$f"; else . "$f"; fi ;;
-      *.sql) echo "running $f"; run_sql --dbname "$POSTGRES_DB" -f "$f" ;;
-      *) echo "ignoring $f" ;;
-    esac
-  done
-  PGUSER="${PGUSER:-postgres}" pg_ctl -D "$PGDATA" -m fast -w stop
-  unset PGPASSWORD
-  echo 'PostgreSQL init process complete; ready for start up.'
-fi
-exec "$@"
-"""
-
-#: The image's gosu, by util-linux setpriv: ``gosu user[:group] command...``.
-GOSU = """#!/bin/sh
-set -e
-spec="$1"; shift
-u="${spec%%:*}"; g="${spec#*:}"
-exec setpriv --reuid="$u" --regid="$g" --init-groups -- "$@"
-"""
-
 
 def _root_dir(path: Path, mode: int = 0o755) -> Path:
     path.mkdir(parents=True, exist_ok=True)
@@ -113,21 +47,6 @@ def image_dir(path: Path, *, owner: str, mode: int) -> Path:
     os.chown(path, u.pw_uid, u.pw_gid)
     path.chmod(mode)
     return path
-
-
-def fresh_volume(path: Path) -> Path:
-    """A new named volume mounted where the image has no directory: empty, root-owned, 0755."""
-    return _root_dir(path, 0o755)
-
-
-def postgres_image_bin(root: Path, *, initdb_dir: str) -> Path:
-    """A PATH directory with the image's docker-entrypoint.sh (stand-in) and gosu."""
-    d = _root_dir(root / "image-bin")
-    (d / "docker-entrypoint.sh").write_text(POSTGRES_ENTRYPOINT.replace("@INITDB_DIR@", initdb_dir))
-    (d / "gosu").write_text(GOSU)
-    for f in ("docker-entrypoint.sh", "gosu"):
-        (d / f).chmod(0o755)
-    return d
 
 
 class FakeContainer:
@@ -225,11 +144,6 @@ def tcp_open(port: int, host: str = servers.HOST) -> bool:
         except OSError:
             return False
     return True
-
-
-def pg_path(bin_dir: Path) -> str:
-    """The image's PATH: its bin dir (entrypoint, gosu), then the PostgreSQL binaries."""
-    return f"{bin_dir}:{servers.pg_bindir()}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def require_root() -> None:

@@ -5,16 +5,20 @@ Run from the repository root::
     python -m tests.integration.drill            # or: python tests/integration/drill.py
     python -m tests.integration.drill --json
 
-Boots the same rendered topology as the integration tier (``servers.py``) and prints four figures:
+Boots the same rendered topology as the integration tier (``servers.py``, ``patroni_servers.py``)
+and prints these figures:
 
 1. Redis failover: a shard primary is SIGKILLed -> its replica accepts writes.
-2. PostgreSQL promotion: ``pg_promote()`` on the standby -> first committed write on it.
+2. PostgreSQL promotion by hand: ``pg_promote()`` on a plain standby -> first committed write on it
+   (no failure detection: the clock starts at the promote call).
 3. Replication lag under a bounded write load (default 5,000 inserts paced over 5 s), in bytes,
    sampled from ``pg_stat_replication`` (primary -> standby, standby -> cascading DR replica).
 4. Short-transaction throughput (connect + SELECT 1 + disconnect), direct vs through PgBouncer.
-
-Failure detection is not part of figure 2: the local stack has no failover manager, so the clock
-starts at the promote call. Figure 1 includes detection (``cluster-node-timeout``).
+5. The local stack's Patroni cluster (``components/docker/postgres.py``'s files): automatic
+   failover (``kill -9`` of the leader's postmaster and Patroni -> first write acknowledged through
+   PgBouncer -> HAProxy, detection included), median and worst of ``--failovers`` (default 5),
+   acknowledged writes lost over all of them, a planned ``patronictl switchover``, and the DR
+   standby cluster's lag behind the leader under the same paced load.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ if __package__ in (None, ""):  # run as a script path: make the repository impor
 from psycopg.errors import ReadOnlySqlTransaction
 from redis.exceptions import ResponseError
 
+from components.render.patroni import PatroniTiming
 from infra.topology import REDIS_CLUSTER_NODE_TIMEOUT_MS
-from tests.integration import servers
+from tests.integration import patroni_servers, servers
 
 
 def redis_failover() -> dict[str, Any]:
@@ -157,30 +162,160 @@ def postgres_figures(inserts: int, seconds: float, txns: int, writers: int = 4) 
                 "replication_lag": lag, "promotion": promote}
 
 
+def _patroni_failover(cluster: patroni_servers.PatroniCluster, n: int) -> dict[str, Any]:
+    """Crash the leader ``n`` times; each time, measure the outage seen through PgBouncer, count
+    acknowledged writes missing on the new leader, and bring the old leader back (pg_rewind)."""
+    outages: list[float] = []
+    lost = acked = 0
+    for run in range(n):
+        leader = cluster.leader()
+        assert leader is not None
+        with patroni_servers.Writer(cluster, "drill", f"failover{run}") as w:
+            time.sleep(1)
+            old, t0 = patroni_servers.crash_leader(cluster)
+            outages.append(w.wait_recovered(t0, cluster.nodes[leader].pg_port, timeout=120))
+            time.sleep(0.5)
+        lost += len(patroni_servers.missing_tokens(cluster, "drill", w.acked))
+        acked += len(w.acked)
+        new = cluster.leader()
+        assert new is not None and new != old
+        cluster.nodes[old].start()
+        cluster.wait_roles(new)
+        cluster.wait_sync()
+    return {"runs": n, "seconds": [round(x, 2) for x in outages], "median_s": round(statistics.median(outages), 2),
+            "worst_s": round(max(outages), 2), "acknowledged_writes": acked, "writes_lost": lost}
+
+
+def _patroni_switchover(cluster: patroni_servers.PatroniCluster) -> dict[str, Any]:
+    leader = cluster.leader()
+    assert leader is not None
+    candidate = next(m["name"] for m in cluster.members() if m["role"] == "sync_standby")
+    with patroni_servers.Writer(cluster, "drill", "switchover") as w:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        cluster.patronictl("switchover", "--leader", leader, "--candidate", candidate, "--force")
+        outage = w.wait_recovered(t0, cluster.nodes[leader].pg_port, timeout=60)
+        servers.wait_until(lambda: cluster.leader() == candidate, timeout=60, what=f"{candidate} to lead")
+        done = time.monotonic() - t0
+    return {"from": leader, "to": candidate, "seconds": round(done, 2), "writes_interrupted_s": round(outage, 2),
+            "writes_lost": len(patroni_servers.missing_tokens(cluster, "drill", w.acked))}
+
+
+def _dr_lag(cluster: patroni_servers.PatroniCluster, inserts: int, seconds: float, writers: int) -> dict[str, Any]:
+    """Bytes the DR standby cluster's replay trails the leader's WAL while ``inserts`` paced inserts run."""
+    assert cluster.dr is not None
+    leader = cluster.leader()
+    assert leader is not None
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        with cluster.superuser(leader) as p, cluster.superuser("dr_replica") as d:
+            while not stop.is_set():
+                row = p.execute("SELECT pg_current_wal_lsn()").fetchone()
+                replay = d.execute("SELECT pg_last_wal_replay_lsn()").fetchone()
+                assert row is not None and replay is not None
+                lag = p.execute("SELECT pg_wal_lsn_diff(%s, %s)::bigint", (row[0], replay[0])).fetchone()
+                assert lag is not None
+                samples.append(max(0, int(lag[0])))
+                time.sleep(0.01)
+
+    def write(share: range, start: float, interval: float) -> None:
+        with cluster.connect(cluster.write_port) as conn:
+            for i in share:
+                conn.execute("INSERT INTO drill (token) VALUES (repeat(md5(%s::text), 8))", (f"lag{i}",))
+                ahead = start + (i + 1) * interval - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.monotonic()
+    threads = [threading.Thread(target=write, args=(range(w, inserts, writers), start, seconds / inserts))
+               for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    time.sleep(0.5)
+    stop.set()
+    sampler.join(5)
+    return {"inserts": inserts, "seconds": round(elapsed, 2), "inserts_per_s": round(inserts / elapsed),
+            "max_bytes": max(samples), "avg_bytes": round(statistics.fmean(samples)), "samples": len(samples),
+            "after_load_bytes": samples[-1]}
+
+
+def patroni_figures(failovers: int, inserts: int, seconds: float, writers: int,
+                    ttl: int | None = None) -> dict[str, Any]:
+    """Automatic failover, switchover and DR standby-cluster lag of the local stack's Patroni cluster.
+    ``ttl`` other than the stack's: what a shorter leader lock would buy (below 20 s only Patroni
+    < 3.2, e.g. Debian 12's 3.0, honours it; the stack's image runs 4.x)."""
+    timing = PatroniTiming() if ttl is None else PatroniTiming(
+        ttl=ttl, loop_wait=1, retry_timeout=max(3, (ttl - 1) // 2), ttl_floor=min(ttl, 20))
+    with patroni_servers.cluster_in("dp-drill-patroni-", timing=timing) as cluster:
+        patroni_servers.create_table(cluster, "drill")
+        lag = _dr_lag(cluster, inserts, seconds, writers)
+        failover = _patroni_failover(cluster, failovers)
+        switchover = _patroni_switchover(cluster)
+        return {"timing": {"ttl": timing.ttl, "loop_wait": timing.loop_wait, "retry_timeout": timing.retry_timeout},
+                "failover": failover, "switchover": switchover, "dr_lag": lag}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--inserts", type=int, default=5000, help="inserts of the lag load (default 5000)")
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of the lag load (default 5)")
     ap.add_argument("--txns", type=int, default=500, help="short transactions per throughput run (default 500)")
     ap.add_argument("--writers", type=int, default=4, help="concurrent writer connections (default 4)")
+    ap.add_argument("--failovers", type=int, default=5, help="automatic failovers of the Patroni cluster (default 5)")
+    ap.add_argument("--only-patroni", action="store_true", help="only the Patroni figures (5)")
+    ap.add_argument("--ttl", type=int, default=None,
+                    help="leader lock ttl of the Patroni figures (default: the stack's 20; below 20 only "
+                         "Patroni < 3.2 honours it)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     args = ap.parse_args(argv)
     try:
         servers.require("postgres", "initdb", "pg_basebackup", "psql", "pgbouncer", "haproxy",
                         "redis-server", "redis-cli")
+        patroni_servers.require()
     except servers.MissingBinary as err:
         print(f"drill: {err}", file=sys.stderr)
         return 2
-    result = {"redis_failover": redis_failover(),
-              **postgres_figures(args.inserts, args.seconds, args.txns, args.writers)}
+    result: dict[str, Any] = {}
+    if not args.only_patroni:
+        result = {"redis_failover": redis_failover(),
+                  **postgres_figures(args.inserts, args.seconds, args.txns, args.writers)}
+    result["patroni"] = patroni_figures(args.failovers, args.inserts, args.seconds, args.writers, args.ttl)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
+    if not args.only_patroni:
+        _print_plain(result)
+    _print_patroni(result["patroni"])
+    return 0
+
+
+def _print_patroni(p: dict[str, Any]) -> None:
+    f, sw, lag, t = p["failover"], p["switchover"], p["dr_lag"], p["timing"]
+    print(f"5. Patroni cluster (ttl {t['ttl']} s, loop_wait {t['loop_wait']} s, retry_timeout {t['retry_timeout']} s):")
+    print(f"     automatic failover (kill -9 leader postmaster + Patroni -> write via PgBouncer):"
+          f" median {f['median_s']:.2f} s, worst {f['worst_s']:.2f} s of {f['runs']}"
+          f" ({', '.join(map(str, f['seconds']))})")
+    print(f"     acknowledged writes lost: {f['writes_lost']} of {f['acknowledged_writes']}")
+    print(f"     planned switchover {sw['from']} -> {sw['to']}: {sw['seconds']:.2f} s,"
+          f" writes interrupted {sw['writes_interrupted_s']:.2f} s, lost {sw['writes_lost']}")
+    print(f"     DR standby cluster lag, {lag['inserts']} inserts in {lag['seconds']} s ({lag['inserts_per_s']}/s):"
+          f" max {lag['max_bytes']:,} B, avg {lag['avg_bytes']:,} B, {lag['after_load_bytes']:,} B 0.5 s after"
+          f" ({lag['samples']} samples)")
+
+
+def _print_plain(result: dict[str, Any]) -> None:
     lag = result["replication_lag"]
     tp = result["throughput_tx_per_s"]
     print(f"1. Redis failover (primary SIGKILL -> replica takes writes): {result['redis_failover']['seconds']:.2f} s"
           f" (cluster-node-timeout {result['redis_failover']['cluster_node_timeout_ms']} ms)")
-    print(f"2. PostgreSQL promotion (pg_promote -> first write): {result['promotion']['seconds']:.3f} s")
+    print(f"2. PostgreSQL promotion by hand (pg_promote -> first write): {result['promotion']['seconds']:.3f} s")
     print(f"3. Replication lag, {lag['inserts']} inserts by {lag['writers']} writers in {lag['seconds']} s"
           f" ({lag['inserts_per_s']}/s):")
     for name, v in lag["lag_bytes"].items():
@@ -188,7 +323,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"4. Short transactions (connect + SELECT 1 + disconnect, N={tp['transactions']}):"
           f" direct {tp['direct']} tx/s, PgBouncer {tp['pgbouncer']} tx/s"
           f" ({tp['pgbouncer'] / tp['direct']:.2f}x)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ As a normal user, processes simply run as that user.
 
 Binaries come from Debian packages: ``postgresql`` (server, initdb, pg_basebackup, psql; the
 newest ``/usr/lib/postgresql/<major>/bin``, or ``DP_PG_BINDIR``), ``pgbouncer``, ``haproxy``,
-``redis-server`` and ``redis-tools`` (redis-cli). A missing one raises :class:`MissingBinary`
+``redis-server`` and ``redis-tools`` (redis-cli), ``patroni`` (patroni, patronictl) and
+``etcd-server`` (etcd). A missing one raises :class:`MissingBinary`
 naming the package; tests turn it into ``pytest.fail``.
 """
 
@@ -60,8 +61,9 @@ PACKAGES: dict[str, str] = {
     "postgres": "postgresql", "initdb": "postgresql", "pg_basebackup": "postgresql", "pg_ctl": "postgresql",
     "psql": "postgresql-client", "pgbouncer": "pgbouncer", "haproxy": "haproxy",
     "redis-server": "redis-server", "redis-cli": "redis-tools", "openssl": "openssl",
+    "pg_rewind": "postgresql", "patroni": "patroni", "patronictl": "patroni", "etcd": "etcd-server",
 }
-_PG_TOOLS = {"postgres", "initdb", "pg_basebackup", "pg_ctl", "psql"}
+_PG_TOOLS = {"postgres", "initdb", "pg_basebackup", "pg_ctl", "psql", "pg_rewind"}
 
 
 class MissingBinary(RuntimeError):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from review.program import ProgramRun, run_program
 
@@ -29,6 +30,7 @@ def _containers(run: ProgramRun) -> dict[str, dict]:  # type: ignore[type-arg]
 def test_every_member_runs_with_its_supporting_services(local: ProgramRun) -> None:
     names = set(_containers(local))
     expected = {"pg-primary", "pg-standby", "pg-replica-1", "pg-dr-replica", "pg-pgbouncer", "pg-haproxy",
+                *(f"pg-etcd-{i}" for i in range(1, 4)),
                 *(f"redis-node-{i}" for i in range(1, 7)), "redis-cluster-create", "graph-primary-1",
                 *(f"vector-peer-{i}" for i in range(1, 4)), "backups-s3", "backups-buckets",
                 "monitoring-prometheus", "monitoring-alertmanager", "monitoring-grafana",
@@ -57,8 +59,9 @@ def test_images_are_pinned_and_every_container_has_a_healthcheck(local: ProgramR
 def test_replicas_start_after_their_upstream_and_the_cluster_job_after_every_node(local: ProgramRun) -> None:
     urn = {r.name: r.urn for r in local.by_type(CONTAINER)}
     deps = {r.name: set(r.dependencies) for r in local.by_type(CONTAINER)}
-    assert urn["pg-primary"] in deps["pg-standby"]
-    assert urn["pg-standby"] in deps["pg-dr-replica"]  # cascading
+    assert {urn[f"pg-etcd-{i}"] for i in range(1, 4)} <= deps["pg-primary"]  # the DCS before Patroni
+    assert urn["pg-primary"] in deps["pg-standby"]  # the designated primary bootstraps, the others clone it
+    assert urn["pg-haproxy"] in deps["pg-dr-replica"]  # the standby cluster follows the write endpoint
     assert {urn[f"redis-node-{i}"] for i in range(1, 7)} <= deps["redis-cluster-create"]
     assert urn["vector-peer-1"] in deps["vector-peer-2"]
 
@@ -66,9 +69,18 @@ def test_replicas_start_after_their_upstream_and_the_cluster_job_after_every_nod
 def test_passwords_reach_containers_only_as_secrets(local: ProgramRun) -> None:
     """A RandomPassword's result is a secret output; everything built from it stays secret (the SDK
     marks the whole list input secret), so the review never prints it."""
-    primary = next(r for r in local.by_type(CONTAINER) if r.name == "pg-primary")
-    assert "envs" in primary.secret_paths and primary.inputs["envs"] == "[secret]"
-    assert any(env.startswith("POSTGRES_PASSWORD=") for env in primary.raw_inputs["envs"])
+    for member in ("pg-primary", "pg-standby", "pg-replica-1", "pg-dr-replica"):
+        r = next(r for r in local.by_type(CONTAINER) if r.name == member)
+        assert "envs" in r.secret_paths and r.inputs["envs"] == "[secret]", member
+        names = {env.split("=", 1)[0] for env in r.raw_inputs["envs"]}
+        assert names == {"PATRONI_SUPERUSER_PASSWORD", "PATRONI_REPLICATION_PASSWORD", "PATRONI_REWIND_PASSWORD",
+                         "PATRONI_RESTAPI_PASSWORD"}
+        patroni_yml = next(u["content"] for u in r.raw_inputs["uploads"] if u["file"] == "/etc/patroni/patroni.yml")
+        doc = yaml.safe_load(patroni_yml)
+        assert doc["postgresql"]["authentication"] == {
+            "superuser": {"username": "postgres"}, "replication": {"username": "replicator"},
+            "rewind": {"username": "rewind_user"}}  # names only: the passwords come from the env
+        assert doc["restapi"]["authentication"] == {"username": "patroni"}
     for node in (r for r in local.by_type(CONTAINER) if r.name.startswith("redis-node")):
         assert "uploads" in node.secret_paths, f"{node.name}: users.acl/redis.conf (passwords) not secret"
         assert any(u["file"].endswith("users.acl") for u in node.raw_inputs["uploads"])
@@ -228,7 +240,7 @@ def test_every_exporter_logs_in_with_its_own_least_privilege_credentials(local: 
     acl = uploads("redis-node-1")["/etc/redis/users.acl"]
     assert f"user monitor_user on {acl_password_hash(redis_x['REDIS_PASSWORD'])} " in acl
 
-    roles_sql = uploads("pg-primary")["/docker-entrypoint-initdb.d/10-roles.sql"]
+    roles_sql = uploads("pg-primary")["/etc/patroni/bootstrap.sql"]
     assert "CREATE ROLE postgres_exporter WITH LOGIN PASSWORD 'SCRAM-SHA-256$" in roles_sql
     assert roles_sql.split("CREATE ROLE postgres_exporter", 1)[1].split(";")[0].endswith("IN ROLE pg_monitor")
     pg_jobs = next(j for j in cfg["scrape_configs"] if j["job_name"] == "postgres")
@@ -253,7 +265,7 @@ def test_memory_limits_shm_and_one_pull_per_image(local: ProgramRun) -> None:
     maxmemory = int(next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory ")))
     assert containers["redis-node-1"]["memory"] * 2**20 >= 2 * maxmemory
     images = [r.raw_inputs["name"] for r in local.by_type("docker:index/remoteImage:RemoteImage")]
-    assert len(images) == len(set(images)) == 13, sorted(images)
+    assert len(images) == len(set(images)) == 14, sorted(images)
     image_urns = {r.urn for r in local.by_type("docker:index/remoteImage:RemoteImage")}
     for r in local.by_type(CONTAINER):
         assert len(image_urns & set(r.dependencies)) == 1, r.name

@@ -9,13 +9,14 @@ import pytest
 
 from components.docker.postgres import (
     APP_USER,
-    CONTAINER,
+    PATRONI_CONTAINER,
+    bootstrap_sql,
     db_roles_sql,
-    init_roles_sql,
+    patroni_member_files,
     pgbouncer_userlist,
-    primary_files,
     role_verifiers,
 )
+from components.render.patroni import PatroniMember
 from components.render.postgres_roles import (
     LOGINS,
     PRIVILEGED_ATTRIBUTES,
@@ -75,12 +76,14 @@ def _verifiers() -> dict[str, str]:
 
 def test_local_primary_runs_the_same_bootstrap_after_the_service_roles() -> None:
     v = _verifiers()
-    files = primary_files(PostgresSettings(), CONTAINER, hba="", verifiers=v, database="app", synchronous=[])
-    script = files[f"{CONTAINER.initdb_dir}/20-db-roles.sql"]
-    assert script == db_roles_sql(v, database="app")
-    assert script.endswith(render_roles_sql(RoleModel(database="app")))
-    assert f"\\set app_user_password '{v['app_user']}'" in script
-    first = init_roles_sql(v, database="app")
-    assert "OWNER TO" not in first  # no login owns the database any more (it did: issue 15 item 8)
-    assert "app_user" not in first
+    files = patroni_member_files(PostgresSettings(), PATRONI_CONTAINER, member=PatroniMember("primary", "pg-primary",
+                                 5432, 8008), etcd_hosts=["pg-etcd-1:2379"], client_cidrs=["10.0.0.0/24"],
+                                 bootstrap=bootstrap_sql(v, database="app"))
+    script = files[f"{PATRONI_CONTAINER.conf_dir}/bootstrap.sql"]
+    service, roles = script.split("\\connect app\n", 1)
+    assert roles.endswith(db_roles_sql(v, database="app"))
+    assert roles.endswith(render_roles_sql(RoleModel(database="app")))
+    assert f"\\set app_user_password '{v['app_user']}'" in roles
+    assert "OWNER" not in service and "app_user" not in service  # no login owns the database (issue 15 item 8)
+    assert "CREATE DATABASE app;" in service
     assert APP_USER == "app_user" and '"app_user"' in pgbouncer_userlist(v)
