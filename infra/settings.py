@@ -662,18 +662,18 @@ def _model_at(loc: list[str]) -> type[BaseModel]:
     return model
 
 
-def _lookup(model: type[BaseModel], key: str):  # type: ignore[no-untyped-def]
+def _lookup(model: type[BaseModel], key: str):
     for name, f in model.model_fields.items():
         if key in (name, f.alias):
             return f
     return None
 
 
-def _field_at(loc: list[str]):  # type: ignore[no-untyped-def]
+def _field_at(loc: list[str]):
     return _lookup(_model_at(loc[:-1]), loc[-1]) if loc else None
 
 
-def _range_text(field) -> str:  # type: ignore[no-untyped-def]
+def _range_text(field) -> str:
     lo = hi = None
     for m in field.metadata:
         lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo
@@ -693,7 +693,7 @@ def _ctx_text(etype: str, ctx: Mapping[str, Any]) -> str:
     return f"{sym} {bound}"
 
 
-def _pattern_hint(key: str, field) -> str:  # type: ignore[no-untyped-def]
+def _pattern_hint(key: str, field) -> str:
     if key.endswith("instanceClass") or key in ("replicaInstanceClass", "drInstanceClass"):
         return "an RDS instance class such as db.r6g.xlarge"
     if key == "nodeType":
@@ -766,7 +766,7 @@ def _cross_field(s: Settings) -> None:
             fail("vector.peers", 1, "3..50 outside dev: a single peer has no failover")
 
 
-def _deploy_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
+def _deploy_rules(s: Settings, fail) -> None:
     """The deploy section: a runner only where there is a private Kubernetes API to reach, with what
     it needs; one access entry per principal."""
     d = s.deploy
@@ -789,7 +789,7 @@ def _deploy_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
         seen[arn] = seen[name] = key
 
 
-def _priced_classes(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
+def _priced_classes(s: Settings, fail) -> None:
     """Every instance class and node type the stack uses has a price where it runs: the price table
     (``cost/prices.csv``) is the list of allowed classes, so the review never prices a stack as
     unknown because of a typo or a class nobody priced."""
@@ -819,7 +819,7 @@ def _priced_classes(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
             fail(key, value, allowed)
 
 
-def _production_rules(s: Settings, fail) -> None:  # type: ignore[no-untyped-def]
+def _production_rules(s: Settings, fail) -> None:
     must_be_true = [
         ("postgres.multiAz", s.postgres.multi_az),
         ("postgres.deletionProtection", s.postgres.deletion_protection),

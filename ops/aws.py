@@ -30,7 +30,7 @@ class Clients:
         """The ``service`` client for ``region``."""
         key = (service, region)
         if key not in self._clients:
-            self._clients[key] = self.session.client(  # type: ignore[call-overload]
+            self._clients[key] = self.session.client(
                 service, region_name=region, config=CLIENT_CONFIG
             )
         return self._clients[key]

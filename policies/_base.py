@@ -96,12 +96,12 @@ def plain_cached(props: Any) -> dict[str, Any]:
     when :mod:`policies._fastpath` is installed)."""
     hit = _plain_cache.get(id(props))
     if hit is not None and hit[0] is props:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     result = plain(props)
     if len(_plain_cache) > 8192:
         _plain_cache.clear()
     _plain_cache[id(props)] = (props, result)
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 # -- Values ------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class _JsonFormat:
 _current = threading.local()
 
 
-class TypeIndexedPolicies(list):  # type: ignore[type-arg]
+class TypeIndexedPolicies(list):
     """The pack's policy list; inside ``Analyze`` it iterates only the policies for the type."""
 
     def __init__(self, policies: Iterable[Any], types: Mapping[str, Sequence[str]]) -> None:
@@ -119,7 +119,7 @@ def install(policies: list[Any], types: Mapping[str, Sequence[str]]) -> list[Any
     if not all(hasattr(sdk, n) for n in names):
         return policies
     if not isinstance(sdk.json_format, _JsonFormat):
-        sdk.json_format = _JsonFormat(sdk.json_format)  # type: ignore[assignment]
+        sdk.json_format = _JsonFormat(sdk.json_format)
         sdk.deserialize_properties = _IdentityCache(sdk.deserialize_properties)  # type: ignore[assignment]
         sdk.unknown_checking_proxy = _IdentityCache(sdk.unknown_checking_proxy)  # type: ignore[assignment]
     _patch_analyze(sdk._PolicyAnalyzerServicer)

@@ -70,7 +70,7 @@ def bucket_index(s: Stack) -> dict[str, BucketEntry]:
     shared: dict[str, Any] = getattr(s, "shared", None) or s.__dict__.setdefault("shared", {})
     cached = shared.get("bucket_index")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     buckets = s.of_type(*S3_BUCKET_TYPES)
     index = {b.urn: BucketEntry(b) for b in buckets}
 

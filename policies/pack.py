@@ -124,7 +124,7 @@ def _stack_validator(reg: RegisteredPolicy) -> Any:
         shared = _shared_stack(args, ctx)
         stack = Stack(shared.resources, ctx)
         stack.shared = shared.cache  # type: ignore[attr-defined]
-        for message, urn in check(stack):  # type: ignore[arg-type, misc, str-unpack]
+        for message, urn in check(stack):  # type: ignore[arg-type, str-unpack]
             report_violation(str(message), urn)
 
     return validate

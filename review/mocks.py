@@ -272,7 +272,7 @@ def _bucket(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[s
                     "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com"}
 
 
-def _named_arn(service: str, kind: str, key: str = "name"):  # type: ignore[no-untyped-def]
+def _named_arn(service: str, kind: str, key: str = "name"):
     def build(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
         value = inputs.get(key) or rid
         return value, {key: value, "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{kind}{value}"}
@@ -288,7 +288,7 @@ def _secret(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[s
     return arn, {"name": value, "arn": arn}
 
 
-def _iam(kind: str):  # type: ignore[no-untyped-def]
+def _iam(kind: str):
     def build(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
         value = inputs.get("name") or rid
         return value, {"name": value, "arn": f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{value}",
@@ -315,7 +315,7 @@ def _oidc_provider(name: str, inputs: dict[str, Any], region: str, rid: str) -> 
     return rid, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{url}"}
 
 
-def _prefixed(prefix: str):  # type: ignore[no-untyped-def]
+def _prefixed(prefix: str):
     def build(name: str, inputs: dict[str, Any], region: str, rid: str) -> tuple[str, dict[str, Any]]:
         return f"{prefix}-{_h(name, region, n=17)}", {}
 

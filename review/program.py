@@ -183,7 +183,7 @@ def _skip_stack_traces() -> None:
     from pulumi.runtime.proto import source_pb2
 
     if hasattr(sdk_resource, "_get_stack_trace"):
-        sdk_resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
+        sdk_resource._get_stack_trace = source_pb2.StackTrace
 
 
 def record(

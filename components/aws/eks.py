@@ -422,7 +422,7 @@ class EksCluster(pulumi.ComponentResource):
         cluster can assume (IRSA), with ``policy_json`` inline and ``managed_policy_arns`` attached.
         Children are parented to ``parent`` (default: this cluster component). Returns the role."""
         owner = parent or self
-        prefix = owner._name  # type: ignore[attr-defined]
+        prefix = owner._name
         provider_arn = oidc_provider_arn if oidc_provider_arn is not None else self.oidc_provider_arn
         trust = pulumi.Output.all(provider_arn, self.oidc_issuer).apply(
             lambda a: _irsa_trust(a[0], a[1], namespace, service_account))

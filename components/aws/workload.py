@@ -225,7 +225,7 @@ def generated_json_secret(parent: pulumi.Resource, name: str, keys: Sequence[str
 
 def as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     """Mark a value secret (the mock runtime ignores provider-side secret outputs, so be explicit)."""
-    return pulumi.Output.secret(value)  # type: ignore[arg-type]
+    return pulumi.Output.secret(value)
 
 
 # ---- Kubernetes objects of a store ----------------------------------------------------------
@@ -378,7 +378,7 @@ def cron_job(parent: pulumi.Resource, rname: str, name: str, ns: str, schedule: 
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
                     spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=sa.metadata.apply(lambda m: m.name),  # type: ignore[union-attr]
+                        service_account_name=sa.metadata.apply(lambda m: m.name),
                         restart_policy="OnFailure",
                         init_containers=[_with_tmp(c) for c in init_containers] or None,
                         containers=[_with_tmp(container)],
