@@ -7,6 +7,7 @@ monitoring, flow logs per VPC, EKS control-plane logs, alarms that notify, log r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from policies._base import (
     ADVISORY,
@@ -16,6 +17,7 @@ from policies._base import (
     MANDATORY,
     METRIC_ALARM,
     RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
     REDIS_GROUP,
     UNKNOWN,
     VPC,
@@ -230,8 +232,10 @@ def eks_supported_version(r: Resource) -> Iterator[str]:
 #: loosening an alarm on purpose is a change of this baseline (or of the policy's pack config), in review.
 ALARM_BASELINE: dict[str, dict[str, object]] = {
     "PostgresCPUHigh": {"comparison": "GreaterThanThreshold", "threshold": 80, "window": 900, "on": RDS_INSTANCE},
-    "PostgresConnectionsHigh": {"comparison": "GreaterThanThreshold", "threshold": 400, "window": 300,
-                                "on": RDS_INSTANCE},
+    # 80 % of the instance's max_connections (its parameter group's value): a fixed count would call the
+    # alarm of a stack with max_connections 1000 (threshold 800) looser, and miss one with 200 (never fires).
+    "PostgresConnectionsHigh": {"comparison": "GreaterThanThreshold", "threshold": 80, "percentOf": "max_connections",
+                                "window": 300, "on": RDS_INSTANCE},
     "PostgresFreeStorageLow": {"comparison": "LessThanThreshold", "threshold": 10, "window": 300, "on": RDS_INSTANCE},
     "PostgresReplicaLagHigh": {"comparison": "GreaterThanThreshold", "threshold": 300, "window": 300, "on": None},
     "PostgresReplicaNotStreaming": {"comparison": "LessThanThreshold", "threshold": 0, "window": 300, "on": None},
@@ -245,6 +249,24 @@ ALARM_BASELINE: dict[str, dict[str, object]] = {
 }
 
 
+def _rds_parameter(s: Stack, alarm: Resource, parameter: str) -> Any:
+    """``parameter`` of the RDS instance named in ``alarm``'s ``DBInstanceIdentifier`` dimension, from the
+    parameter group the stack gives it: a number, None (not set or not found) or UNKNOWN (preview)."""
+    ident = dig(alarm.get("dimensions"), "DBInstanceIdentifier")
+    if ident is UNKNOWN:
+        return UNKNOWN
+    instance = next((r for r in s.of_type(RDS_INSTANCE) if r.get("identifier") == ident), None)
+    group_name = instance.get("parameterGroupName") if instance is not None else None
+    if group_name is UNKNOWN:
+        return UNKNOWN
+    group = next((g for g in s.of_type(RDS_PARAMETER_GROUP) if g.get("name") == group_name), None)
+    for p in as_list(group.get("parameters")) if group is not None else ():
+        if as_dict(p).get("name") == parameter:
+            value = as_dict(p).get("value")
+            return UNKNOWN if value is UNKNOWN else number(value)
+    return None
+
+
 def _window(r: Resource) -> float | None:
     periods = number(r.get("evaluationPeriods"))
     period = number(r.get("period"))
@@ -256,7 +278,7 @@ def _window(r: Resource) -> float | None:
 
 @stack_policy(
     name="alarm-baseline", concern=CONCERN, level=ADVISORY, production_level=MANDATORY,
-    types=(METRIC_ALARM, RDS_INSTANCE, REDIS_GROUP),
+    types=(METRIC_ALARM, RDS_INSTANCE, RDS_PARAMETER_GROUP, REDIS_GROUP),
     requirements=("gap:declared-intent", "seed:alarms"),
     description="CloudWatch alarms are at least as tight as the pack's baseline (alarm-baseline config, default "
                 "the production catalogue): the same comparison, a threshold no looser, a window no longer, "
@@ -265,8 +287,9 @@ def _window(r: Resource) -> float | None:
     remediation="Restore the alarm in components/alerts.py (threshold, period, evaluation periods); to loosen an "
                 "alarm on purpose change the baseline in the pack config in the same review.",
     config={"baseline": {"type": "object", "default": ALARM_BASELINE,
-                         "description": "alert name → {comparison, threshold, window (s), on (type that must carry "
-                                        "it, or null)}."}},
+                         "description": "alert name → {comparison, threshold, percentOf (a parameter of the "
+                                        "alarm's RDS instance the threshold is a percentage of, optional), window "
+                                        "(s), on (type that must carry it, or null)}."}},
 )
 def alarm_baseline(s: Stack) -> Iterator[tuple[str, str | None]]:
     baseline = as_dict(s.ctx.get("baseline", ALARM_BASELINE))
@@ -285,12 +308,23 @@ def alarm_baseline(s: Stack) -> Iterator[tuple[str, str | None]]:
                    f"{want.get('comparison')!r}. Set it back in components/alerts.py.", a.urn)
             continue
         limit = number(want.get("threshold"))
+        percent_of = want.get("percentOf")
+        if isinstance(percent_of, str) and limit is not None:
+            base = _rds_parameter(s, a, percent_of)
+            if base is UNKNOWN:
+                continue
+            if base is None:
+                yield (f"{a.label} (alert {alert}) must fire at {limit:g} % of {percent_of}, and no parameter group "
+                       f"of the instance in its dimensions sets {percent_of}: the threshold cannot be checked. Set "
+                       f"{percent_of} in the instance's parameter group.", a.urn)
+                continue
+            limit = limit * float(base) / 100
         looser = threshold is None or (limit is not None and (
             threshold > limit if comparison.startswith("Greater") else threshold < limit))
         if looser:
             shown = "not set" if threshold is None else f"{threshold:g}"
             yield (f"threshold is {shown} on {a.label} (alert {alert}, {comparison}), looser than the "
-                   f"baseline {want.get('threshold')}: the alarm fires later or never. Set the threshold back in "
+                   f"baseline {limit:g}: the alarm fires later or never. Set the threshold back in "
                    "components/alerts.py.", a.urn)
         window, max_window = _window(a), number(want.get("window"))
         if window is not None and max_window is not None and window > max_window:

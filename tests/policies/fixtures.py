@@ -175,8 +175,10 @@ def postgres(stack: list[Resource], net: dict[str, Resource], k: dict[str, Resou
                        {"subnetIds": ["subnet-0dataa", "subnet-0datab"], "tags": tags()},
                        parent=comp, deps=[net["data_a"], net["data_b"]])
     params = res("aws:rds/parameterGroup:ParameterGroup", "pg-params",
-                 {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"},
-                                                         {"name": "log_min_duration_statement", "value": "500"}],
+                 {"name": "pg-params", "family": "postgres16",
+                  "parameters": [{"name": "rds.force_ssl", "value": "1"},
+                                 {"name": "log_min_duration_statement", "value": "500"},
+                                 {"name": "max_connections", "value": "500"}],
                   "tags": tags()}, parent=comp)
     secgroup = sg("pg", 5433, comp, net["vpc"])
     common = {
@@ -502,10 +504,14 @@ def alarms(stack: list[Resource], pg: dict[str, Resource]) -> dict[str, Resource
                           ("PostgresFreeStorageLow", "pg"), ("RedisCPUHigh", "redis"), ("RedisEvictions", "redis"),
                           ("RedisHitRateLow", "redis"), ("RedisMemoryHigh", "redis")):
         want = ALARM_BASELINE[alert]
+        threshold = want["threshold"]
+        dimensions = {}
+        if want.get("percentOf") == "max_connections":  # 80 % of the primary's max_connections (500)
+            threshold, dimensions = 400, {"DBInstanceIdentifier": "data-platform-production-pg"}
         out[alert] = res("aws:cloudwatch/metricAlarm:MetricAlarm", f"{alert}-{target}", {
             "namespace": "AWS/RDS" if target == "pg" else "AWS/ElastiCache", "metricName": alert,
             "statistic": "Average", "period": 300, "evaluationPeriods": int(str(want["window"])) // 300,
-            "threshold": want["threshold"], "comparisonOperator": want["comparison"],
+            "threshold": threshold, "comparisonOperator": want["comparison"], "dimensions": dimensions,
             "alarmActions": [topic_arn], "okActions": [topic_arn], "tags": tags(alert=alert)},
             parent=comp, deps=[topic])
     stack.extend(out.values())

@@ -106,6 +106,17 @@ def tagged_alarm(threshold: float, period: int = 60, periods: int = 5) -> R:
         "tags": fx.tags(alert="RedisMemoryHigh")})
 
 
+def connections_alarm(threshold: float, max_connections: int | None) -> list[R]:
+    """production_like() with the primary's PostgresConnectionsHigh alarm at ``threshold`` and its parameter
+    group's max_connections at ``max_connections`` (None: not set)."""
+    rs = fx.set_input(fx.production_like(), "PostgresConnectionsHigh-pg", "threshold", threshold)
+    params = fx.find(rs, "pg-params")
+    params["inputs"]["parameters"] = [p for p in params["inputs"]["parameters"] if p["name"] != "max_connections"]
+    if max_connections is not None:
+        params["inputs"]["parameters"].append({"name": "max_connections", "value": str(max_connections)})
+    return rs
+
+
 @dataclass
 class Case:
     policy: str
@@ -628,6 +639,13 @@ CASES: list[Case] = [
     Case("alarm-baseline", one(lambda: tagged_alarm(95)),
          "threshold is 95 on aws:cloudwatch/metricAlarm:MetricAlarm::alarms-RedisMemoryHigh-0001-001 (alert "
          "RedisMemoryHigh, GreaterThanThreshold), looser than the baseline 90", one(lambda: tagged_alarm(90))),
+    Case("alarm-baseline", lambda: connections_alarm(400, 200),
+         "threshold is 400 on aws:cloudwatch/metricAlarm:MetricAlarm::PostgresConnectionsHigh-pg "
+         "(alert PostgresConnectionsHigh, GreaterThanThreshold), looser than the baseline 160",
+         lambda: connections_alarm(800, 1000), id="percent-of-max-connections"),
+    Case("alarm-baseline", lambda: connections_alarm(400, None),
+         "must fire at 80 % of max_connections, and no parameter group of the instance in its dimensions sets "
+         "max_connections", lambda: connections_alarm(160, 200), id="max-connections-unknown"),
     Case("alarm-baseline", one(lambda: tagged_alarm(90, period=300)),
          "period × evaluationPeriods is 1500s", one(lambda: tagged_alarm(85, period=60, periods=3)), id="window"),
     Case("elasticache-readonly-user-read-only", one(lambda: readonly_user("on ~* -@all +@read +@connection +@write")),
