@@ -232,16 +232,8 @@ class Context:
         return self._config_region
 
     def environment(self, tags: Any = None, urn: str = "") -> str | None:
-        """``environment`` policy config → the resource's ``environment`` tag → the stack tag
-        ``environment`` → the stack file's ``data-platform:environment`` → None (unknown). Never the
-        stack name: a copy of the production stack file under another name is still production."""
-        configured = self.config.get("environment")
-        if isinstance(configured, str) and configured:
-            return configured
-        tag = as_dict(tags).get("environment")
-        if isinstance(tag, str) and tag:
-            return tag
-        return self.stack_tags.get("environment") or stack_config_value(ENVIRONMENT_KEY)
+        """:func:`declared_environment` of this policy's config, the resource's tags and the stack tags."""
+        return declared_environment(self.config, tags, self.stack_tags)
 
     def is_production(self, tags: Any = None, urn: str = "") -> bool:
         """Production rules apply in a production environment and where the environment is unknown
@@ -251,6 +243,21 @@ class Context:
 
 ENVIRONMENT_KEY = "data-platform:environment"
 """The stack-file key that states a stack's environment."""
+
+
+def declared_environment(config: Any, tags: Any = None, stack_tags: Any = None,
+                         stack_config: Any = None) -> str | None:
+    """The environment a stack is held to: ``environment`` policy config → the resource's ``environment``
+    tag → the stack tag ``environment`` → the stack file's ``data-platform:environment`` (``stack_config``
+    as ConfigureStack sent it, else the runtime's stack config) → None (unknown). Never the stack name: a
+    copy of the production stack file under another name is still production."""
+    sources = ((config, "environment"), (tags, "environment"), (stack_tags, "environment"),
+               (stack_config, ENVIRONMENT_KEY))
+    for mapping, key in sources:
+        candidate = mapping.get(key) if isinstance(mapping, Mapping) else None
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return stack_config_value(ENVIRONMENT_KEY)
 
 
 def is_production_environment(env: str | None, production: Any = None) -> bool:

@@ -20,15 +20,14 @@ from pulumi_policy.policy import Policy
 
 from policies._base import (
     ENVIRONMENT_CONFIG,
-    ENVIRONMENT_KEY,
     Context,
     PolicyMeta,
     RegisteredPolicy,
     Resource,
     Stack,
+    declared_environment,
     is_production_environment,
     plain_cached,
-    stack_config_value,
 )
 from policies.catalog import load
 
@@ -169,17 +168,11 @@ _PRODUCTION_LEVELS: dict[str, EnforcementLevel] = {}
 
 def _environment(servicer: Any, name: str) -> tuple[str | None, Any]:
     """The environment the pack is configured for, as :meth:`Context.environment` sees it without a
-    resource: the policy's ``environment`` config → the stack tag ``environment`` → the stack file's
-    ``data-platform:environment`` (sent with ConfigureStack) → None (unknown)."""
+    resource (:func:`declared_environment`; the stack file's config as ConfigureStack sent it)."""
     config = getattr(servicer, "_PolicyAnalyzerServicer__policy_pack_config", {}).get(name) or {}
-    env = config.get("environment")
-    if not isinstance(env, str) or not env:
-        env = dict(getattr(servicer, "_PolicyAnalyzerServicer__stack_tags", {})).get("environment")
-    if not isinstance(env, str) or not env:
-        env = dict(getattr(servicer, "_data_platform_stack_config", {})).get(ENVIRONMENT_KEY)
-    if not isinstance(env, str) or not env:
-        env = stack_config_value(ENVIRONMENT_KEY)
-    return (env if isinstance(env, str) and env else None), config.get("productionEnvironments")
+    env = declared_environment(config, None, dict(getattr(servicer, "_PolicyAnalyzerServicer__stack_tags", {})),
+                               getattr(servicer, "_data_platform_stack_config", None))
+    return env, config.get("productionEnvironments")
 
 
 def production_level_of(servicer: Any, policy: Any, level: EnforcementLevel) -> EnforcementLevel:
