@@ -126,7 +126,7 @@ def validate_backups_args(args: BackupsArgs) -> None:
         problems.add("stores", args.stores, "distinct names of lowercase letters, digits and '-'")
     if not _NAME.match(args.name):
         problems.add("name", args.name, "lowercase letters, digits and '-'")
-    if MAX_PREFIX - len(max((*stores, ACCESS_LOGS), key=len)) - 2 < 8:
+    if base_limit(stores) < 8:
         problems.add("stores", args.stores, f"store names that leave '<name>-<store>-' within {MAX_PREFIX} "
                                             "characters with at least 8 of the name")
     for fname in ("region", "replica_region"):
@@ -162,11 +162,15 @@ ACCESS_LOGS = "access-logs"
 """The store-like part of the access-log buckets' prefix (``<name>-access-logs-``)."""
 
 
+def base_limit(stores: Sequence[str]) -> int:
+    """The longest bucket base that keeps ``<base>-<part>-`` within S3's ``bucket_prefix`` limit for every
+    store and the access-log buckets."""
+    return MAX_PREFIX - len(max((*stores, ACCESS_LOGS), key=len)) - 2
+
+
 def bucket_base(name: str, stores: Sequence[str]) -> str:
-    """``name`` cut (with a short hash, :func:`components.base.fit_name`) so that ``<base>-<part>-``
-    stays within S3's ``bucket_prefix`` limit for every store and the access-log buckets."""
-    longest = max((*stores, ACCESS_LOGS), key=len)
-    return fit_name(name, MAX_PREFIX - len(longest) - 2)
+    """``name`` cut (with a short hash, :func:`components.base.fit_name`) to :func:`base_limit`."""
+    return fit_name(name, base_limit(stores))
 
 
 def lifecycle_rules(daily_days: int, weekly_days: int,
@@ -252,6 +256,7 @@ class Backups(pulumi.ComponentResource):
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_backups_args(args)
         super().__init__(TYPE_TOKEN, name, None, opts)
+        self._base = bucket_base(args.name, args.stores)  # every bucket's prefix starts with it
         self._name_prefix = name
         self.buckets = {}
         self._primary: dict[str, _Bucket] = {}
@@ -283,7 +288,7 @@ class Backups(pulumi.ComponentResource):
         """The region's access-log bucket and a BucketLogging of every backup bucket of that region into it."""
         rname = f"{name}-access-logs" + ("" if region == args.region else "-dr")
         log = aws.s3.Bucket(
-            rname, bucket_prefix=f"{bucket_base(args.name, args.stores)}-{ACCESS_LOGS}-",
+            rname, bucket_prefix=f"{self._base}-{ACCESS_LOGS}-",
             force_destroy=args.force_destroy and args.ephemeral,
             region=region, tags=merge_tags(args.tags, component="backups", role="access-logs"),
             opts=child_opts(self, stateful=True, protect=args.protect))
@@ -324,7 +329,7 @@ class Backups(pulumi.ComponentResource):
         role = "replica" if replica else "primary"
         locked = args.object_lock_mode is not None
         bucket = aws.s3.Bucket(
-            rname, bucket_prefix=f"{bucket_base(args.name, args.stores)}-{store}-",
+            rname, bucket_prefix=f"{self._base}-{store}-",
             force_destroy=args.force_destroy and args.ephemeral,
             object_lock_enabled=locked or None, region=region,
             tags=merge_tags(args.tags, component="backups", store=store, role=role),
