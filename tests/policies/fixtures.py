@@ -500,10 +500,11 @@ def alarms(stack: list[Resource], pg: dict[str, Resource]) -> dict[str, Resource
     # Imported here: importing a policy module at fixture import would change the registry's order.
     from policies.monitoring import ALARM_BASELINE
 
-    for alert, target in (("PostgresCPUHigh", "pg"), ("PostgresConnectionsHigh", "pg"),
-                          ("PostgresFreeStorageLow", "pg"), ("RedisCPUHigh", "redis"), ("RedisEvictions", "redis"),
-                          ("RedisHitRateLow", "redis"), ("RedisMemoryHigh", "redis")):
-        want = ALARM_BASELINE[alert]
+    targets = {"aws:rds/instance:Instance": "pg", "aws:elasticache/replicationGroup:ReplicationGroup": "redis"}
+    for alert, want in ALARM_BASELINE.items():
+        target = targets.get(str(want["on"]))
+        if target is None:  # an alert the baseline requires of no resource type
+            continue
         threshold = want["threshold"]
         dimensions = {}
         if want.get("percentOf") == "max_connections":  # 80 % of the primary's max_connections (500)
