@@ -52,3 +52,43 @@ def test_same_verdicts_without_fast_path(pa: PolicyAnalyzer, slow_analyzer: Poli
     assert fast == slow
     if stack == "everything-wrong":
         assert len({v.policy for v in fast}) >= 15
+
+
+def test_analyze_stack_builds_the_resources_once_for_every_stack_policy() -> None:
+    """Two stack policies see one list, linked (parent, dependencies) as the SDK links it, built from
+    one pass over the request: without the fast path the SDK builds it again for every policy."""
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy import EnforcementLevel, StackValidationPolicy
+    from pulumi_policy import policy as sdk
+
+    from policies._fastpath import install
+
+    seen: list[tuple[str, list]] = []
+
+    def keep(name: str):
+        return lambda args, _report: seen.append((name, args.resources))
+
+    policies = [StackValidationPolicy(n, n, keep(n), EnforcementLevel.ADVISORY) for n in ("first", "second")]
+    servicer = sdk._PolicyAnalyzerServicer("pack", "0.0.1", install(policies, {}), EnforcementLevel.ADVISORY,
+                                            None, "test pack", None, None, None, None, None)
+    request = analyzer_pb2.AnalyzeStackRequest()
+    for name, parent, deps in [("root", "", []), ("key", "urn:root", []), ("bucket", "urn:root", ["urn:key"])]:
+        r = request.resources.add(type="aws:s3/bucket:Bucket", urn=f"urn:{name}", name=name, parent=parent,
+                                  dependencies=deps)
+        r.properties.update({"bucket": name})
+    built = 0
+    real_options = servicer._get_resource_options
+
+    def counted(resource):
+        nonlocal built
+        built += 1
+        return real_options(resource)
+
+    servicer._get_resource_options = counted
+    servicer.AnalyzeStack(request, None)
+    assert [name for name, _ in seen] == ["first", "second"]
+    assert seen[0][1] is seen[1][1]
+    assert built == 3
+    root, key, bucket = seen[0][1]
+    assert (key.parent, bucket.parent, bucket.dependencies) == (root, root, [key])
+    assert bucket.props["bucket"] == "bucket"
