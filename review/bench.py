@@ -250,6 +250,8 @@ def _scaled_run(project_dir: Path, stack: str, config: Mapping[str, str], factor
     resources = resource_dicts(run)
     cost = estimate(resources, region=settings.region, usage=settings.usage or None)
     cost_s = time.perf_counter() - t
+    # How heavy the resources are (JSON bytes of their inputs): the mix changes with the size.
+    input_bytes = sum(len(json.dumps(r.get("inputs") or {}, default=str)) for r in resources)
     # A fresh pack per size, started, configured and warmed (untimed) as a review does: one pack
     # process analyzes one stack.
     with PolicyAnalyzer(pack_dir or project_dir / "policies") as analyzer:
@@ -267,7 +269,7 @@ def _scaled_run(project_dir: Path, stack: str, config: Mapping[str, str], factor
         stack_s = time.perf_counter() - t
     return {"factor": factor, "resources": len(run.resources), "program_s": run.seconds,
             "policies_s": analyze_s + stack_s, "analyze_s": analyze_s, "stack_s": stack_s,
-            "cost_s": cost_s, "violations": len(found), "monthly": cost.monthly_total}
+            "cost_s": cost_s, "violations": len(found), "monthly": cost.monthly_total, "input_bytes": input_bytes}
 
 
 def scaling(project_dir: Path, stack: str, scales: Sequence[int], out: Callable[[str], None],
@@ -292,14 +294,14 @@ def scaling(project_dir: Path, stack: str, scales: Sequence[int], out: Callable[
         f"program warm in one process, cyclic GC off as in `python -m review`, a fresh pack per size):")
     out(f"  {'×':>3} {'resources':>9} {'program s':>10} {'policies s':>11} {'cost s':>8} "
         f"{'ms/res prog':>11} {'ms/res Analyze':>14} {'ms/res Stack':>12} {'ms/res cost':>11} {'ms/res all':>10} "
-        f"{'violations':>10} {'USD/month':>12}")
+        f"{'KB in/res':>9} {'violations':>10} {'USD/month':>12}")
     for r in rows:
         n = max(r["resources"], 1)
         total = r["program_s"] + r["policies_s"] + r["cost_s"]
         out(f"  {r['factor']:>3} {r['resources']:>9} {r['program_s']:>10.3f} {r['policies_s']:>11.3f} "
             f"{r['cost_s']:>8.3f} {1000 * r['program_s'] / n:>11.2f} {1000 * r['analyze_s'] / n:>14.2f} "
             f"{1000 * r['stack_s'] / n:>12.2f} {1000 * r['cost_s'] / n:>11.3f} {1000 * total / n:>10.2f} "
-            f"{r['violations']:>10} {r['monthly']:>12,.2f}")
+            f"{r['input_bytes'] / n / 1000:>9.2f} {r['violations']:>10} {r['monthly']:>12,.2f}")
     xs = [r["resources"] for r in rows]
     for phase in ("program_s", "analyze_s", "stack_s", "policies_s", "cost_s"):
         a, b, r2 = _fit(xs, [r[phase] for r in rows])
@@ -312,6 +314,9 @@ def scaling(project_dir: Path, stack: str, scales: Sequence[int], out: Callable[
             out(f"  {phase:<11} ms per resource: {1000 * per[0]:.2f} at {small['resources']} resources, "
                 f"{1000 * per[1]:.2f} at {large['resources']} ({ratio:.2f}×; "
                 f"{'linear' if ratio < 1.5 else 'NOT linear'}: linear growth keeps it flat)")
+        kb = [r["input_bytes"] / r["resources"] / 1000 for r in (small, large)]
+        out(f"  inputs per resource: {kb[0]:.2f} KB at {small['resources']}, {kb[1]:.2f} KB at "
+            f"{large['resources']} ({kb[1] / kb[0]:.2f}×: the phases that decode every input grow with it)")
     if len(set(xs)) == 1:
         out("  note: the resource count does not change with the members (the program is not wired to them)")
     return rows
