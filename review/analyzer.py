@@ -359,23 +359,32 @@ class PolicyAnalyzer:
         response = self._call("Analyze", self.analyze_request(resource, providers or {}))
         return self._violations(response, str(resource["urn"]))
 
-    def analyze_stack(self, resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    def analyze_stack(self, resources: Sequence[Mapping[str, Any]],
+                      requests: Iterable[analyzer_pb2.AnalyzeRequest] = ()) -> list[Violation]:
         """AnalyzeStack over all resources (stack policies only), with parent, dependencies and
-        property dependencies."""
+        property dependencies. ``requests``: Analyze requests already built for some of them, whose
+        properties and provider are copied instead of encoded again."""
         providers = _providers_by_urn(resources)
+        built = {request.urn: request for request in requests}
         request = analyzer_pb2.AnalyzeStackRequest()
         for r in resources:
             prop_deps = {
                 k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
                 for k, v in (r.get("propertyDependencies") or {}).items()
             }
+            urn = str(r["urn"])
+            known = built.get(urn)
+            if known is not None:
+                properties, provider = known.properties, known.provider if known.HasField("provider") else None
+            else:
+                properties, provider = _struct(r.get("inputs") or {}), _provider(r, providers)
             request.resources.append(analyzer_pb2.AnalyzerResource(
                 type=str(r["type"]),
-                properties=_struct(r.get("inputs") or {}),
-                urn=str(r["urn"]),
-                name=str(r.get("name") or str(r["urn"]).rsplit("::", 1)[-1]),
+                properties=properties,
+                urn=urn,
+                name=str(r.get("name") or urn.rsplit("::", 1)[-1]),
                 options=_options(r),
-                provider=_provider(r, providers),
+                provider=provider,
                 parent=r.get("parent") or "",
                 dependencies=list(r.get("dependencies") or []),
                 propertyDependencies=prop_deps,
@@ -388,7 +397,7 @@ class PolicyAnalyzer:
         providers = _providers_by_urn(resources)
         sent = [self.send(self.analyze_request(r, providers)) for r in resources if analyzed(r)]
         out = self.results(sent)
-        out.extend(self.analyze_stack(resources))
+        out.extend(self.analyze_stack(resources, (request for request, _ in sent)))
         return sorted(out)
 
     def send(self, request: analyzer_pb2.AnalyzeRequest) -> tuple[analyzer_pb2.AnalyzeRequest, grpc.Future]:

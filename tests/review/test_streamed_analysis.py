@@ -47,8 +47,34 @@ def test_streamed_analysis_finds_what_the_finished_run_does(production_pack: Pol
     assert streamed.usable(resources)
     assert len(streamed.sent) == sum(1 for r in resources if analyzed(r)) > 300
     whole = production_pack.analyze_all(resources)
-    assert sorted([*production_pack.results(streamed.sent), *production_pack.analyze_stack(resources)]) == whole
+    stack = production_pack.analyze_stack(resources, (request for request, _ in streamed.sent))
+    assert sorted([*production_pack.results(streamed.sent), *stack]) == whole
     assert whole, "production has advisory findings: the comparison is not of two empty lists"
+
+
+def test_the_stack_request_reuses_the_streamed_requests_unchanged(production_pack: PolicyAnalyzer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """AnalyzeStack copies each streamed request's properties and provider: the request it sends is the one
+    built from the finished run alone."""
+    _configured(production_pack, "production")
+    streamed = _StreamedAnalysis(production_pack)
+    streamed.release()
+    run = run_program(ROOT, "production", on_resource=streamed)
+    resources = _analyzer_resources(run, resource_dicts(run))
+    production_pack.results(streamed.sent)
+    sent = []
+    real = production_pack._call
+
+    def capture(method: str, request: object) -> object:
+        sent.append(request)
+        return real(method, request)
+
+    monkeypatch.setattr(production_pack, "_call", capture)
+    production_pack.analyze_stack(resources)
+    production_pack.analyze_stack(resources, (request for request, _ in streamed.sent))
+    assert len(sent[0].resources) == len(resources) > 400
+    assert sum(r.HasField("provider") for r in sent[0].resources) > 50
+    assert sent[1] == sent[0]
 
 
 def test_a_failure_while_streaming_leaves_the_run_to_the_whole_analysis(production_pack: PolicyAnalyzer) -> None:
