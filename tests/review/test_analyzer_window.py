@@ -1,0 +1,75 @@
+"""review.analyzer.PolicyAnalyzer.send keeps at most MAX_IN_FLIGHT Analyze calls in flight (the rest wait in
+the review's process and start as calls end): with thousands sent at once the pack's gRPC server cancelled
+some of the late ones. Measured on the real pack: the calls the channel actually has open at any moment."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from review import analyzer as an
+from review.analyzer import AnalyzerError, PolicyAnalyzer, analyzed
+from review.program import run_program
+from review.report import resource_dicts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Counting:
+    """The real stub's Analyze, counting the calls open on the channel."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.open = 0
+        self.most = 0
+        self.started = 0
+        self.lock = threading.Lock()
+
+    def future(self, request: Any) -> Any:
+        with self.lock:
+            self.open += 1
+            self.started += 1
+            self.most = max(self.most, self.open)
+        call = self.real.Analyze.future(request)
+        call.add_done_callback(self._ended)
+        return call
+
+    def _ended(self, _call: Any) -> None:
+        with self.lock:
+            self.open -= 1
+
+
+def test_send_keeps_the_window_and_every_call_gets_its_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(an, "MAX_IN_FLIGHT", 8)
+    run = run_program(ROOT, "dev")
+    resources = resource_dicts(run)
+    providers = {r["urn"]: r for r in resources if an.is_provider(r)}
+    requests = [r for r in resources if analyzed(r)]
+    with PolicyAnalyzer(ROOT / "policies") as pa:
+        pa.configure(None)
+        counting = _Counting(pa.stub)
+        monkeypatch.setattr(pa, "_stub", type("Stub", (), {"Analyze": counting})())
+        sent = [pa.send(pa.analyze_request(r, providers)) for r in requests]
+        windowed = pa.results(sent)
+        monkeypatch.setattr(pa, "_stub", counting.real)
+        monkeypatch.setattr(an, "MAX_IN_FLIGHT", 10_000)
+        whole = pa.results([pa.send(pa.analyze_request(r, providers)) for r in requests])
+    assert len(requests) > 150
+    assert counting.started == len(requests)
+    assert counting.most <= 8
+    assert sorted(windowed) == sorted(whole) and windowed
+
+
+def test_calls_still_waiting_when_the_analyzer_closes_fail_with_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(an, "MAX_IN_FLIGHT", 1)
+    run = run_program(ROOT, "dev")
+    resources = [r for r in resource_dicts(run) if analyzed(r)][:20]
+    with PolicyAnalyzer(ROOT / "policies") as pa:
+        pa.configure(None)
+        sent = [pa.send(pa.analyze_request(r, {})) for r in resources]
+    with pytest.raises(AnalyzerError):
+        pa.results(sent)
+    assert all(future.done() for _, future in sent)
