@@ -16,8 +16,10 @@ time. :func:`install`
   dependency links) once per request instead of once per stack policy: a first pass of the SDK's own
   ``AnalyzeStack`` runs with only a capturing policy, which keeps ``args.resources``; the second
   pass runs every stack policy on a request view without resources, and ``StackValidationArgs``
-  hands each policy the captured list. At ~2,900 resources and 36 stack policies the per-policy
-  rebuild was 90 % of AnalyzeStack and grew faster than the stack (make bench, scaling).
+  hands each policy the captured list. The stack policies share that list and its resources (none of
+  this pack's policies changes them: ``policies.pack`` builds its own views). At ~2,900 resources and
+  36 stack policies the per-policy rebuild was 90 % of AnalyzeStack and grew faster than the stack
+  (make bench, scaling). A servicer whose policy list is not from :func:`install` is left alone.
 
 tests/policies/test_policy_fastpath.py compares both modes on the same stacks.
 
@@ -115,17 +117,16 @@ def _patch_analyze(servicer_class: Any) -> None:
     servicer_class.Analyze = analyze
 
 
-class _Capture:
-    """The one stack policy of the capturing pass: keeps the resources the SDK built."""
+def _capturing_policy(sdk: Any, kept: list[Any]) -> Any:
+    """The one stack policy of the capturing pass: appends the resources the SDK built to ``kept`` (a
+    closure, not a bound method: no reference cycle keeps the stack alive after the request)."""
 
-    def __init__(self, sdk: Any) -> None:
-        self.policy = sdk.StackValidationPolicy(
-            "data-platform-fastpath-capture", "Keeps the stack's resources for the stack policies.",
-            self._keep, sdk.EnforcementLevel.ADVISORY)
-        self.resources: list[Any] | None = None
+    def keep(args: Any, _report: Any) -> None:
+        kept.append(args.resources)
 
-    def _keep(self, args: Any, _report: Any) -> None:
-        self.resources = args.resources
+    return sdk.StackValidationPolicy("data-platform-fastpath-capture",
+                                     "Keeps the stack's resources for the stack policies.", keep,
+                                     sdk.EnforcementLevel.ADVISORY)
 
 
 class _WithoutResources:
@@ -152,15 +153,19 @@ def _patch_analyze_stack(sdk: Any) -> None:
         return real_args(built if built is not None else resources, config, stack_tags)
 
     def analyze_stack(self: Any, request: Any, context: Any) -> Any:
-        capture = _Capture(sdk)
-        _current.only = [capture.policy]
+        if not isinstance(getattr(self, "_PolicyAnalyzerServicer__policies", None), TypeIndexedPolicies):
+            return original(self, request, context)  # a servicer built without install()
+        kept: list[Any] = []
+        _current.only = [_capturing_policy(sdk, kept)]
         try:
             original(self, request, context)
+        except Exception:  # e.g. a property the SDK cannot decode: the SDK's own pass decides
+            kept.clear()
         finally:
             _current.only = None
-        if capture.resources is None:  # the SDK did not call the policy: leave the request to it
+        if not kept:  # the SDK did not call the policy: leave the request to it
             return original(self, request, context)
-        _current.stack_resources = capture.resources
+        _current.stack_resources = kept[0]
         try:
             return original(self, _WithoutResources(request), context)
         finally:

@@ -184,6 +184,7 @@ class PolicyAnalyzer:
         self._in_flight = 0
         self._waiting: deque[tuple[analyzer_pb2.AnalyzeRequest, Future[Any]]] = deque()
         self._pumping = threading.local()
+        self._sending = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -224,6 +225,8 @@ class PolicyAnalyzer:
         self._channel = grpc.insecure_channel(f"127.0.0.1:{self.port}", options=_CHANNEL_OPTIONS)
         grpc.channel_ready_future(self._channel).result(timeout=self.start_timeout)
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        with self._window:
+            self._sending = True
 
     def _drain(self, stream: Any) -> None:
         for chunk in iter(lambda: stream.readline(), b""):
@@ -233,8 +236,15 @@ class PolicyAnalyzer:
         return b"".join(self._stderr).decode(errors="replace")
 
     def close(self) -> None:
-        # Stop the pack before closing the channel: closing a channel whose server is still up
-        # waits ~0.2 s for its streams; a channel to a stopped server closes at once.
+        # Queued Analyze calls fail first (none starts once the pack is going), then the pack stops
+        # before the channel closes: closing a channel whose server is still up waits ~0.2 s for its
+        # streams; a channel to a stopped server closes at once.
+        with self._window:
+            self._sending = False
+            waiting, self._waiting = self._waiting, deque()
+        for _, future in waiting:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(AnalyzerError("the analyzer was closed before this Analyze call was sent"))
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.terminate()
@@ -248,10 +258,6 @@ class PolicyAnalyzer:
             self._channel.close()
             self._channel = None
         self._stub = None
-        with self._window:
-            waiting, self._waiting = self._waiting, deque()
-        for _, future in waiting:
-            future.set_exception(AnalyzerError("the analyzer was closed before this Analyze call was sent"))
 
     @property
     def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
@@ -438,14 +444,16 @@ class PolicyAnalyzer:
         try:
             while True:
                 with self._window:
-                    if not self._waiting or self._in_flight >= MAX_IN_FLIGHT:
+                    if not self._sending or not self._waiting or self._in_flight >= MAX_IN_FLIGHT:
                         return
                     request, future = self._waiting.popleft()
+                    if not future.set_running_or_notify_cancel():  # cancelled while it waited
+                        continue
                     self._in_flight += 1
                 try:
                     call = stub.Analyze.future(request)
-                except BaseException as err:  # e.g. the channel is closed
-                    future.set_exception(err)
+                except BaseException as err:  # e.g. the channel closed meanwhile
+                    future.set_exception(AnalyzerError(f"Analyze could not be sent: {err}"))
                     with self._window:
                         self._in_flight -= 1
                     continue
@@ -454,13 +462,18 @@ class PolicyAnalyzer:
             self._pumping.active = False
 
     def _finished(self, stub: analyzer_pb2_grpc.AnalyzerStub, call: Any, future: Future[Any]) -> None:
+        # The future is running (set_running_or_notify_cancel): it cannot be cancelled any more, so it
+        # takes the outcome; the window slot is given back whatever happens.
         try:
             future.set_result(call.result())
-        except BaseException as err:  # grpc.RpcError, or the call cancelled when the channel closed
+        except grpc.RpcError as err:
             future.set_exception(err)
-        with self._window:
-            self._in_flight -= 1
-        self._pump(stub)
+        except BaseException as err:  # the call was cancelled, e.g. when the channel closed
+            future.set_exception(AnalyzerError(f"Analyze did not finish: {err!r}"))
+        finally:
+            with self._window:
+                self._in_flight -= 1
+            self._pump(stub)
 
     def results(self, sent: Iterable[tuple[analyzer_pb2.AnalyzeRequest, grpc.Future]]) -> list[Violation]:
         """The violations of Analyze calls started with :meth:`send`, waiting for each."""

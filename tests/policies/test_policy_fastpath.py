@@ -92,3 +92,60 @@ def test_analyze_stack_builds_the_resources_once_for_every_stack_policy() -> Non
     root, key, bucket = seen[0][1]
     assert (key.parent, bucket.parent, bucket.dependencies) == (root, root, [key])
     assert bucket.props["bucket"] == "bucket"
+
+
+def _servicer(policies: list, *, installed: bool = True):
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy import policy as sdk
+
+    from policies._fastpath import install
+
+    listed = install(policies, {}) if installed else policies
+    return sdk._PolicyAnalyzerServicer("pack", "0.0.1", listed, EnforcementLevel.ADVISORY,
+                                       None, "test pack", None, None, None, None, None)
+
+
+def _request(names: list[str]):
+    from pulumi.runtime.proto import analyzer_pb2
+
+    request = analyzer_pb2.AnalyzeStackRequest()
+    for name in names:
+        request.resources.add(type="aws:s3/bucket:Bucket", urn=f"urn:{name}", name=name).properties.update(
+            {"bucket": name})
+    return request
+
+
+def test_the_stack_is_freed_when_analyze_stack_returns() -> None:
+    """Nothing of the fast path holds the request's resources afterwards (no reference cycle waiting for
+    the collector, which the pack runs rarely)."""
+    import gc
+    import weakref
+
+    from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+    refs: list = []
+    watch = StackValidationPolicy("watch", "watch", lambda args, _r: refs.extend(map(weakref.ref, args.resources)),
+                                  EnforcementLevel.ADVISORY)
+    servicer = _servicer([watch])
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        servicer.AnalyzeStack(_request(["a", "b", "c"]), None)
+        assert len(refs) == 3
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_a_servicer_built_without_install_runs_each_stack_policy_once() -> None:
+    from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+    calls: list[int] = []
+    count = StackValidationPolicy("count", "count", lambda args, _r: calls.append(len(args.resources)),
+                                  EnforcementLevel.ADVISORY)
+    from policies._fastpath import install
+
+    install([], {})  # patches the SDK's servicer class for the process
+    _servicer([count], installed=False).AnalyzeStack(_request(["a", "b"]), None)
+    assert calls == [2]

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from review import analyzer as an
@@ -73,3 +74,23 @@ def test_calls_still_waiting_when_the_analyzer_closes_fail_with_a_sentence(monke
     with pytest.raises(AnalyzerError):
         pa.results(sent)
     assert all(future.done() for _, future in sent)
+    errors = [future.exception() for _, future in sent]  # None: answered before the pack stopped
+    assert all(e is None or isinstance(e, AnalyzerError | grpc.RpcError) for e in errors), {type(e) for e in errors}
+    assert sum(isinstance(e, AnalyzerError) for e in errors) >= 15  # queued behind the one in flight
+
+
+def test_a_cancelled_call_gives_its_slot_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A queued call cancelled by its caller is skipped; one already sent cannot be cancelled; the window
+    ends empty and every other call gets its answer."""
+    monkeypatch.setattr(an, "MAX_IN_FLIGHT", 1)
+    run = run_program(ROOT, "dev")
+    resources = [r for r in resource_dicts(run) if analyzed(r)][:6]
+    with PolicyAnalyzer(ROOT / "policies") as pa:
+        pa.configure(None)
+        sent = [pa.send(pa.analyze_request(r, {})) for r in resources]
+        assert sent[0][1].cancel() is False
+        assert sent[3][1].cancel() is True
+        kept = [s for i, s in enumerate(sent) if i != 3]
+        pa.results(kept)
+        assert all(future.done() and not future.cancelled() for _, future in kept)
+        assert (pa._in_flight, len(pa._waiting)) == (0, 0)
