@@ -5,6 +5,8 @@ some of the late ones. Measured on the real pack: the calls the channel actually
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,21 @@ from review.program import run_program
 from review.report import resource_dicts
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dev_resources() -> list[dict[str, Any]]:
+    return resource_dicts(run_program(ROOT, "dev"))
+
+
+@contextmanager
+def _sent_one_at_a_time(monkeypatch: pytest.MonkeyPatch, resources: list[dict[str, Any]],
+                        count: int) -> Iterator[tuple[PolicyAnalyzer, list[Any]]]:
+    """A window of one, and ``count`` Analyze calls sent to a fresh pack (one in flight, the rest queued)."""
+    monkeypatch.setattr(an, "MAX_IN_FLIGHT", 1)
+    with PolicyAnalyzer(ROOT / "policies") as pa:
+        pa.configure(None)
+        yield pa, [pa.send(pa.analyze_request(r, {})) for r in [r for r in resources if analyzed(r)][:count]]
 
 
 class _Counting:
@@ -43,10 +60,10 @@ class _Counting:
             self.open -= 1
 
 
-def test_send_keeps_the_window_and_every_call_gets_its_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_send_keeps_the_window_and_every_call_gets_its_answer(monkeypatch: pytest.MonkeyPatch,
+                                                              dev_resources: list[dict[str, Any]]) -> None:
     monkeypatch.setattr(an, "MAX_IN_FLIGHT", 8)
-    run = run_program(ROOT, "dev")
-    resources = resource_dicts(run)
+    resources = dev_resources
     providers = {r["urn"]: r for r in resources if an.is_provider(r)}
     requests = [r for r in resources if analyzed(r)]
     with PolicyAnalyzer(ROOT / "policies") as pa:
@@ -64,13 +81,10 @@ def test_send_keeps_the_window_and_every_call_gets_its_answer(monkeypatch: pytes
     assert sorted(windowed) == sorted(whole) and windowed
 
 
-def test_calls_still_waiting_when_the_analyzer_closes_fail_with_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(an, "MAX_IN_FLIGHT", 1)
-    run = run_program(ROOT, "dev")
-    resources = [r for r in resource_dicts(run) if analyzed(r)][:20]
-    with PolicyAnalyzer(ROOT / "policies") as pa:
-        pa.configure(None)
-        sent = [pa.send(pa.analyze_request(r, {})) for r in resources]
+def test_calls_still_waiting_when_the_analyzer_closes_fail_with_a_sentence(
+        monkeypatch: pytest.MonkeyPatch, dev_resources: list[dict[str, Any]]) -> None:
+    with _sent_one_at_a_time(monkeypatch, dev_resources, 20) as (pa, sent):
+        pass
     with pytest.raises(AnalyzerError):
         pa.results(sent)
     assert all(future.done() for _, future in sent)
@@ -79,15 +93,11 @@ def test_calls_still_waiting_when_the_analyzer_closes_fail_with_a_sentence(monke
     assert sum(isinstance(e, AnalyzerError) for e in errors) >= 15  # queued behind the one in flight
 
 
-def test_a_cancelled_call_gives_its_slot_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cancelled_call_gives_its_slot_back(monkeypatch: pytest.MonkeyPatch,
+                                              dev_resources: list[dict[str, Any]]) -> None:
     """A queued call cancelled by its caller is skipped; one already sent cannot be cancelled; the window
     ends empty and every other call gets its answer."""
-    monkeypatch.setattr(an, "MAX_IN_FLIGHT", 1)
-    run = run_program(ROOT, "dev")
-    resources = [r for r in resource_dicts(run) if analyzed(r)][:6]
-    with PolicyAnalyzer(ROOT / "policies") as pa:
-        pa.configure(None)
-        sent = [pa.send(pa.analyze_request(r, {})) for r in resources]
+    with _sent_one_at_a_time(monkeypatch, dev_resources, 6) as (pa, sent):
         assert sent[0][1].cancel() is False
         assert sent[3][1].cancel() is True
         kept = [s for i, s in enumerate(sent) if i != 3]
