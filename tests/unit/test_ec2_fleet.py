@@ -13,16 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from placement_kit import KEY, ec2_placement
 
 from components.aws.graph import Graph, GraphArgs
 from components.aws.vector import Vector, VectorArgs
-from components.aws.workload import SSM_AL2023_ARM64, SSM_AL2023_X86, Ec2Placement
+from components.aws.workload import SSM_AL2023_ARM64, SSM_AL2023_X86
 from review.mocks import CloudMocks, RecordingMonitor
 from review.program import ProgramRun, record
 
-SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
-KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 INSTANCE = "aws:ec2/instance:Instance"
 ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
 MOCK_AMI = "ami-0abcdef1234567890"  # what review.mocks answers for aws:ssm/getParameter
@@ -63,9 +61,7 @@ def _watch() -> Iterator[Seen]:
 
 def _common(**placement: Any) -> dict[str, Any]:
     return {"backup_kms_key_arn": KEY + "backup", "secrets_kms_key_arn": KEY + "secrets", "protect": True,
-            "placement": Ec2Placement(**{"vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS,
-                                         "app_security_group_id": "sg-app", "ebs_kms_key_arn": KEY + "ebs",
-                                         **placement})}
+            "placement": ec2_placement(**placement)}
 
 
 def _graph(**placement: Any) -> Callable[[], Any]:

@@ -8,25 +8,21 @@ from typing import Any
 
 import pulumi
 import pytest
+from placement_kit import KEY, eks_cluster, placement_of
 
-from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
+from components.aws.eks import EksCluster
 from components.aws.graph import TYPE_TOKEN, Graph, GraphArgs, validate_graph_args
-from components.aws.workload import AWS_CLI_IMAGE, Ec2Placement, EksPlacement
+from components.aws.workload import AWS_CLI_IMAGE
 from components.base import ArgsError
 from components.render.neo4j import parse_neo4j_conf
 from review.mocks import RecordedResource
 from review.program import ProgramRun, record
 
-SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
-KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 STS = "kubernetes:apps/v1:StatefulSet"
 
 
 def _args(placement: str, cluster: EksCluster | None, **kw: Any) -> GraphArgs:
-    where = EksPlacement(cluster) if placement == "eks" else Ec2Placement(  # type: ignore[arg-type]
-        vpc_id="vpc-1", subnet_ids=SUBNETS, availability_zones=AZS, app_security_group_id="sg-app",
-        ebs_kms_key_arn=KEY + "ebs")
+    where = placement_of(placement, cluster)
     base: dict[str, Any] = {
         "backup_bucket_name": "dp-graph-backups", "backup_kms_key_arn": KEY + "backup",
         "secrets_kms_key_arn": KEY + "secrets", "license_agreement": "yes", "placement": where, "protect": True,
@@ -36,10 +32,7 @@ def _args(placement: str, cluster: EksCluster | None, **kw: Any) -> GraphArgs:
 
 def _run(placement: str, **kw: Any) -> ProgramRun:
     def program() -> None:
-        cluster = EksCluster("eks", EksClusterArgs(
-            cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
-            ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("graph", "r7g.xlarge", 5)],
-        )) if placement == "eks" else None
+        cluster = eks_cluster("graph") if placement == "eks" else None
         g = Graph("graph", _args(placement, cluster, **kw))
         pulumi.export("realized", g.realized)
         pulumi.export("graph", {"bolt": g.bolt_endpoint, "members": g.members, "role": g.backup_role_arn,

@@ -13,19 +13,15 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from placement_kit import KEY, eks_cluster, placement_of
 
-from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
 from components.aws.graph import NEO4J_USERS_ROTATION_REASON, Graph, GraphArgs
-from components.aws.workload import Ec2Placement, EksPlacement
 from components.render.neo4j import render_neo4j_users_cypher, render_neo4j_users_script
 from infra.settings import load_settings
 from infra.topology import build_topology
 from review.mocks import RecordedResource
 from review.program import ProgramRun, record
 
-SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
-KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 SM = "aws:secretsmanager/secret:Secret"
 SV = "aws:secretsmanager/secretVersion:SecretVersion"
 JOB = "kubernetes:batch/v1:Job"
@@ -118,14 +114,8 @@ def test_users_script_refuses_a_password_that_could_break_the_literal(tmp_path: 
 
 def _graph(placement: str, license_agreement: str = "yes", **kw: Any) -> ProgramRun:
     def program() -> None:
-        if placement == "eks":
-            cluster = EksCluster("eks", EksClusterArgs(
-                cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
-                ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("graph", "r7g.xlarge", 5)]))
-            where: Any = EksPlacement(cluster)
-        else:
-            where = Ec2Placement(vpc_id="vpc-1", ebs_kms_key_arn=KEY + "ebs", subnet_ids=SUBNETS,
-                                 availability_zones=AZS)
+        where = placement_of(placement, eks_cluster("graph") if placement == "eks" else None,
+                             app_security_group_id=None)
         g = Graph("graph", GraphArgs(backup_bucket_name="b", backup_kms_key_arn=KEY + "s3",
                                      secrets_kms_key_arn=KEY + "secrets", placement=where,
                                      license_agreement=license_agreement, **kw))  # type: ignore[arg-type]

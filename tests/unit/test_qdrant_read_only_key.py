@@ -8,23 +8,19 @@ import os
 import stat
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
 import yaml
+from placement_kit import KEY, eks_cluster, placement_of
 
-from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
 from components.aws.vector import Vector, VectorArgs
-from components.aws.workload import GENERATED_SECRET_ROTATION_REASON, Ec2Placement, EksPlacement
+from components.aws.workload import GENERATED_SECRET_ROTATION_REASON
 from components.render.qdrant import READ_ONLY_API_KEY_ENV, render_api_keys_config, render_qdrant_config
 from review.mocks import RecordedResource
 from review.program import ProgramRun, record, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
-SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
-KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 SM = "aws:secretsmanager/secret:Secret"
 SV = "aws:secretsmanager/secretVersion:SecretVersion"
 ADMIN, READ_ONLY = "AdminKey0123456789abcdef", "ReadOnlyKey0123456789abc"
@@ -64,14 +60,8 @@ def test_main_config_never_holds_a_key() -> None:
 
 def _vector(placement: str) -> ProgramRun:
     def program() -> None:
-        if placement == "eks":
-            cluster = EksCluster("eks", EksClusterArgs(
-                cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
-                ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("vector", "r7g.large", 3)]))
-            where: Any = EksPlacement(cluster)
-        else:
-            where = Ec2Placement(vpc_id="vpc-1", ebs_kms_key_arn=KEY + "ebs", subnet_ids=SUBNETS,
-                                 availability_zones=AZS)
+        where = placement_of(placement, eks_cluster("vector") if placement == "eks" else None,
+                             app_security_group_id=None)
         v = Vector("vector", VectorArgs(backup_bucket_name="b", backup_kms_key_arn=KEY + "s3",
                                         secrets_kms_key_arn=KEY + "secrets", placement=where))
         pulumi.export("read_only", v.read_only_api_key)

@@ -8,25 +8,21 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from placement_kit import AZS, KEY, eks_cluster, placement_of
 
-from components.aws.eks import EksCluster, EksClusterArgs, WorkloadNodeGroup
+from components.aws.eks import EksCluster
 from components.aws.vector import TYPE_TOKEN, Vector, VectorArgs, validate_vector_args
-from components.aws.workload import AWS_CLI_IMAGE, Ec2Placement, EksPlacement
+from components.aws.workload import AWS_CLI_IMAGE
 from components.base import ArgsError
 from review.mocks import RecordedResource
 from review.program import ProgramRun, record
 
-SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
-AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
-KEY = "arn:aws:kms:us-east-1:123456789012:key/"
 STS = "kubernetes:apps/v1:StatefulSet"
 
 
 def _args(cluster: EksCluster | None, placement: str = "eks", ec2: dict[str, Any] | None = None,
           **kw: Any) -> VectorArgs:
-    where = EksPlacement(cluster) if placement == "eks" else Ec2Placement(**{  # type: ignore[arg-type]
-        "vpc_id": "vpc-1", "subnet_ids": SUBNETS, "availability_zones": AZS, "app_security_group_id": "sg-app",
-        "ebs_kms_key_arn": KEY + "ebs", **(ec2 or {})})
+    where = placement_of(placement, cluster, **(ec2 or {}))
     base: dict[str, Any] = {
         "backup_bucket_name": "dp-vector-backups", "backup_kms_key_arn": KEY + "backup",
         "secrets_kms_key_arn": KEY + "secrets", "placement": where, "protect": True,
@@ -36,10 +32,7 @@ def _args(cluster: EksCluster | None, placement: str = "eks", ec2: dict[str, Any
 
 def _run(placement: str, **kw: Any) -> ProgramRun:
     def program() -> None:
-        cluster = EksCluster("eks", EksClusterArgs(
-            cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
-            ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("vector", "r7g.large", 3)],
-        )) if placement == "eks" else None
+        cluster = eks_cluster("vector") if placement == "eks" else None
         v = Vector("vector", _args(cluster, placement=placement, **kw))
         pulumi.export("vector", {"endpoint": v.endpoint, "members": v.members, "role": v.backup_role_arn,
                                  "sg": v.security_group_id})
@@ -307,10 +300,7 @@ def test_validation(kw: dict[str, Any], field: str) -> None:
 def test_api_key_exposed_as_a_secret(placement: str) -> None:
     """``Vector.api_key`` is the value in Secrets Manager, and a Pulumi secret (ClusterMonitoring takes it)."""
     def program() -> None:
-        cluster = EksCluster("eks", EksClusterArgs(
-            cluster_name="dp", region="us-east-1", subnet_ids=SUBNETS, secrets_kms_key_arn=KEY + "eks",
-            ebs_kms_key_arn=KEY + "ebs", workload_node_groups=[WorkloadNodeGroup("vector", "r7g.large", 3)],
-        )) if placement == "eks" else None
+        cluster = eks_cluster("vector") if placement == "eks" else None
         v = Vector("vector", _args(cluster, placement=placement))
         pulumi.export("api_key", v.api_key)
         pulumi.export("api_key_revealed", pulumi.Output.unsecret(v.api_key))
