@@ -81,7 +81,7 @@ def http_get(url: str, timeout: float = 2) -> tuple[int, Any]:
 
 
 @dataclass
-class EtcdMember:
+class EtcdMember(servers.RunsOneProc):
     name: str
     client_port: int
     peer_port: int
@@ -95,14 +95,6 @@ class EtcdMember:
     def healthy(self) -> bool:
         status, body = http_get(f"http://{HOST}:{self.client_port}/health")
         return status == 200 and bool(body) and body.get("health") == "true"
-
-    def kill(self) -> None:
-        if self.proc:
-            self.proc.kill()
-
-    def stop(self) -> None:
-        if self.proc:
-            self.proc.stop(signal.SIGTERM)
 
 
 @dataclass

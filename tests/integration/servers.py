@@ -283,6 +283,20 @@ class Proc:
             raise RuntimeError(f"{self.name} exited ({self.popen.returncode}):\n{self.tail()}")
 
 
+class RunsOneProc:
+    """A server handle whose one process is ``self.proc`` (None until started)."""
+
+    proc: Proc | None
+
+    def kill(self) -> None:
+        if self.proc:
+            self.proc.kill()
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.stop(signal.SIGTERM)
+
+
 # --------------------------------------------------------------------------------------------
 # PostgreSQL
 # --------------------------------------------------------------------------------------------
@@ -578,7 +592,7 @@ class RedisCredentials:
 
 
 @dataclass
-class RedisNode:
+class RedisNode(RunsOneProc):
     name: str
     port: int
     dir: Path
@@ -590,14 +604,6 @@ class RedisNode:
         return redis.Redis(host=HOST, port=self.port, username=user or self.creds.admin_user,
                            password=password if user else self.creds.admin_password,
                            socket_timeout=5, socket_connect_timeout=2, decode_responses=True)
-
-    def kill(self) -> None:
-        if self.proc:
-            self.proc.kill()
-
-    def stop(self) -> None:
-        if self.proc:
-            self.proc.stop(signal.SIGTERM)
 
 
 @dataclass
