@@ -420,7 +420,13 @@ class PolicyAnalyzer:
         """Analyze every custom resource (all calls in flight at once as gRPC futures), then
         AnalyzeStack; returns the violations sorted."""
         providers = _providers_by_urn(resources)
-        sent = [self.send(self.analyze_request(r, providers)) for r in resources if analyzed(r)]
+        return self.collect(resources, [self.send(self.analyze_request(r, providers)) for r in resources
+                                        if analyzed(r)])
+
+    def collect(self, resources: Sequence[Mapping[str, Any]],
+                sent: Sequence[tuple[analyzer_pb2.AnalyzeRequest, Future[Any]]]) -> list[Violation]:
+        """The violations of the Analyze calls in ``sent`` (from :meth:`send`), then AnalyzeStack over
+        ``resources`` reusing those calls' requests; sorted."""
         out = self.results(sent)
         out.extend(self.analyze_stack(resources, (request for request, _ in sent)))
         return sorted(out)
@@ -475,7 +481,7 @@ class PolicyAnalyzer:
                 self._in_flight -= 1
             self._pump(stub)
 
-    def results(self, sent: Iterable[tuple[analyzer_pb2.AnalyzeRequest, grpc.Future]]) -> list[Violation]:
+    def results(self, sent: Iterable[tuple[analyzer_pb2.AnalyzeRequest, Future[Any]]]) -> list[Violation]:
         """The violations of Analyze calls started with :meth:`send`, waiting for each."""
         out: list[Violation] = []
         try:

@@ -273,8 +273,7 @@ class _PolicyPhase(threading.Thread):
             info = analyzer.info()
             resources = _analyzer_resources(self.run_, self.resources)
             if not reconfigured and streamed.usable(resources):
-                violations = sorted([*analyzer.results(streamed.sent),
-                                     *analyzer.analyze_stack(resources, (request for request, _ in streamed.sent))])
+                violations = analyzer.collect(resources, streamed.sent)
             else:
                 violations = analyzer.analyze_all(resources)
             self.result = PolicyResult(info.name, info.version, violations, len(info.policies))
