@@ -68,6 +68,8 @@ class _StreamedAnalysis:
         self.providers: dict[str, dict[str, Any]] = {}
         self.pending: list[Any] = []
         self.sent: list[tuple[Any, Any]] = []
+        self.dicts: dict[str, dict[str, Any]] = {}
+        """The contract's dict of each resource seen, by URN (a recorded resource does not change)."""
         self.ready = False
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -78,6 +80,8 @@ class _StreamedAnalysis:
 
         try:
             d = resource_dict(rec)
+            with self._lock:
+                self.dicts[rec.urn] = d
             if is_provider(d):
                 with self._lock:
                     self.providers[d["urn"]] = d
@@ -93,6 +97,14 @@ class _StreamedAnalysis:
                 self.sent.append(sent)
         except BaseException as err:  # never into the program: the policy phase falls back
             self.error = err
+
+    def resource_dicts(self, run: ProgramRun) -> list[dict[str, Any]]:
+        """``review.report.resource_dicts(run)``, reusing the dicts made while the program ran."""
+        from review.report import resource_dict
+
+        with self._lock:
+            made = dict(self.dicts)
+        return [made.get(r.urn) or resource_dict(r) for r in run.resources]
 
     def release(self) -> None:
         """The pack is configured: send what was queued, and from now on each resource at once."""
@@ -328,7 +340,7 @@ def run_review(
         timings["program_s"] = time.perf_counter() - t
         assert run.config is not None
         settings = StackSettings.from_config(run.config, run.outputs)
-        resources = resource_dicts(run)
+        resources = background.streamed.resource_dicts(run) if background is not None else resource_dicts(run)
 
         if background is not None:
             phase = _PolicyPhase(background, run, settings, resources)

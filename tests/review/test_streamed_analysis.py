@@ -45,6 +45,9 @@ def test_streamed_analysis_finds_what_the_finished_run_does(production_pack: Pol
         streamed.release()
     resources = _analyzer_resources(run, resource_dicts(run))
     assert streamed.usable(resources)
+    reused = streamed.resource_dicts(run)  # the review's resource dicts: the ones made while streaming
+    assert reused == resource_dicts(run)
+    assert all(d is streamed.dicts[r.urn] for d, r in zip(reused, run.resources, strict=True))
     assert len(streamed.sent) == sum(1 for r in resources if analyzed(r)) > 300
     whole = production_pack.analyze_all(resources)
     assert production_pack.collect(resources, streamed.sent) == whole  # what the policy phase does
