@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.base import SLUG_RE, ArgsError, child_opts, merge_tags
+from components.base import ArgsError, child_opts, merge_tags, slug
 
 TYPE_TOKEN = "data-platform:aws:AppClients"
 
@@ -64,7 +64,7 @@ class AppClients(pulumi.ComponentResource):
         """Let the clients open TCP connections to ``security_group_id`` (the store's group) on ``ports``.
 
         ``store`` names the rules (``<name>-to-<store>-<port>``) and must be unique per component."""
-        key = SLUG_RE.sub("-", store.lower()).strip("-")
+        key = slug(store)
         if not key or key in self._keys:
             raise ArgsError("AppClients.reach", "store", store, "a unique, non-empty store name")
         if not ports or any(not 1 <= p <= 65535 for p in ports):

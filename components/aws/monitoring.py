@@ -59,7 +59,6 @@ Images come from :data:`components.docker.container.IMAGES`, the one place their
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,7 +70,13 @@ import pulumi_random as random
 
 from components.alerts import Store as AlertStore
 from components.aws.eks import EksCluster
-from components.aws.workload import container_security_context, pod_security_context, workload_namespace
+from components.aws.workload import (
+    as_secret,
+    config_sha,
+    container_security_context,
+    pod_security_context,
+    workload_namespace,
+)
 from components.base import ArgsError, child_opts, problem_line
 from components.images import IMAGES
 from components.render.alertmanager import SlackReceiver, SnsReceiver, render_alertmanager_config
@@ -305,7 +310,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="prometheus-qdrant-api-key", namespace=ns,
                                                     labels=prom_labels),
                 type="Opaque",
-                string_data={QDRANT_KEY_FILE.rsplit("/", 1)[1]: _secret(a.vector_read_only_api_key)},
+                string_data={QDRANT_KEY_FILE.rsplit("/", 1)[1]: as_secret(a.vector_read_only_api_key)},
                 opts=after_ns()))
             prom_volumes.append(k8s.core.v1.VolumeArgs(name="qdrant-api-key", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name="prometheus-qdrant-api-key", default_mode=0o440)))
@@ -323,7 +328,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 f"{name}-slack-webhook",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="alertmanager-slack", namespace=ns, labels=am_labels),
                 type="Opaque",
-                string_data={"slack-webhook-url": _secret(a.slack_webhook_url)},
+                string_data={"slack-webhook-url": as_secret(a.slack_webhook_url)},
                 opts=after_ns()))
             am_volumes.append(k8s.core.v1.VolumeArgs(name="slack", secret=k8s.core.v1.SecretVolumeSourceArgs(
                 secret_name="alertmanager-slack", default_mode=0o440)))
@@ -371,7 +376,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=am_labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=am_labels, annotations={
-                        "data-platform/config-sha256": am_yml.apply(_sha)}),
+                        "data-platform/config-sha256": am_yml.apply(config_sha)}),
                     spec=k8s.core.v1.PodSpecArgs(
                         containers=[am_container],
                         volumes=am_volumes,
@@ -406,7 +411,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=prom_labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=prom_labels, annotations={
-                        "data-platform/config-sha256": _sha(files["prometheus.yml"] + files["rules.yml"])}),
+                        "data-platform/config-sha256": config_sha(files["prometheus.yml"] + files["rules.yml"])}),
                     spec=k8s.core.v1.PodSpecArgs(
                         containers=[prom_container],
                         volumes=prom_volumes,
@@ -508,7 +513,7 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
     admin = k8s.core.v1.Secret(
         f"{name}-grafana-admin",
         metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana-admin", namespace=ns, labels=labels),
-        type="Opaque", string_data={"admin-password": _secret(password.result)}, opts=after_ns())
+        type="Opaque", string_data={"admin-password": as_secret(password.result)}, opts=after_ns())
     svc = _service(f"{name}-grafana", "grafana", ns, labels, GRAFANA_PORT, after_ns)
     volumes = [
         k8s.core.v1.VolumeArgs(name="provisioning", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
@@ -540,7 +545,7 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
     ]
     container = _web_container("grafana", GRAFANA_PORT, "50m", a.grafana_memory, mounts,
                                probes=(("/api/health", 10), ("/api/health", 20)), env=env)
-    checksum = _sha(json.dumps(files, sort_keys=True))
+    checksum = config_sha(json.dumps(files, sort_keys=True))
     k8s.apps.v1.Deployment(
         f"{name}-grafana",
         metadata=k8s.meta.v1.ObjectMetaArgs(name="grafana", namespace=ns, labels=labels),
@@ -589,15 +594,6 @@ def cluster_grafana(owner: pulumi.ComponentResource, name: str, a: ClusterMonito
             ]),
         opts=after_ns())
     return pulumi.Output.from_input(f"http://grafana.{ns}.svc.cluster.local:{GRAFANA_PORT}")
-
-
-def _secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Mark a value secret (explicitly: the mock runtime ignores provider-side secret outputs)."""
-    return pulumi.Output.secret(value)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _ports(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:

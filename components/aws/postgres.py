@@ -64,7 +64,7 @@ import pulumi_random as random
 
 from components.aws.alarms import RdsTarget
 from components.aws.db_roles import ROTATION_EXEMPT_TAG, PostgresRoles, PostgresRolesArgs
-from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, Problems, child_opts, merge_tags
+from components.base import DAY_WINDOW_RE, NAME_RE, WINDOW_RE, ArgsError, Problems, child_opts, merge_tags, slug
 from components.limits import RDS_BACKUP_RETENTION_DAYS, in_range, range_text
 
 TYPE_TOKEN = "data-platform:aws:Postgres"
@@ -538,8 +538,7 @@ class Postgres(pulumi.ComponentResource):
         """
         if dr and self._dr_sg is None:
             raise ArgsError("Postgres.allow_from", "dr", dr, "False: this Postgres has no DR replica")
-        slug = SLUG_RE.sub("-", description.lower()).strip("-") or "rule"
-        key = f"{'dr-' if dr else ''}{slug}"
+        key = f"{'dr-' if dr else ''}{slug(description) or 'rule'}"
         if key in self._rule_keys:
             raise ArgsError("Postgres.allow_from", "description", description, "unique per security group")
         self._rule_keys.add(key)

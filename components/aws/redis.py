@@ -49,7 +49,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aws.alarms import RedisTargets, cluster_mode_member_ids
-from components.base import DAY_WINDOW_RE, NAME_RE, SLUG_RE, WINDOW_RE, ArgsError, Problems, child_opts, merge_tags
+from components.base import DAY_WINDOW_RE, NAME_RE, WINDOW_RE, ArgsError, Problems, child_opts, merge_tags, slug
 from components.limits import (
     MAXMEMORY_POLICIES,
     REDIS_MAX_NODES,
@@ -372,7 +372,7 @@ class Redis(pulumi.ComponentResource):
     def allow_from(self, security_group_id: pulumi.Input[str], description: str) -> aws.vpc.SecurityGroupIngressRule:
         """Allow TCP on the cache port from ``security_group_id``. The resource name comes from
         ``description`` (stable across runs), so descriptions must be unique."""
-        key = SLUG_RE.sub("-", description.lower()).strip("-") or "rule"
+        key = slug(description) or "rule"
         if key in self._rule_keys:
             raise ArgsError("Redis.allow_from", "description", description, "unique per component")
         self._rule_keys.add(key)

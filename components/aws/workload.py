@@ -223,7 +223,7 @@ def generated_json_secret(parent: pulumi.Resource, name: str, keys: Sequence[str
     return secret, values
 
 
-def as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
+def as_secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
     """Mark a value secret (the mock runtime ignores provider-side secret outputs, so be explicit)."""
     return pulumi.Output.secret(value)
 
