@@ -32,12 +32,12 @@ from components.docker.container import IMAGES, Healthcheck, LocalContainerSpec,
 from components.render.etcd import EtcdPeer, render_etcd_conf
 from components.render.haproxy import PgServer, render_haproxy_cfg
 from components.render.patroni import (
-    PASSWORD_ENV,
     PatroniAuth,
     PatroniMember,
     PatroniPaths,
     PatroniTiming,
     StandbyCluster,
+    patroni_password_env,
     render_patroni_yml,
     render_post_bootstrap,
 )
@@ -114,11 +114,9 @@ class LocalPostgres(pulumi.ComponentResource):
             salt.hex, *(passwords[r].result for r in ROLES)).apply(
             lambda a: role_verifiers(dict(zip(ROLES, a[1:], strict=True)), seed=bytes.fromhex(a[0])))
         # Patroni's passwords travel as secret environment variables; patroni.yml names only the roles.
-        patroni_env: dict[str, pulumi.Input[str]] = {
-            PASSWORD_ENV["superuser"]: passwords["postgres"].result,
-            PASSWORD_ENV["replication"]: passwords[REPLICATION_USER].result,
-            PASSWORD_ENV["rewind"]: passwords[REWIND_USER].result,
-            PASSWORD_ENV["restapi"]: passwords[RESTAPI_USER].result}
+        patroni_env: dict[str, pulumi.Input[str]] = dict(patroni_password_env(
+            superuser=passwords["postgres"].result, replication=passwords[REPLICATION_USER].result,
+            rewind=passwords[REWIND_USER].result, restapi=passwords[RESTAPI_USER].result))
         archive = volume(f"{name}-wal-archive", parent=self)
         self.members: dict[str, str] = {}
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -151,9 +151,13 @@ PASSWORD_ENV = {"superuser": "PATRONI_SUPERUSER_PASSWORD", "replication": "PATRO
                 "rewind": "PATRONI_REWIND_PASSWORD", "restapi": "PATRONI_RESTAPI_PASSWORD"}
 
 
-def patroni_password_env(*, superuser: str, replication: str, rewind: str, restapi: str) -> dict[str, str]:
+_Value = TypeVar("_Value")
+
+
+def patroni_password_env(*, superuser: _Value, replication: _Value, rewind: _Value,
+                         restapi: _Value) -> dict[str, _Value]:
     """The environment that gives Patroni (and patronictl) its passwords (names from ``PatroniAuth``
-    in the file)."""
+    in the file); the values are strings, or a program's outputs."""
     return {PASSWORD_ENV["superuser"]: superuser, PASSWORD_ENV["replication"]: replication,
             PASSWORD_ENV["rewind"]: rewind, PASSWORD_ENV["restapi"]: restapi}
 
