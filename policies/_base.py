@@ -199,10 +199,6 @@ def short_urn(urn: str) -> str:
     return parts[-2].rsplit("$", 1)[-1] + "::" + parts[-1]
 
 
-def stack_of(urn: str) -> str:
-    return urn.split("::", 1)[0].removeprefix("urn:pulumi:") if urn.startswith("urn:pulumi:") else ""
-
-
 # -- Context shared by resource and stack views --------------------------------------------------------
 
 
@@ -231,14 +227,14 @@ class Context:
             self._config_region = stack_config_value("aws:region")
         return self._config_region
 
-    def environment(self, tags: Any = None, urn: str = "") -> str | None:
+    def environment(self, tags: Any = None) -> str | None:
         """:func:`declared_environment` of this policy's config, the resource's tags and the stack tags."""
         return declared_environment(self.config, tags, self.stack_tags)
 
-    def is_production(self, tags: Any = None, urn: str = "") -> bool:
+    def is_production(self, tags: Any = None) -> bool:
         """Production rules apply in a production environment and where the environment is unknown
         (the strictest, as the program does for a stack file that states none)."""
-        return is_production_environment(self.environment(tags, urn), self.get("productionEnvironments"))
+        return is_production_environment(self.environment(tags), self.get("productionEnvironments"))
 
 
 ENVIRONMENT_KEY = "data-platform:environment"
@@ -315,7 +311,7 @@ class Resource:
         return as_dict(self.props.get("tags"))
 
     def is_production(self) -> bool:
-        return self.ctx.is_production(self.tags, self.urn)
+        return self.ctx.is_production(self.tags)
 
     @property
     def label(self) -> str:

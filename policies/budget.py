@@ -73,7 +73,7 @@ def to_contract(r: Resource) -> dict[str, Any]:
 )
 def monthly_budget(s: Stack) -> Iterator[tuple[str, str | None]]:
     budget = number(s.ctx.get("monthlyUsd"))
-    production = s.ctx.is_production(None, s.resources[0].urn if s.resources else "")
+    production = s.ctx.is_production()
     if budget is None and not production:
         return
     checked = f"the budget ${budget:,.2f}/month" if budget is not None else "the production stack's cost"
