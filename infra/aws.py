@@ -147,6 +147,14 @@ def compose_aws(topo: Topology) -> Realization:
         redis.allow_from(cluster.node_security_group_id, "eks pods")
 
     graph_store, vector_store = topo.graph, topo.vector
+    def placement_of(w: Eks | Ec2) -> EksPlacement | Ec2Placement:
+        """Pods on the stack's cluster, or one EC2 instance per member in the compute subnets."""
+        if isinstance(w, Eks) and cluster is not None:
+            return EksPlacement(cluster, app_namespace=topo.app_namespace)
+        return Ec2Placement(vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
+                            availability_zones=st.azs, app_security_group_id=app_sg_id,
+                            instance_type=w.instance_type)
+
     graph = vector = None
     if graph_store is not None:
         gw = _compute(graph_store)
@@ -154,10 +162,7 @@ def compose_aws(topo: Topology) -> Realization:
         graph = Graph("graph", GraphArgs(
             backup_bucket_name=backups.buckets["graph"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
-            placement=EksPlacement(cluster, app_namespace=topo.app_namespace)
-            if isinstance(gw, Eks) and cluster is not None else Ec2Placement(
-                vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
-                availability_zones=st.azs, app_security_group_id=app_sg_id, instance_type=gw.instance_type),
+            placement=placement_of(gw),
             license_agreement=graph_store.license_agreement, primaries=graph_store.primaries,
             secondaries=graph_store.secondaries, version=graph_store.version, volume_gb=graph_store.volume_gb,
             backup_schedule=graph_store.backup.schedule, secondary_instance_type=gw.secondary_instance_type,
@@ -173,10 +178,7 @@ def compose_aws(topo: Topology) -> Realization:
         vector = Vector("vector", VectorArgs(
             backup_bucket_name=backups.buckets["vector"]["name"],
             backup_kms_key_arn=keys.arn("s3"), secrets_kms_key_arn=keys.arn("secrets"),
-            placement=EksPlacement(cluster, app_namespace=topo.app_namespace)
-            if isinstance(vw, Eks) and cluster is not None else Ec2Placement(
-                vpc_id=net.vpc_id, ebs_kms_key_arn=keys.arn("ebs"), subnet_ids=net.compute_subnet_ids,
-                availability_zones=st.azs, app_security_group_id=app_sg_id, instance_type=vw.instance_type),
+            placement=placement_of(vw),
             peers=vector_store.peers, replication_factor=vector_store.replication_factor,
             write_consistency_factor=vector_store.write_consistency_factor, version=vector_store.version,
             volume_gb=vector_store.volume_gb, snapshot_interval_hours=vector_store.snapshot_interval_hours,

@@ -39,7 +39,7 @@ def compose_docker(topo: Topology) -> Realization:
     pg_store = topo.postgres
     pg = LocalPostgres("pg", LocalPostgresArgs(
         settings=pg_store, network=network, network_cidr=subnet,
-        standby=bool(pg_store.by_role("standby")), read_replicas=len(pg_store.by_role("replica")),
+        standby=pg_store.multi_az, read_replicas=pg_store.read_replicas,
         dr_replica=bool(pg_store.by_role("dr-replica")), port_offset=off))
     real.members.update(pg.members)
     real.links.update(pg.links)  # Patroni members stream from the leader; the DR standby cluster follows it

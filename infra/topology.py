@@ -95,35 +95,32 @@ class Docker:
 
 
 @dataclass(frozen=True)
-class Eks:
-    """Members run as pods of a StatefulSet on the stack's EKS cluster, one node group per role."""
+class _OnCompute:
+    """A store whose members run on machines the stack sizes (EKS nodes or EC2 instances)."""
 
     instance_type: str
-    """Node type of the store's node group (primaries, or every member)."""
+    """Node or instance type of primaries (or of every member)."""
     secondary_instance_type: str | None = None
-    """Node type of secondaries as the stack file states it (None: the same as ``instance_type``)."""
-    kind: ClassVar[Literal["eks"]] = "eks"
+    """Type of secondaries as the stack file states it (None: the same as ``instance_type``)."""
 
     @property
     def smaller_secondaries(self) -> bool:
-        """Secondaries get their own node group of another type."""
+        """Secondaries run on another (smaller) type: their own node group, or their own instances."""
         return self.secondary_instance_type is not None and self.secondary_instance_type != self.instance_type
 
 
 @dataclass(frozen=True)
-class Ec2:
+class Eks(_OnCompute):
+    """Members run as pods of a StatefulSet on the stack's EKS cluster, one node group per role."""
+
+    kind: ClassVar[Literal["eks"]] = "eks"
+
+
+@dataclass(frozen=True)
+class Ec2(_OnCompute):
     """Each member runs on its own EC2 instance."""
 
-    instance_type: str
-    """Instance type of primaries (or of every member)."""
-    secondary_instance_type: str | None = None
-    """Instance type of secondaries as the stack file states it (None: the same as ``instance_type``)."""
     kind: ClassVar[Literal["ec2"]] = "ec2"
-
-    @property
-    def smaller_secondaries(self) -> bool:
-        """Secondaries run on another (smaller) instance type."""
-        return self.secondary_instance_type is not None and self.secondary_instance_type != self.instance_type
 
 
 Placement = Managed | Docker | Eks | Ec2
