@@ -25,7 +25,10 @@ from typing import Any
 import yaml
 
 from policies._base import (
+    DOCKER_CONTAINER,
+    EC2_INSTANCE,
     MANDATORY,
+    SECRET,
     UNKNOWN,
     Resource,
     Stack,
@@ -37,11 +40,8 @@ from policies._base import (
 
 CONCERN = "secrets"
 COMMAND = "command:local:Command"
-DOCKER_CONTAINER = "docker:index/container:Container"
 ELASTICACHE_USER = "aws:elasticache/user:User"
 K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
-EC2_INSTANCE = "aws:ec2/instance:Instance"
-SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 EXEMPT_TAG = "rotation-exempt"
 MIN_REASON_CHARS = 20
