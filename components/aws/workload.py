@@ -191,16 +191,24 @@ def generated_secret(parent: pulumi.Resource, name: str, kms_key_arn: pulumi.Inp
     pw = random.RandomPassword(name, length=length, special=False, opts=child_opts(parent, stateful=True,
                                                                                    protect=protect))
     value = as_secret(pw.result)
+    secret = _stored_secret(parent, name, value, kms_key_arn, tags, protect, path=path, description=description,
+                            rotation_exempt=GENERATED_SECRET_ROTATION_REASON)
+    return secret, value
+
+
+def _stored_secret(parent: pulumi.Resource, name: str, value: pulumi.Output[str], kms_key_arn: pulumi.Input[str],
+                   tags: dict[str, str], protect: bool, *, path: str, description: str,
+                   rotation_exempt: str) -> aws.secretsmanager.Secret:
+    """``value`` as a Secrets Manager secret (KMS) named ``<project>-<stack>/<path>-<unique suffix>``."""
     # name_prefix, not name: a deleted secret keeps its name for the whole recovery window (30 days), so a
     # destroy-and-recreate with a fixed name fails; AWS appends a unique suffix to the readable path.
     secret = aws.secretsmanager.Secret(name, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}/{path}-",
                                        description=description, kms_key_id=kms_key_arn,
-                                       recovery_window_in_days=30,
-                                       tags={**tags, "rotation-exempt": GENERATED_SECRET_ROTATION_REASON},
+                                       recovery_window_in_days=30, tags={**tags, "rotation-exempt": rotation_exempt},
                                        opts=child_opts(parent, stateful=True, protect=protect))
     aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=value,
                                      opts=child_opts(parent, stateful=True, protect=protect))
-    return secret, value
+    return secret
 
 
 def generated_json_secret(parent: pulumi.Resource, name: str, keys: Sequence[str], kms_key_arn: pulumi.Input[str],
@@ -213,13 +221,9 @@ def generated_json_secret(parent: pulumi.Resource, name: str, keys: Sequence[str
     values = {key: as_secret(random.RandomPassword(
         f"{name}-{key}", length=length, special=False,
         opts=child_opts(parent, stateful=True, protect=protect)).result) for key in keys}
-    secret = aws.secretsmanager.Secret(name, name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}/{path}-",
-                                       description=description, kms_key_id=kms_key_arn,
-                                       recovery_window_in_days=30, tags={**tags, "rotation-exempt": rotation_exempt},
-                                       opts=child_opts(parent, stateful=True, protect=protect))
     document = pulumi.Output.all(**values).apply(lambda v: json.dumps({k: v[k] for k in keys}))
-    aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=as_secret(document),
-                                     opts=child_opts(parent, stateful=True, protect=protect))
+    secret = _stored_secret(parent, name, as_secret(document), kms_key_arn, tags, protect, path=path,
+                            description=description, rotation_exempt=rotation_exempt)
     return secret, values
 
 
