@@ -396,7 +396,6 @@ class EksIntent:
     public_access_cidrs: tuple[str, ...]
     system_instance_type: str
     system_nodes: int
-    app_namespace: str
     storage_reclaim_policy: Literal["Retain", "Delete"]
 
 
@@ -507,7 +506,7 @@ def build_topology(s: Settings) -> Topology:
                             break_glass_role_arns=d.break_glass_role_arns),
         eks=EksIntent(version=e.version, endpoint_public_access=e.endpoint_public_access,
                       public_access_cidrs=e.public_access_cidrs, system_instance_type=e.system_instance_type,
-                      system_nodes=e.system_nodes, app_namespace=e.app_namespace,
+                      system_nodes=e.system_nodes,
                       storage_reclaim_policy="Retain" if s.production else "Delete") if s.uses_eks else None,
         local=LocalIntent(port_offset=s.local.port_offset, subnet=s.local.subnet),
         app_namespace=e.app_namespace,
