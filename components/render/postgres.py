@@ -247,42 +247,6 @@ def render_postgresql_conf(
     return "\n".join([*header, *_conf_lines(params), *footer]) + "\n"
 
 
-def synchronous_standby_names(standbys: Sequence[str], *, num_sync: int = 1,
-                              method: Literal["ANY", "FIRST"] = "ANY") -> str:
-    """Value of ``synchronous_standby_names``: ``ANY 1 ("standby", "replica_1")``.
-
-    ``ANY`` (quorum) lets a commit return once ``num_sync`` of the named standbys confirmed it, so
-    restarting one of them does not stop writes; ``FIRST`` waits for the first ``num_sync`` in
-    list order. Names are ``application_name`` values (letters, digits, ``_ . -``).
-    """
-    if not standbys:
-        raise ValueError("name at least one standby")
-    if not 1 <= num_sync <= len(standbys):
-        raise ValueError(f"num_sync {num_sync} must be between 1 and {len(standbys)}")
-    if method not in ("ANY", "FIRST"):
-        raise ValueError(f"method {method!r} is not ANY or FIRST")
-    for name in standbys:
-        if not re.match(r"^[A-Za-z0-9_.-]{1,63}$", name):
-            raise ValueError(f"standby {name!r}: letters, digits, _ . - only")
-    return f"{method} {num_sync} (" + ", ".join(f'"{n}"' for n in standbys) + ")"
-
-
-def render_enable_synchronous_sql(standbys: Sequence[str], *, num_sync: int = 1) -> str:
-    """SQL that turns synchronous replication on once a primary's first boot is done.
-
-    ``ALTER SYSTEM`` writes ``postgresql.auto.conf`` in the data directory; the value takes effect
-    at the next start or reload, never during the init sequence that runs it, so a first boot whose
-    init scripts commit (``CREATE DATABASE``, roles) never waits for a standby that cannot exist
-    yet. The setting is a quorum (:func:`synchronous_standby_names`, ``ANY``), so one standby's
-    restart does not block writes.
-
-    A base backup copies ``postgresql.auto.conf``: a member cloned from this primary must drop the
-    setting (``RESET``-equivalent) before it can be promoted safely.
-    """
-    value = synchronous_standby_names(standbys, num_sync=num_sync, method="ANY")
-    return f"ALTER SYSTEM SET synchronous_standby_names = '{value}';\n"
-
-
 def archive_command(archive_dir: str) -> str:
     """``archive_command`` copying a segment into ``archive_dir``, never overwriting one.
 

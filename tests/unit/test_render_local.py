@@ -22,13 +22,11 @@ from components.render.pgbouncer import render_pgbouncer_ini, render_userlist
 from components.render.postgres import (
     TlsFiles,
     pitr_files,
-    render_enable_synchronous_sql,
     render_pg_hba_conf,
     render_pgpass,
     render_postgresql_conf,
     scram_sha256_verifier,
     standby_files,
-    synchronous_standby_names,
 )
 from components.render.prometheus import RenderError, render_prometheus_config, render_rules
 from components.render.redis import (
@@ -121,18 +119,6 @@ def test_standby_and_pitr_files() -> None:
     assert q["recovery_target_action"] == "'promote'"
     with pytest.raises(ValueError):
         pitr_files(archive_dir="/archive", target_time=datetime(2026, 1, 1))
-
-
-def test_synchronous_replication_is_a_quorum_switched_on_by_alter_system() -> None:
-    assert synchronous_standby_names(["standby", "replica_1"]) == 'ANY 1 ("standby", "replica_1")'
-    assert synchronous_standby_names(["standby"], method="FIRST") == 'FIRST 1 ("standby")'
-    assert render_enable_synchronous_sql(["standby", "replica_1"]) == (
-        "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (\"standby\", \"replica_1\")';\n")
-    for bad in ([], ["bad name"], ["a'b"]):
-        with pytest.raises(ValueError):
-            synchronous_standby_names(bad)
-    with pytest.raises(ValueError):
-        synchronous_standby_names(["standby"], num_sync=2)
 
 
 def test_pgpass_escapes_separators() -> None:
