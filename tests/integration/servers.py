@@ -566,10 +566,15 @@ def start_pg_cluster(stack: contextlib.ExitStack, root: Path, settings: Postgres
 
 
 def lag_bytes(upstream: PgNode) -> dict[str, int]:
-    """Replay lag in bytes of every replica streaming from ``upstream``, from pg_stat_replication."""
+    """Replay lag in bytes of every replica streaming from ``upstream``, from pg_stat_replication.
+
+    A cascading standby sends what it has received and flushed, not only what it has replayed, so its
+    replica can replay past the standby's own replay position: the upstream's position is the later of
+    the two (GREATEST skips the NULL of a standby that has received nothing by streaming)."""
     rows = upstream.query(
         "SELECT application_name, pg_wal_lsn_diff("
-        " CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
+        " CASE WHEN pg_is_in_recovery()"
+        " THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_lsn() END,"
         " replay_lsn)::bigint FROM pg_stat_replication WHERE replay_lsn IS NOT NULL")
     return {name: int(lag) for name, lag in rows}
 
